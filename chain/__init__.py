@@ -1,0 +1,1 @@
+"""Ethereum plumbing: backends, compilation, deployment records and the typed contract wrapper."""

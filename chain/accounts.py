@@ -1,0 +1,54 @@
+"""Accounts that sign transactions locally, so the same code works on dev chains and real networks."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from eth_account import Account
+from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
+from eth_account.signers.local import LocalAccount
+
+# Ganache's `--wallet.deterministic` mnemonic: the embedded chain funds the same accounts,
+# so `--account I` names the same address on both dev chains.
+DEV_MNEMONIC = "myth like bonus scare over problem client lizard pioneer submit female collect"
+DEV_HD_PATH = "m/44'/60'/0'/0"
+DEV_ACCOUNT_COUNT = 10
+KEY_ENVIRONMENT_VARIABLE = "FEDCHAIN_PRIVATE_KEY"
+
+
+@cache
+def _dev_seed() -> bytes:
+    return seed_from_mnemonic(DEV_MNEMONIC, passphrase="")
+
+
+@cache
+def dev_account(index: int) -> LocalAccount:
+    """The index-th account of the dev mnemonic (0 is the organization by convention)."""
+    if index < 0:
+        raise ValueError(f"account index must be >= 0, got {index}")
+    return Account.from_key(key_from_seed(_dev_seed(), f"{DEV_HD_PATH}/{index}"))
+
+
+def dev_accounts(count: int = DEV_ACCOUNT_COUNT) -> list[LocalAccount]:
+    return [dev_account(index) for index in range(count)]
+
+
+class InvalidKeyError(ValueError):
+    """A private key that is not 32 bytes of hex."""
+
+
+def account_from_key(private_key: str) -> LocalAccount:
+    """An account from a hex private key, with an error that does not echo the key."""
+    try:
+        return Account.from_key(private_key.strip())
+    except Exception:
+        raise InvalidKeyError("the private key is not 32 bytes of hex (0x-prefixed or not)") from None
+
+
+def choose_account(index: int | None, private_key: str | None, *, default_index: int) -> LocalAccount:
+    """--key wins, then $FEDCHAIN_PRIVATE_KEY, then --account I, then the role's dev account."""
+    key = private_key or os.environ.get(KEY_ENVIRONMENT_VARIABLE)
+    if key:
+        return account_from_key(key)
+    return dev_account(default_index if index is None else index)

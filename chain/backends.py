@@ -1,0 +1,229 @@
+"""One interface, three chains: the in-process EVM, a local Ganache, and any JSON-RPC node.
+
+`connect(spec, home)` turns the `--chain` option into a connected `Chain`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_canonical_address
+from web3 import Web3
+from web3.providers.eth_tester import EthereumTesterProvider
+
+from chain.accounts import DEV_ACCOUNT_COUNT, DEV_HD_PATH, DEV_MNEMONIC, dev_accounts
+from chain.paths import NODE_BIN
+
+GANACHE_DEFAULT_PORT = 8545
+GANACHE_CHAIN_ID = 1337
+RPC_TIMEOUT_SECONDS = 10
+
+
+class ChainUnavailableError(ConnectionError):
+    """The chain named by the user does not answer; the message names it."""
+
+
+class InvalidChainSpecError(ValueError):
+    """The --chain value is none of the accepted forms."""
+
+
+class Chain(ABC):
+    """A connected chain: a Web3 instance, a human name, and the dev accounts it funds."""
+
+    name: str
+
+    @property
+    @abstractmethod
+    def web3(self) -> Web3: ...
+
+    @property
+    def persistent(self) -> bool:
+        """Whether deployments outlive this process (false only for the in-process EVM)."""
+        return True
+
+    @property
+    def funded_accounts(self) -> list[LocalAccount]:
+        """Accounts with ether to spend; empty on a chain we do not control."""
+        return []
+
+    def mine_blocks(self, count: int = 1) -> None:
+        """Advance the block number (dev chains only): deadlines are block numbers."""
+        raise NotImplementedError(f"{self.name} does not mine blocks on request")
+
+
+class EmbeddedChain(Chain):
+    """The in-process EVM of eth-tester + py-evm: nothing to install, gone when the process ends."""
+
+    def __init__(self, extra_accounts: Sequence[LocalAccount] = ()) -> None:
+        """The dev accounts, plus `extra_accounts`, start with ether (1,000,000 each)."""
+        from eth_tester import EthereumTester, PyEVMBackend
+        from eth_tester.backends.pyevm.main import get_default_account_state
+
+        self._accounts = dev_accounts() + list(extra_accounts)
+        genesis_state = {
+            to_canonical_address(account.address): get_default_account_state() for account in self._accounts
+        }
+        backend = PyEVMBackend(genesis_state=genesis_state, mnemonic=DEV_MNEMONIC, hd_path=DEV_HD_PATH)
+        self._tester = EthereumTester(backend)
+        self._web3 = Web3(EthereumTesterProvider(self._tester))
+        self.name = "embedded EVM"
+
+    @property
+    def web3(self) -> Web3:
+        return self._web3
+
+    @property
+    def persistent(self) -> bool:
+        return False
+
+    @property
+    def funded_accounts(self) -> list[LocalAccount]:
+        return list(self._accounts)
+
+    def mine_blocks(self, count: int = 1) -> None:
+        self._tester.mine_blocks(count)
+
+
+@dataclass
+class RpcChain(Chain):
+    """Any Ethereum JSON-RPC endpoint over HTTP; transactions are signed locally."""
+
+    url: str
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.url
+        provider = Web3.HTTPProvider(self.url, request_kwargs={"timeout": RPC_TIMEOUT_SECONDS})
+        self._web3 = Web3(provider)
+        try:
+            self._web3.eth.chain_id  # noqa: B018 - the cheapest call that proves the node answers
+        except (requests.ConnectionError, requests.Timeout, OSError) as error:
+            raise ChainUnavailableError(f"no Ethereum node answers at {self.url} ({type(error).__name__})") from None
+
+    @property
+    def web3(self) -> Web3:
+        return self._web3
+
+
+class GanacheChain(RpcChain):
+    """The local Ganache of `run.py chain`: deterministic accounts, evm_mine available."""
+
+    @property
+    def funded_accounts(self) -> list[LocalAccount]:
+        return dev_accounts()
+
+    def mine_blocks(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.web3.provider.make_request("evm_mine", [])
+
+
+def ganache_url(port: int = GANACHE_DEFAULT_PORT) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def ganache_command(port: int, database: Path, block_time: float = 0) -> list[str]:
+    """The command line of a local Ganache whose accounts match `chain.accounts.dev_account`."""
+    executable = NODE_BIN / "ganache"
+    if not executable.exists():
+        found = shutil.which("ganache")
+        if not found:
+            raise FileNotFoundError("Ganache is not installed: run ./setup.sh (it installs the npm package ganache)")
+        executable = Path(found)
+    command = [
+        str(executable),
+        "--port", str(port),
+        "--host", "127.0.0.1",
+        "--wallet.deterministic",
+        "--wallet.totalAccounts", str(DEV_ACCOUNT_COUNT),
+        "--chain.chainId", str(GANACHE_CHAIN_ID),
+        "--database.dbPath", str(database),
+        "--logging.quiet",
+    ]
+    if block_time > 0:
+        command += ["--miner.blockTime", str(block_time)]
+    return command
+
+
+def ganache_answers(url: str) -> bool:
+    try:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+        response = requests.post(url, json=request, timeout=1)
+        return response.ok
+    except requests.RequestException:
+        return False
+
+
+@dataclass
+class GanacheProcess:
+    """A Ganache we started: stopped by its own PID, never by name."""
+
+    process: subprocess.Popen
+    url: str
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_ganache(port: int, database: Path, log_file: Path | None = None, *, block_time: float = 0,
+                  detach: bool = False, timeout: float = 60) -> GanacheProcess:
+    """Start Ganache on 127.0.0.1:port with its chain kept in `database`, and wait until it answers."""
+    database.mkdir(parents=True, exist_ok=True)
+    url = ganache_url(port)
+    output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        ganache_command(port, database, block_time),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=detach,
+    )
+    deadline = time.monotonic() + timeout
+    while not ganache_answers(url):
+        if process.poll() is not None:
+            where = f"; see {log_file}" if log_file else ""
+            raise ChainUnavailableError(f"Ganache exited with code {process.returncode} while starting{where}")
+        if time.monotonic() > deadline:
+            GanacheProcess(process, url).stop()
+            raise ChainUnavailableError(f"Ganache did not answer at {url} within {timeout:.0f}s")
+        time.sleep(0.2)
+    return GanacheProcess(process, url)
+
+
+def ensure_local_ganache(home: Path, port: int = GANACHE_DEFAULT_PORT) -> str:
+    """The URL of the local Ganache, starting one in the background when none answers."""
+    url = ganache_url(port)
+    if not ganache_answers(url):
+        started = start_ganache(port, home / "ganache" / "db", home / "ganache" / "ganache.log", detach=True)
+        (home / "ganache" / "ganache.pid").write_text(f"{started.process.pid}\n")
+    return url
+
+
+def connect(spec: str, home: Path) -> Chain:
+    """`embedded`, `ganache` (started on demand) or an http(s) JSON-RPC URL."""
+    if spec == "embedded":
+        return EmbeddedChain()
+    if spec == "ganache":
+        port = int(os.environ.get("FEDCHAIN_GANACHE_PORT", GANACHE_DEFAULT_PORT))
+        return GanacheChain(ensure_local_ganache(home, port))
+    if spec.startswith(("http://", "https://")):
+        chain = RpcChain(spec)
+        if chain.web3.eth.chain_id == GANACHE_CHAIN_ID and spec.startswith("http://127.0.0.1"):
+            return GanacheChain(spec)
+        return chain
+    raise InvalidChainSpecError(f"--chain must be 'embedded', 'ganache' or an http(s) JSON-RPC URL, got {spec!r}")

@@ -1,0 +1,187 @@
+"""A typed wrapper of the FederatedLearning contract: one method per function, CIDs as `Cid`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from chain.backends import Chain
+from chain.compiler import Artifact
+from chain.errors import RevertDecoder
+from chain.transactions import TransactionSender, TxResult
+from storage.cid import Cid
+
+CONTRACT_NAME = "FederatedLearning"
+_EMPTY_DIGEST = bytes(32)
+
+
+class ContractNotFoundError(LookupError):
+    """No contract code at the address the user or the deployment record gave."""
+
+
+class RoundState(IntEnum):
+    NONE = 0
+    OPEN = 1
+    FINALIZED = 2
+    ABORTED = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class ClientStatus(IntEnum):
+    NONE = 0
+    ALLOWED = 1
+    REGISTERED = 2
+    REMOVED = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """A round as the contract stores it."""
+
+    round_id: int
+    state: RoundState
+    base_cid: Cid | None
+    result_cid: Cid | None
+    deadline: int
+    quorum: int
+    submissions: int
+    total_samples: int
+
+    @classmethod
+    def from_tuple(cls, values: Sequence[Any]) -> RoundInfo:
+        round_id, state, base, result, deadline, quorum, submissions, total_samples = values
+        return cls(round_id, RoundState(state), _optional_cid(base), _optional_cid(result),
+                   deadline, quorum, submissions, total_samples)
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    status: ClientStatus
+    client_id: int
+    last_round: int
+
+
+def _optional_cid(digest: bytes) -> Cid | None:
+    return None if bytes(digest) == _EMPTY_DIGEST else Cid(bytes(digest))
+
+
+def as_cid(value: Cid | str) -> Cid:
+    """Accept a Cid or its text; malformed text raises InvalidCidError before any transaction."""
+    return value if isinstance(value, Cid) else Cid.parse(value)
+
+
+def encode_accepted(accepted: Sequence[bool]) -> bytes:
+    """Bit i (byte i // 8, bit i % 8) set when update i was accepted, as finalizeRound expects."""
+    bitmap = bytearray((len(accepted) + 7) // 8)
+    for index, flag in enumerate(accepted):
+        if flag:
+            bitmap[index // 8] |= 1 << (index % 8)
+    return bytes(bitmap)
+
+
+def decode_accepted(bitmap: bytes, count: int) -> list[bool]:
+    return [bool(bitmap[index // 8] >> (index % 8) & 1) for index in range(count)]
+
+
+class FederatedLearningContract:
+    """The deployed contract at `address`, sending transactions from `account`."""
+
+    def __init__(self, chain: Chain, address: str, account: LocalAccount, artifact: Artifact | None = None) -> None:
+        self.chain = chain
+        self.artifact = artifact or Artifact.load(CONTRACT_NAME)
+        if not Web3.is_address(address):
+            raise ContractNotFoundError(f"{address!r} is not an Ethereum address")
+        self.address = Web3.to_checksum_address(address)
+        if not chain.web3.eth.get_code(self.address):
+            raise ContractNotFoundError(
+                f"no contract at {self.address} on {chain.name}: deploy one with `run.py deploy`"
+            )
+        self.web3_contract = chain.web3.eth.contract(address=self.address, abi=self.artifact.abi)
+        self.decoder = RevertDecoder(self.artifact.abi)
+        self._sender = TransactionSender(chain.web3, account, self.decoder)
+
+    @property
+    def account(self) -> LocalAccount:
+        return self._sender.account
+
+    def with_account(self, account: LocalAccount) -> FederatedLearningContract:
+        """The same contract, sending from another account."""
+        return FederatedLearningContract(self.chain, self.address, account, self.artifact)
+
+    # ---------------------------------------------------------------- transactions
+
+    def register(self) -> TxResult:
+        return self._sender.send(self._functions.register())
+
+    def set_registration_open(self, open_: bool) -> TxResult:
+        return self._sender.send(self._functions.setRegistrationOpen(open_))
+
+    def allow_client(self, client: str) -> TxResult:
+        return self._sender.send(self._functions.allowClient(Web3.to_checksum_address(client)))
+
+    def remove_client(self, client: str) -> TxResult:
+        return self._sender.send(self._functions.removeClient(Web3.to_checksum_address(client)))
+
+    def open_round(self, base_cid: Cid | str, deadline: int, quorum: int) -> tuple[int, TxResult]:
+        """Open the next round; returns its id (read from the RoundOpened event) and the receipt."""
+        result = self._sender.send(self._functions.openRound(as_cid(base_cid).digest, deadline, quorum))
+        (event,) = self.web3_contract.events.RoundOpened().process_receipt(result.receipt)
+        return event["args"]["roundId"], result
+
+    def submit_update(self, round_id: int, cid: Cid | str, samples: int) -> TxResult:
+        return self._sender.send(self._functions.submitUpdate(round_id, as_cid(cid).digest, samples))
+
+    def finalize_round(self, round_id: int, result_cid: Cid | str, accepted: Sequence[bool]) -> TxResult:
+        return self._sender.send(
+            self._functions.finalizeRound(round_id, as_cid(result_cid).digest, encode_accepted(accepted))
+        )
+
+    def abort_round(self, round_id: int) -> TxResult:
+        return self._sender.send(self._functions.abortRound(round_id))
+
+    # ---------------------------------------------------------------- views
+
+    def owner(self) -> str:
+        return self._sender.call(self._functions.owner())
+
+    def registration_open(self) -> bool:
+        return self._sender.call(self._functions.registrationOpen())
+
+    def client_count(self) -> int:
+        return self._sender.call(self._functions.clientCount())
+
+    def round_count(self) -> int:
+        return self._sender.call(self._functions.roundCount())
+
+    def client_info(self, client: str) -> ClientInfo:
+        status, client_id, last_round = self._sender.call(
+            self._functions.clientInfo(Web3.to_checksum_address(client))
+        )
+        return ClientInfo(ClientStatus(status), client_id, last_round)
+
+    def round(self, round_id: int) -> RoundInfo:
+        return RoundInfo.from_tuple(self._sender.call(self._functions.getRound(round_id)))
+
+    def rounds(self, first_id: int = 1, limit: int = 100) -> list[RoundInfo]:
+        page = self._sender.call(self._functions.getRounds(first_id, limit))
+        return [RoundInfo.from_tuple(values) for values in page]
+
+    def submissions(self, round_id: int, offset: int = 0, limit: int = 1000) -> list[Cid]:
+        return [Cid(bytes(d)) for d in self._sender.call(self._functions.getSubmissions(round_id, offset, limit))]
+
+    def block_number(self) -> int:
+        return self.chain.web3.eth.block_number
+
+    @property
+    def _functions(self) -> Any:
+        return self.web3_contract.functions

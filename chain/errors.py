@@ -1,0 +1,139 @@
+"""Python exceptions named after the contract's custom errors, decoded from revert data.
+
+Each class says in plain words why the contract refused; `decode_revert` maps the 4-byte
+selector in a revert to the class and fills in the error's arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from eth_abi import decode
+from eth_utils import function_signature_to_4byte_selector, is_address, to_checksum_address
+
+
+class ContractRevert(Exception):
+    """The contract refused a call; subclasses carry the custom error's arguments."""
+
+    template: ClassVar[str] = "the contract refused the call"
+
+    def __init__(self, **arguments: Any) -> None:
+        self.arguments = arguments
+        super().__init__(self.template.format(**arguments))
+
+
+class UnknownRevert(ContractRevert):
+    template = "the contract refused the call: {reason}"
+
+
+class InvalidCid(ContractRevert):
+    template = "the CID is empty: a CIDv0 (Qm...) is required"
+
+
+class InvalidDeadline(ContractRevert):
+    template = "the deadline block {deadline} is not after the current block {currentBlock}"
+
+
+class InvalidQuorum(ContractRevert):
+    template = "the quorum must be at least 1"
+
+
+class InvalidSampleCount(ContractRevert):
+    template = "the sample count must be at least 1"
+
+
+class InvalidAcceptedSet(ContractRevert):
+    template = "the accepted-set bitmap must be {expectedBytes} bytes with no bit past the last submission"
+
+
+class RegistrationClosed(ContractRevert):
+    template = "registration is closed and {client} is not on the allow-list"
+
+
+class AlreadyRegistered(ContractRevert):
+    template = "{client} is already registered or allowed"
+
+
+class NotRegistered(ContractRevert):
+    template = "{client} is not a registered client"
+
+
+class UnknownClient(ContractRevert):
+    template = "{client} is not a known client"
+
+
+class ClientWasRemoved(ContractRevert):
+    template = "{client} was removed by the organization and must be allowed again before registering"
+
+
+class RoundStillOpen(ContractRevert):
+    template = "round {roundId} is still open: finalize or abort it first"
+
+
+class RoundNotOpen(ContractRevert):
+    template = "round {roundId} is not open: it {state}"
+
+
+class DeadlinePassed(ContractRevert):
+    template = "round {roundId} closed for submissions at block {deadline}"
+
+
+class AlreadySubmitted(ContractRevert):
+    template = "{client} already submitted an update to round {roundId}"
+
+
+class QuorumNotMet(ContractRevert):
+    template = "round {roundId} has {submissions} submissions, fewer than its quorum of {quorum}"
+
+
+class OwnableUnauthorizedAccount(ContractRevert):
+    template = "{account} is not the organization (contract owner) and may not do this"
+
+
+class OwnableInvalidOwner(ContractRevert):
+    template = "{owner} cannot be the owner"
+
+
+_ROUND_STATES = ("was never opened", "is open", "is already finalized", "was aborted")
+_CLASSES: dict[str, type[ContractRevert]] = {
+    cls.__name__: cls for cls in ContractRevert.__subclasses__() if cls is not UnknownRevert
+}
+
+
+def revert_classes() -> dict[str, type[ContractRevert]]:
+    """Exception class per custom error name."""
+    return dict(_CLASSES)
+
+
+class RevertDecoder:
+    """Decodes revert data of one contract's ABI into the exceptions above."""
+
+    def __init__(self, abi: list[dict[str, Any]]) -> None:
+        self._by_selector: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for entry in abi:
+            if entry["type"] != "error":
+                continue
+            types = [item["type"] for item in entry["inputs"]]
+            names = [item["name"] for item in entry["inputs"]]
+            selector = function_signature_to_4byte_selector(f"{entry['name']}({','.join(types)})")
+            self._by_selector[selector] = (entry["name"], names, types)
+
+    def decode(self, data: str | bytes) -> ContractRevert:
+        raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else bytes(data)
+        known = self._by_selector.get(raw[:4])
+        if known is None:
+            return UnknownRevert(reason=f"unrecognised revert data 0x{raw.hex()}")
+        name, names, types = known
+        values = decode(types, raw[4:])
+        arguments = {key: _readable(key, value) for key, value in zip(names, values, strict=True)}
+        if name not in _CLASSES:
+            return UnknownRevert(reason=f"{name}{tuple(values)}")
+        return _CLASSES[name](**arguments)
+
+
+def _readable(name: str, value: Any) -> Any:
+    if name == "state":
+        return _ROUND_STATES[value]
+    if isinstance(value, str) and is_address(value):
+        return to_checksum_address(value)
+    return value

@@ -1,0 +1,1 @@
+"""The command line behind run.py: one module per group of commands."""

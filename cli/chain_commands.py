@@ -1,0 +1,121 @@
+"""`run.py chain`, `compile`, `deploy` and `history`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+from chain.accounts import dev_accounts
+from chain.backends import GANACHE_DEFAULT_PORT, ganache_answers, ganache_url, start_ganache
+from chain.compiler import Artifact, collect_sources, compile_contract, find_solc, source_hash
+from chain.contract import CONTRACT_NAME
+from chain.history import HistoryReader
+from chain.migrate import deploy
+from chain.paths import CONTRACTS_DIR
+from cli.common import (
+    UserError,
+    account_of,
+    add_account_options,
+    add_chain_option,
+    add_home_option,
+    attached_contract,
+    connect_chain,
+    deployment_book,
+    home_of,
+)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    chain = commands.add_parser("chain", help="run a local Ganache in the foreground (Ctrl-C stops it)")
+    add_home_option(chain)
+    chain.add_argument("--port", type=int, default=GANACHE_DEFAULT_PORT)
+    chain.add_argument("--block-time", type=float, default=0,
+                       help="seconds between blocks (default 0: a block per transaction)")
+    chain.set_defaults(handler=run_chain)
+
+    compile_ = commands.add_parser("compile", help="compile contracts/ into contracts/build/")
+    compile_.set_defaults(handler=run_compile)
+
+    deploy_ = commands.add_parser("deploy", help="run the migrations on a chain and print the contract address")
+    add_home_option(deploy_)
+    add_chain_option(deploy_)
+    add_account_options(deploy_)
+    deploy_.add_argument("--allow-list", action="store_true", help="only clients the owner allows may register")
+    deploy_.add_argument("--reset", action="store_true", help="run every migration again (a new contract)")
+    deploy_.set_defaults(handler=run_deploy)
+
+    history = commands.add_parser("history", help="the round history, read from the chain alone")
+    add_home_option(history)
+    add_chain_option(history)
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.set_defaults(handler=run_history)
+
+
+def run_chain(args: argparse.Namespace) -> int:
+    home = home_of(args)
+    url = ganache_url(args.port)
+    if ganache_answers(url):
+        raise UserError(f"a node already answers at {url}: stop it or choose another --port")
+    database = home / "ganache" / "db"
+    ganache = start_ganache(args.port, database, block_time=args.block_time)
+    print(f"Ganache listening on {url} (chain id 1337, database {database})")
+    print("Accounts (deterministic; 0 is the organization by convention):")
+    for index, account in enumerate(dev_accounts()):
+        print(f"  ({index}) {account.address}  key {account.key.to_0x_hex()}")
+    print("Ctrl-C to stop.", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        ganache.process.wait()
+    except KeyboardInterrupt:
+        print("\nstopping Ganache")
+    finally:
+        ganache.stop()
+    return 0
+
+
+def compile_if_stale(log=print) -> None:
+    """Recompile when the sources no longer match the committed artifact and a compiler exists."""
+    try:
+        current = source_hash(collect_sources(CONTRACTS_DIR / f"{CONTRACT_NAME}.sol"))
+    except FileNotFoundError:
+        return  # imports not installed (no node_modules): trust the committed artifact
+    if Artifact.load(CONTRACT_NAME).source_hash != current:
+        find_solc()
+        log(f"contracts changed since the last build: compiling {CONTRACT_NAME}")
+        compile_contract(CONTRACT_NAME).save()
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    path = compile_contract(CONTRACT_NAME).save()
+    print(f"wrote {path}")
+    return 0
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    compile_if_stale()
+    chain = connect_chain(args)
+    contract = deploy(chain, account_of(args, 0), deployment_book(chain, home_of(args)),
+                      registration_open=not args.allow_list, reset=args.reset)
+    print(contract.address)
+    return 0
+
+
+def run_history(args: argparse.Namespace) -> int:
+    contract = attached_contract(args, 0)
+    book = deployment_book(contract.chain, home_of(args))
+    from_block = book.get(contract.chain.web3.eth.chain_id, CONTRACT_NAME).block_number
+    rounds = HistoryReader(contract, from_block).rounds()
+    if args.json:
+        json.dump({"contract": contract.address, "rounds": [r.to_json() for r in rounds]}, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"contract {contract.address} on {contract.chain.name}: {len(rounds)} round(s)")
+    print(f"{'round':>5}  {'state':<9}  {'updates':>9}  {'base CID':<46}  {'result CID':<46}")
+    for record in rounds:
+        accepted = len(record.accepted) if record.result_cid else "-"
+        result = str(record.result_cid) if record.result_cid else "-"
+        updates = f"{accepted}/{len(record.submissions)}"
+        print(f"{record.round_id:>5}  {record.state!s:<9}  {updates:>9}  {record.base_cid!s:<46}  {result:<46}")
+    return 0

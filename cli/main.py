@@ -1,0 +1,53 @@
+"""Parse the command line, dispatch, and turn expected failures into one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chain.accounts import InvalidKeyError
+from chain.backends import ChainUnavailableError, InvalidChainSpecError
+from chain.compiler import CompilationError, CompilerNotFoundError
+from chain.contract import ContractNotFoundError
+from chain.deployments import DeploymentNotFoundError
+from chain.errors import ContractRevert
+from cli import chain_commands
+from cli.common import UserError
+from storage.cid import InvalidCidError
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    UserError,
+    ChainUnavailableError,
+    InvalidChainSpecError,
+    InvalidKeyError,
+    ContractNotFoundError,
+    DeploymentNotFoundError,
+    ContractRevert,
+    InvalidCidError,
+    CompilerNotFoundError,
+    CompilationError,
+    FileNotFoundError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="Federated learning coordinated by an Ethereum contract, with models on IPFS.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (chain_commands,):
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except EXPECTED_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

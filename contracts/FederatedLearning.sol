@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+
+/// @title FederatedLearning
+/// @notice Coordination and audit log of federated-learning rounds. The organization (owner)
+/// opens a round on a base model, registered clients submit one update each, and the
+/// organization finalizes the round with the aggregate it published and the set of updates it
+/// accepted, or aborts it.
+/// @dev Models live on IPFS. A CID is stored as the 32-byte sha2-256 digest of its CIDv0
+/// multihash: the usual text form is base58btc(0x1220 || digest), recoverable from chain data
+/// alone. Every transaction touches a fixed number of storage slots: no loop grows with the
+/// number of clients or rounds. Per-submission sender and sample count are kept in the
+/// `UpdateSubmitted` event (chain data too), so a submission costs a single new storage slot.
+contract FederatedLearning is Ownable {
+    enum RoundState {
+        None,
+        Open,
+        Finalized,
+        Aborted
+    }
+
+    enum ClientStatus {
+        None,
+        Allowed,
+        Registered,
+        Removed
+    }
+
+    /// @dev Packed into one slot: 8 + 4 + 4 + 8 + 1 bytes.
+    struct RoundHeader {
+        uint64 deadline;
+        uint32 quorum;
+        uint32 submissions;
+        uint64 totalSamples;
+        RoundState state;
+    }
+
+    /// @dev Packed into one slot; `lastRound` enforces one submission per client per round.
+    struct Client {
+        ClientStatus status;
+        uint32 id;
+        uint64 lastRound;
+    }
+
+    /// @notice A round as the paged views return it.
+    struct RoundView {
+        uint256 id;
+        RoundState state;
+        bytes32 baseCid;
+        bytes32 resultCid;
+        uint64 deadline;
+        uint32 quorum;
+        uint32 submissions;
+        uint64 totalSamples;
+    }
+
+    error InvalidCid();
+    error InvalidDeadline(uint64 deadline, uint256 currentBlock);
+    error InvalidQuorum();
+    error InvalidSampleCount();
+    error InvalidAcceptedSet(uint256 expectedBytes, uint256 givenBytes);
+    error RegistrationClosed(address client);
+    error AlreadyRegistered(address client);
+    error NotRegistered(address client);
+    error UnknownClient(address client);
+    error ClientWasRemoved(address client);
+    error RoundStillOpen(uint256 roundId);
+    error RoundNotOpen(uint256 roundId, RoundState state);
+    error DeadlinePassed(uint256 roundId, uint64 deadline);
+    error AlreadySubmitted(uint256 roundId, address client);
+    error QuorumNotMet(uint256 roundId, uint32 submissions, uint32 quorum);
+
+    event RegistrationModeChanged(bool open);
+    event ClientAllowed(address indexed client);
+    event ClientRemoved(address indexed client);
+    event ClientRegistered(address indexed client, uint32 clientId);
+    event RoundOpened(uint256 indexed roundId, bytes32 baseCid, uint64 deadline, uint32 quorum);
+    event UpdateSubmitted(
+        uint256 indexed roundId, address indexed client, uint32 index, bytes32 cid, uint64 samples
+    );
+    event RoundFinalized(uint256 indexed roundId, bytes32 resultCid, uint32 submissions, bytes acceptedBitmap);
+    event RoundAborted(uint256 indexed roundId, uint32 submissions);
+
+    /// @notice Whether anyone may register (true) or only addresses the owner allowed (false).
+    bool public registrationOpen;
+    /// @notice Number of clients that ever registered; client ids run from 1 to this value.
+    uint32 public clientCount;
+    /// @notice Number of rounds ever opened; round ids run from 1 to this value.
+    uint256 public roundCount;
+
+    mapping(address client => Client) private _clients;
+    mapping(uint256 roundId => RoundHeader) private _rounds;
+    mapping(uint256 roundId => bytes32) private _baseCids;
+    mapping(uint256 roundId => bytes32) private _resultCids;
+    mapping(uint256 roundId => mapping(uint256 index => bytes32 cid)) private _updateCids;
+
+    /// @param registrationOpen_ true for open registration, false for an owner-managed allow-list.
+    constructor(bool registrationOpen_) Ownable(msg.sender) {
+        registrationOpen = registrationOpen_;
+        emit RegistrationModeChanged(registrationOpen_);
+    }
+
+    // ------------------------------------------------------------------ client registry
+
+    /// @notice Switch between open registration and the allow-list.
+    function setRegistrationOpen(bool open) external onlyOwner {
+        registrationOpen = open;
+        emit RegistrationModeChanged(open);
+    }
+
+    /// @notice Put `client` on the allow-list (again, if it was removed).
+    function allowClient(address client) external onlyOwner {
+        Client storage record = _clients[client];
+        if (record.status == ClientStatus.Registered || record.status == ClientStatus.Allowed) {
+            revert AlreadyRegistered(client);
+        }
+        record.status = ClientStatus.Allowed;
+        emit ClientAllowed(client);
+    }
+
+    /// @notice Remove `client`: it can no longer submit updates.
+    function removeClient(address client) external onlyOwner {
+        Client storage record = _clients[client];
+        if (record.status == ClientStatus.None || record.status == ClientStatus.Removed) {
+            revert UnknownClient(client);
+        }
+        record.status = ClientStatus.Removed;
+        emit ClientRemoved(client);
+    }
+
+    /// @notice Register the sender as a client; needs open registration or an allow-list entry.
+    /// A removed client needs the owner to allow it again.
+    function register() external {
+        Client storage record = _clients[msg.sender];
+        if (record.status == ClientStatus.Registered) revert AlreadyRegistered(msg.sender);
+        if (record.status == ClientStatus.Removed) revert ClientWasRemoved(msg.sender);
+        if (record.status != ClientStatus.Allowed && !registrationOpen) revert RegistrationClosed(msg.sender);
+        uint32 id = record.id;
+        if (id == 0) {
+            id = ++clientCount;
+            record.id = id;
+        }
+        record.status = ClientStatus.Registered;
+        emit ClientRegistered(msg.sender, id);
+    }
+
+    // ------------------------------------------------------------------ rounds
+
+    /// @notice Open the next round on the model `baseCid`; submissions are accepted up to and
+    /// including block `deadline`, and the round can be finalized once `quorum` updates arrived.
+    /// @return roundId the new round's id.
+    function openRound(bytes32 baseCid, uint64 deadline, uint32 quorum) external onlyOwner returns (uint256 roundId) {
+        if (baseCid == bytes32(0)) revert InvalidCid();
+        if (deadline <= block.number) revert InvalidDeadline(deadline, block.number);
+        if (quorum == 0) revert InvalidQuorum();
+        uint256 latest = roundCount;
+        if (latest != 0 && _rounds[latest].state == RoundState.Open) revert RoundStillOpen(latest);
+
+        roundId = latest + 1;
+        roundCount = roundId;
+        _rounds[roundId] = RoundHeader({
+            deadline: deadline, quorum: quorum, submissions: 0, totalSamples: 0, state: RoundState.Open
+        });
+        _baseCids[roundId] = baseCid;
+        emit RoundOpened(roundId, baseCid, deadline, quorum);
+    }
+
+    /// @notice Record the sender's update `cid`, trained on `samples` local examples.
+    function submitUpdate(uint256 roundId, bytes32 cid, uint64 samples) external {
+        RoundHeader storage round = _rounds[roundId];
+        if (round.state != RoundState.Open) revert RoundNotOpen(roundId, round.state);
+        if (block.number > round.deadline) revert DeadlinePassed(roundId, round.deadline);
+        Client storage client = _clients[msg.sender];
+        if (client.status != ClientStatus.Registered) revert NotRegistered(msg.sender);
+        if (client.lastRound == roundId) revert AlreadySubmitted(roundId, msg.sender);
+        if (cid == bytes32(0)) revert InvalidCid();
+        if (samples == 0) revert InvalidSampleCount();
+
+        uint32 index = round.submissions;
+        round.submissions = index + 1;
+        round.totalSamples += samples;
+        client.lastRound = uint64(roundId);
+        _updateCids[roundId][index] = cid;
+        emit UpdateSubmitted(roundId, msg.sender, index, cid, samples);
+    }
+
+    /// @notice Close round `roundId` with the aggregate `resultCid`. Bit i of `acceptedBitmap`
+    /// (byte i / 8, bit i % 8, least significant first) is set when update i was aggregated.
+    function finalizeRound(uint256 roundId, bytes32 resultCid, bytes calldata acceptedBitmap) external onlyOwner {
+        RoundHeader storage round = _rounds[roundId];
+        if (round.state != RoundState.Open) revert RoundNotOpen(roundId, round.state);
+        if (resultCid == bytes32(0)) revert InvalidCid();
+        uint32 submissions = round.submissions;
+        if (submissions < round.quorum) revert QuorumNotMet(roundId, submissions, round.quorum);
+        uint256 expectedBytes = (uint256(submissions) + 7) / 8;
+        if (acceptedBitmap.length != expectedBytes) revert InvalidAcceptedSet(expectedBytes, acceptedBitmap.length);
+        uint256 usedBits = submissions % 8;
+        if (usedBits != 0 && uint8(acceptedBitmap[expectedBytes - 1]) >> usedBits != 0) {
+            revert InvalidAcceptedSet(expectedBytes, acceptedBitmap.length);
+        }
+
+        round.state = RoundState.Finalized;
+        _resultCids[roundId] = resultCid;
+        emit RoundFinalized(roundId, resultCid, submissions, acceptedBitmap);
+    }
+
+    /// @notice Abort round `roundId` (for instance when it missed its quorum by the deadline).
+    function abortRound(uint256 roundId) external onlyOwner {
+        RoundHeader storage round = _rounds[roundId];
+        if (round.state != RoundState.Open) revert RoundNotOpen(roundId, round.state);
+        round.state = RoundState.Aborted;
+        emit RoundAborted(roundId, round.submissions);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice Registration status, id and last round submitted to of `client`.
+    function clientInfo(address client) external view returns (ClientStatus status, uint32 id, uint64 lastRound) {
+        Client storage record = _clients[client];
+        return (record.status, record.id, record.lastRound);
+    }
+
+    /// @notice One round; a round that was never opened has state None.
+    function getRound(uint256 roundId) public view returns (RoundView memory) {
+        RoundHeader storage header = _rounds[roundId];
+        return RoundView({
+            id: roundId,
+            state: header.state,
+            baseCid: _baseCids[roundId],
+            resultCid: _resultCids[roundId],
+            deadline: header.deadline,
+            quorum: header.quorum,
+            submissions: header.submissions,
+            totalSamples: header.totalSamples
+        });
+    }
+
+    /// @notice Up to `limit` rounds starting at id `firstId` (ids start at 1).
+    function getRounds(uint256 firstId, uint256 limit) external view returns (RoundView[] memory rounds) {
+        uint256 end = _pageEnd(firstId, limit, roundCount + 1);
+        rounds = new RoundView[](end > firstId ? end - firstId : 0);
+        for (uint256 i = 0; i < rounds.length; ++i) {
+            rounds[i] = getRound(firstId + i);
+        }
+    }
+
+    /// @notice Update CIDs of round `roundId`, in submission order, from index `offset`.
+    function getSubmissions(uint256 roundId, uint256 offset, uint256 limit)
+        external
+        view
+        returns (bytes32[] memory cids)
+    {
+        uint256 end = _pageEnd(offset, limit, _rounds[roundId].submissions);
+        cids = new bytes32[](end > offset ? end - offset : 0);
+        for (uint256 i = 0; i < cids.length; ++i) {
+            cids[i] = _updateCids[roundId][offset + i];
+        }
+    }
+
+    function _pageEnd(uint256 start, uint256 limit, uint256 total) private pure returns (uint256) {
+        if (start >= total) return start;
+        return total - start < limit ? total : start + limit;
+    }
+}

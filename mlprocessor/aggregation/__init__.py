@@ -1,0 +1,41 @@
+"""Aggregation rules behind one interface and a registry keyed by the names the CLI uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mlprocessor.aggregation.base import AggregationStrategy, ClientUpdate, CoordinateWise
+from mlprocessor.aggregation.fedavg import FedAvg
+from mlprocessor.aggregation.krum import Krum
+from mlprocessor.aggregation.robust import Median, TrimmedMean
+
+
+def _fedprox(mu: float = 0.01) -> FedAvg:
+    return FedAvg(client_mu=mu)
+
+
+_REGISTRY: dict[str, Callable[..., AggregationStrategy]] = {
+    "fedavg": FedAvg,
+    "fedprox": _fedprox,
+    "median": Median,
+    "trimmed-mean": TrimmedMean,
+    "krum": Krum,
+    "multi-krum": lambda f=1, m=None: Krum(f=f, m=m),
+}
+STRATEGY_NAMES = tuple(_REGISTRY)
+
+
+def strategy_from_name(name: str, **params: Any) -> AggregationStrategy:
+    """E.g. ``strategy_from_name("trimmed-mean", beta=0.2)`` or ``("fedprox", mu=0.01)``."""
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGY_NAMES)}") from None
+    return factory(**params)
+
+
+__all__ = [
+    "STRATEGY_NAMES", "AggregationStrategy", "ClientUpdate", "CoordinateWise", "FedAvg", "Krum", "Median",
+    "TrimmedMean", "strategy_from_name",
+]

@@ -1,0 +1,110 @@
+"""Local training: plain minibatch SGD with optional quadratic penalties (FedProx, EWC, FedCurv)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mlprocessor.data import Dataset
+from mlprocessor.models import StateDict, model_from_state, state_to_numpy
+
+Penalty = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
+"""Maps the model's named parameters to a scalar added to the data loss."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 10
+    lr: float = 0.05
+    mu: float = 0.0  # FedProx proximal weight; 0 disables it
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainStats:
+    loss: float  # mean data loss over the last epoch's minibatches (penalties excluded)
+    samples: int
+    steps: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    state: StateDict
+    stats: TrainStats
+
+    def delta(self, base: Mapping[str, np.ndarray]) -> StateDict:
+        """The incremental update theta_k - theta_base that a client publishes."""
+        return {k: (v - base[k]).astype(np.float32) for k, v in self.state.items()}
+
+
+class QuadraticPenalty:
+    """(strength/2) * sum_i w_i (theta_i - anchor_i)^2: FedProx with w = 1, EWC with w = Fisher."""
+
+    def __init__(
+        self,
+        anchor: Mapping[str, np.ndarray],
+        strength: float,
+        weights: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        self.strength = strength
+        self.anchor = {k: torch.tensor(np.asarray(v, dtype=np.float32)) for k, v in anchor.items()}
+        self.weights = None if weights is None else {
+            k: torch.tensor(np.asarray(v, dtype=np.float32)) for k, v in weights.items()
+        }
+
+    def __call__(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        total = torch.zeros(())
+        for name, anchor in self.anchor.items():
+            squared = (params[name] - anchor).square()
+            total = total + (squared if self.weights is None else self.weights[name] * squared).sum()
+        return 0.5 * self.strength * total
+
+
+def proximal_penalty(base: Mapping[str, np.ndarray], mu: float) -> QuadraticPenalty:
+    """FedProx (Li et al. 2020): (mu/2) ||w - w_base||^2."""
+    return QuadraticPenalty(base, mu)
+
+
+def train_local(
+    architecture: str,
+    base: Mapping[str, np.ndarray],
+    data: Dataset,
+    config: TrainConfig,
+    penalties: Sequence[Penalty] = (),
+) -> TrainResult:
+    """Train from ``base`` on ``data``; deterministic for a given config.seed and thread count."""
+    if len(data) == 0:
+        raise ValueError("cannot train on an empty dataset")
+    started = time.perf_counter()
+    model = model_from_state(architecture, base)
+    model.train()
+    terms = list(penalties)
+    if config.mu > 0:
+        terms.append(proximal_penalty(base, config.mu))
+    params = dict(model.named_parameters())
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    generator = torch.Generator().manual_seed(config.seed)
+    x, y = data.tensors()
+    steps, epoch_loss = 0, 0.0
+    for _ in range(config.epochs):
+        order = torch.randperm(len(y), generator=generator)
+        losses = []
+        for start in range(0, len(y), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            loss = F.cross_entropy(model(x[batch]), y[batch])
+            objective = (loss + sum(term(params) for term in terms)) if terms else loss
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+            steps += 1
+        epoch_loss = float(torch.stack(losses).mean())
+    stats = TrainStats(epoch_loss, len(data), steps, time.perf_counter() - started)
+    return TrainResult(state_to_numpy(model), stats)

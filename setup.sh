@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Set up everything the platform and its tests need: the Python virtualenv and the Node tools.
+# Idempotent: each step says in one line what it did or why it skipped; a second run with
+# nothing changed takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+STAMPS=.venv/.setup-stamps
+
+say() { printf 'setup: %s\n' "$*"; }
+fingerprint() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+
+# --- Python -----------------------------------------------------------------------------
+if [ -x .venv/bin/python ]; then
+  say "virtualenv .venv exists"
+else
+  "$PYTHON" -m venv .venv
+  say "created virtualenv .venv with $("$PYTHON" --version)"
+fi
+mkdir -p "$STAMPS"
+
+python_deps=$(fingerprint pyproject.toml)
+if [ "$(cat "$STAMPS/python" 2>/dev/null)" = "$python_deps" ]; then
+  say "Python dependencies up to date"
+else
+  requirements=$(mktemp)
+  .venv/bin/python - "$requirements" <<'PY'
+import sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+packages = project["dependencies"] + project["optional-dependencies"]["dev"]
+open(sys.argv[1], "w").write("\n".join(packages) + "\n")
+PY
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  rm -f "$requirements"
+  echo "$python_deps" > "$STAMPS/python"
+  say "installed Python dependencies from pyproject.toml (torch pinned to the CPU build)"
+fi
+
+# --- Node: Ganache, solcjs, OpenZeppelin, js-ipfs -----------------------------------------
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  say "node/npm not found: skipped Ganache, solcjs and the IPFS daemon."
+  say "  the demo still runs on the embedded chain and store; install Node 20 with npm"
+  say "  (e.g. apt-get install nodejs npm) and run ./setup.sh again for the real components."
+else
+  node_deps=$(fingerprint package.json package-lock.json)
+  if [ -d node_modules ] && [ "$(cat "$STAMPS/node" 2>/dev/null)" = "$node_deps" ]; then
+    say "npm packages up to date"
+  else
+    # `npm ci` refuses this lock (an optional dependency of js-ipfs points outside the registry);
+    # `npm install` follows the lock all the same.
+    npm install --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$node_deps" > "$STAMPS/node"
+    say "installed npm packages (ganache, solc, @openzeppelin/contracts, ipfs) from package-lock.json"
+  fi
+fi
+
+say "done. Demo: .venv/bin/python run.py demo    Tests: .venv/bin/python -m pytest"

@@ -1,0 +1,1 @@
+"""Content-addressed storage of models and updates: CIDs, stores and model files."""

@@ -1,0 +1,101 @@
+"""The content store interface every backend implements, its errors, and `open_store` to pick one.
+
+Callers (organization, clients, verify) only see `ContentStore`; whether bytes live on local
+disk or in an IPFS daemon is a command-line choice (`--ipfs embedded|MULTIADDR`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from storage.cid import Cid, InvalidCidError
+from storage.hashing import cid_of_bytes
+
+__all__ = [
+    "Cid",
+    "ContentNotFoundError",
+    "ContentStore",
+    "ContentVerificationError",
+    "InvalidCidError",
+    "StorageError",
+    "StoreUnavailableError",
+    "as_cid",
+    "open_store",
+    "verified",
+]
+
+
+class StorageError(Exception):
+    """Base of every content store failure."""
+
+
+class ContentNotFoundError(StorageError):
+    """The store does not hold (or could not retrieve) the content of a CID."""
+
+
+class ContentVerificationError(StorageError):
+    """Bytes did not hash to the CID they were fetched or stored under; they are never returned."""
+
+
+class StoreUnavailableError(StorageError):
+    """The store's backend (an IPFS daemon) cannot be reached; the message names its address."""
+
+
+def as_cid(cid: Cid | str) -> Cid:
+    """Accept the text form too; malformed text raises InvalidCidError saying why."""
+    return cid if isinstance(cid, Cid) else Cid.parse(cid)
+
+
+def verified(cid: Cid, data: bytes, source: str) -> bytes:
+    """Return `data` only if it hashes to `cid`; `source` says where the bad bytes came from."""
+    actual = cid_of_bytes(data)
+    if actual != cid:
+        raise ContentVerificationError(
+            f"content for {cid} from {source} does not match its CID: {len(data)} bytes hash to {actual}"
+        )
+    return data
+
+
+class ContentStore(ABC):
+    """Content-addressed storage with Kubo-identical CIDs; every read is verified against its CID."""
+
+    @abstractmethod
+    def add_bytes(self, data: bytes) -> Cid:
+        """Store `data` (pinned) and return its CID."""
+
+    @abstractmethod
+    def add_file(self, path: Path) -> Cid:
+        """Store a file's bytes (pinned), streaming so a large file is never held in memory twice."""
+
+    @abstractmethod
+    def get(self, cid: Cid | str) -> bytes:
+        """The content of `cid`, verified; raises ContentNotFoundError or ContentVerificationError."""
+
+    @abstractmethod
+    def pin(self, cid: Cid | str) -> None:
+        """Keep `cid` in the store for good; raises ContentNotFoundError when it cannot be found."""
+
+    @abstractmethod
+    def has(self, cid: Cid | str) -> bool:
+        """Whether this store holds (pinned) the content of `cid`, without fetching it."""
+
+    @abstractmethod
+    def size(self, cid: Cid | str) -> int:
+        """The content's length in bytes, without fetching it (lets callers refuse oversize content)."""
+
+
+def open_store(spec: str, home: Path) -> ContentStore:
+    """`embedded` for the on-disk store under `home/ipfs`, or an IPFS daemon's API multiaddr."""
+    # Backends are imported here because they import this module (and ipfshttpclient is slow to load).
+    if spec == "embedded":
+        from storage.embedded import EmbeddedStore
+
+        return EmbeddedStore(Path(home) / "ipfs")
+    if spec.startswith("/"):
+        from storage.ipfs_daemon import IpfsHttpStore
+
+        return IpfsHttpStore(spec)
+    raise ValueError(
+        f"unknown IPFS store {spec!r}: use 'embedded' or a daemon API multiaddr such as /ip4/127.0.0.1/tcp/5001"
+    )

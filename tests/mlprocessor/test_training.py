@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import numpy as np
+
+from mlprocessor.data import Dataset
+from mlprocessor.evaluation import evaluate
+from mlprocessor.models import initial_state, model_from_state
+from mlprocessor.training import TrainConfig, proximal_penalty, train_local
+
+CONFIG = TrainConfig(epochs=2, batch_size=20, lr=0.1, seed=3)
+
+
+def test_training_lowers_loss_and_reports_stats(small_train: Dataset) -> None:
+    base = initial_state("2nn")
+    result = train_local("2nn", base, small_train, CONFIG)
+    before = evaluate(model_from_state("2nn", base), small_train).loss
+    after = evaluate(model_from_state("2nn", result.state), small_train).loss
+    assert after < 0.9 * before
+    assert result.stats.samples == len(small_train) and result.stats.steps == 2 * 20
+    assert result.stats.seconds > 0 and np.isfinite(result.stats.loss)
+    delta = result.delta(base)
+    assert all(np.allclose(base[k] + delta[k], result.state[k], atol=1e-6) for k in base)
+
+
+def test_deterministic_given_seed(small_train: Dataset) -> None:
+    base = initial_state("2nn")
+    a, b = (train_local("2nn", base, small_train, CONFIG).state for _ in range(2))
+    c = train_local("2nn", base, small_train, TrainConfig(epochs=2, batch_size=20, lr=0.1, seed=4)).state
+    assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+    assert any(a[k].tobytes() != c[k].tobytes() for k in a)
+
+
+def test_fedprox_keeps_client_closer_to_base(small_train: Dataset) -> None:
+    base = initial_state("2nn")
+    plain = train_local("2nn", base, small_train, CONFIG).delta(base)
+    prox = train_local("2nn", base, small_train, TrainConfig(2, 20, 0.1, mu=1.0, seed=3)).delta(base)
+    norm = lambda d: np.sqrt(sum(np.square(v).sum() for v in d.values()))  # noqa: E731
+    assert norm(prox) < 0.8 * norm(plain)
+
+
+def test_proximal_penalty_value() -> None:
+    import torch
+
+    base = {"w": np.array([1.0, 2.0], np.float32)}
+    penalty = proximal_penalty(base, mu=0.5)
+    assert float(penalty({"w": torch.tensor([2.0, 0.0])})) == 0.5 / 2 * (1 + 4)
