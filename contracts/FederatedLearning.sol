@@ -83,12 +83,17 @@ contract FederatedLearning is Ownable {
     event RoundFinalized(uint256 indexed roundId, bytes32 resultCid, uint32 submissions, bytes acceptedBitmap);
     event RoundAborted(uint256 indexed roundId, uint32 submissions);
 
+    // These four share one storage slot. `deploymentBlock` is never zero, so the slot is never
+    // zero either: the first round and the first registration cost the same gas as the later ones.
+
     /// @notice Whether anyone may register (true) or only addresses the owner allowed (false).
     bool public registrationOpen;
     /// @notice Number of clients that ever registered; client ids run from 1 to this value.
     uint32 public clientCount;
     /// @notice Number of rounds ever opened; round ids run from 1 to this value.
-    uint256 public roundCount;
+    uint64 public roundCount;
+    /// @notice The block of the deployment: where readers of the event history start.
+    uint64 public deploymentBlock;
 
     mapping(address client => Client) private _clients;
     mapping(uint256 roundId => RoundHeader) private _rounds;
@@ -99,6 +104,7 @@ contract FederatedLearning is Ownable {
     /// @param registrationOpen_ true for open registration, false for an owner-managed allow-list.
     constructor(bool registrationOpen_) Ownable(msg.sender) {
         registrationOpen = registrationOpen_;
+        deploymentBlock = uint64(block.number);
         emit RegistrationModeChanged(registrationOpen_);
     }
 
@@ -156,10 +162,10 @@ contract FederatedLearning is Ownable {
         if (deadline <= block.number) revert InvalidDeadline(deadline, block.number);
         if (quorum == 0) revert InvalidQuorum();
         uint256 latest = roundCount;
-        if (latest != 0 && _rounds[latest].state == RoundState.Open) revert RoundStillOpen(latest);
+        if (_rounds[latest].state == RoundState.Open) revert RoundStillOpen(latest); // round 0 is never open
 
         roundId = latest + 1;
-        roundCount = roundId;
+        roundCount = uint64(roundId);
         _rounds[roundId] = RoundHeader({
             deadline: deadline, quorum: quorum, submissions: 0, totalSamples: 0, state: RoundState.Open
         });

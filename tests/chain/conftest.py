@@ -1,0 +1,46 @@
+"""A freshly deployed contract on the in-process EVM for each test, plus registered clients."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from aleph_cid import compute_cid
+
+from chain.accounts import dev_account
+from chain.backends import EmbeddedChain
+from chain.contract import FederatedLearningContract
+from chain.deployments import DeploymentBook
+from chain.migrate import deploy
+from storage.cid import Cid
+
+_counter = itertools.count()
+
+
+def fresh_cid() -> Cid:
+    """A distinct, valid CID each call (the CID of a distinct byte string)."""
+    return Cid.parse(compute_cid(f"content {next(_counter)}".encode()))
+
+
+@pytest.fixture
+def chain() -> EmbeddedChain:
+    return EmbeddedChain()
+
+
+@pytest.fixture
+def organization(chain: EmbeddedChain) -> FederatedLearningContract:
+    return deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
+
+
+@pytest.fixture
+def clients(organization: FederatedLearningContract) -> list[FederatedLearningContract]:
+    """Three registered clients (dev accounts 1-3)."""
+    registered = [organization.with_account(dev_account(index)) for index in (1, 2, 3)]
+    for client in registered:
+        client.register()
+    return registered
+
+
+def open_round(organization: FederatedLearningContract, quorum: int = 2, blocks: int = 50) -> int:
+    round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + blocks, quorum)
+    return round_id
