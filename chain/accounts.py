@@ -8,6 +8,7 @@ from functools import cache
 from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 
 # Ganache's `--wallet.deterministic` mnemonic: the embedded chain funds the same accounts,
 # so `--account I` names the same address on both dev chains.
@@ -28,6 +29,12 @@ def dev_account(index: int) -> LocalAccount:
     if index < 0:
         raise ValueError(f"account index must be >= 0, got {index}")
     return Account.from_key(key_from_seed(_dev_seed(), f"{DEV_HD_PATH}/{index}"))
+
+
+def derived_account(label: str, index: int) -> LocalAccount:
+    """A deterministic throwaway account (keccak of a label): for simulated clients beyond the ten
+    dev accounts. Never hold real value with it: anyone can derive the key."""
+    return Account.from_key(keccak(text=f"fedchain {label} {index}"))
 
 
 def dev_accounts(count: int = DEV_ACCOUNT_COUNT) -> list[LocalAccount]:

@@ -9,11 +9,13 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -60,6 +62,24 @@ class Chain(ABC):
         """Advance the block number (dev chains only): deadlines are block numbers."""
         raise NotImplementedError(f"{self.name} does not mine blocks on request")
 
+    def tick(self) -> None:
+        """Called while waiting on a deadline. Dev chains mine a block only when a transaction
+        arrives, so an idle one would never reach a deadline: they mine an empty block here.
+        A real network has its own clock and does nothing."""
+        return None
+
+
+class _SerializedTesterProvider(EthereumTesterProvider):
+    """py-evm is not thread-safe; clients training in threads share one chain through this lock."""
+
+    def __init__(self, tester: Any, lock: threading.RLock) -> None:
+        super().__init__(tester)
+        self._lock = lock
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        with self._lock:
+            return super().make_request(method, params)
+
 
 class EmbeddedChain(Chain):
     """The in-process EVM of eth-tester + py-evm: nothing to install, gone when the process ends."""
@@ -75,7 +95,8 @@ class EmbeddedChain(Chain):
         }
         backend = PyEVMBackend(genesis_state=genesis_state, mnemonic=DEV_MNEMONIC, hd_path=DEV_HD_PATH)
         self._tester = EthereumTester(backend)
-        self._web3 = Web3(EthereumTesterProvider(self._tester))
+        self._lock = threading.RLock()
+        self._web3 = Web3(_SerializedTesterProvider(self._tester, self._lock))
         self.name = "embedded EVM"
 
     @property
@@ -91,7 +112,11 @@ class EmbeddedChain(Chain):
         return list(self._accounts)
 
     def mine_blocks(self, count: int = 1) -> None:
-        self._tester.mine_blocks(count)
+        with self._lock:
+            self._tester.mine_blocks(count)
+
+    def tick(self) -> None:
+        self.mine_blocks(1)
 
 
 @dataclass
@@ -125,6 +150,9 @@ class GanacheChain(RpcChain):
     def mine_blocks(self, count: int = 1) -> None:
         for _ in range(count):
             self.web3.provider.make_request("evm_mine", [])
+
+    def tick(self) -> None:
+        self.mine_blocks(1)
 
 
 def ganache_url(port: int = GANACHE_DEFAULT_PORT) -> str:

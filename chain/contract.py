@@ -14,7 +14,7 @@ from chain.backends import Chain
 from chain.compiler import Artifact
 from chain.errors import RevertDecoder
 from chain.transactions import TransactionSender, TxResult
-from storage.cid import Cid
+from storage.cid import Cid, as_cid
 
 CONTRACT_NAME = "FederatedLearning"
 _EMPTY_DIGEST = bytes(32)
@@ -75,11 +75,6 @@ def _optional_cid(digest: bytes) -> Cid | None:
     return None if bytes(digest) == _EMPTY_DIGEST else Cid(bytes(digest))
 
 
-def as_cid(value: Cid | str) -> Cid:
-    """Accept a Cid or its text; malformed text raises InvalidCidError before any transaction."""
-    return value if isinstance(value, Cid) else Cid.parse(value)
-
-
 def encode_accepted(accepted: Sequence[bool]) -> bytes:
     """Bit i (byte i // 8, bit i % 8) set when update i was accepted, as finalizeRound expects."""
     bitmap = bytearray((len(accepted) + 7) // 8)
@@ -113,6 +108,10 @@ class FederatedLearningContract:
     @property
     def account(self) -> LocalAccount:
         return self._sender.account
+
+    def fund(self, address: str, ether: float) -> TxResult:
+        """Send ether from this contract's sender account (dev chains: to pay a new client's gas)."""
+        return self._sender.transfer(Web3.to_checksum_address(address), Web3.to_wei(ether, "ether"))
 
     def with_account(self, account: LocalAccount) -> FederatedLearningContract:
         """The same contract, sending from another account."""

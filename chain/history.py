@@ -16,6 +16,7 @@ from chain.contract import FederatedLearningContract, RoundState, decode_accepte
 from storage.cid import Cid
 
 LOG_PAGE_BLOCKS = 5_000
+_ROUND_EVENTS = ("RoundOpened", "UpdateSubmitted", "RoundFinalized", "RoundAborted")
 
 
 @dataclass
@@ -83,20 +84,27 @@ class HistoryReader:
             event_abi_to_log_topic(entry): getattr(events, entry["name"])()
             for entry in contract.artifact.abi if entry["type"] == "event"
         }
+        self._round_topics = {topic for topic, event in self._events_by_topic.items()
+                              if event.event_name in _ROUND_EVENTS}
         self._gas_cache: dict[str, int] = {}
 
-    def events(self, to_block: int | None = None) -> list[Any]:
-        """All decoded events of the contract, in chain order."""
+    def events(self, round_id: int | None = None) -> list[Any]:
+        """Decoded events of the contract in chain order: all of them, or those of one round."""
         web3 = self._contract.chain.web3
-        last = web3.eth.block_number if to_block is None else to_block
+        last = web3.eth.block_number
+        topics = None if round_id is None else [None, "0x" + round_id.to_bytes(32, "big").hex()]
         decoded = []
         for start in range(self._from_block, last + 1, LOG_PAGE_BLOCKS):
-            logs: list[LogReceipt] = web3.eth.get_logs({
+            query: dict[str, Any] = {
                 "address": self._contract.address,
                 "fromBlock": start,
                 "toBlock": min(start + LOG_PAGE_BLOCKS - 1, last),
-            })
-            decoded += [self._events_by_topic[bytes(log["topics"][0])].process_log(log) for log in logs]
+            }
+            if topics:
+                query["topics"] = topics
+            logs: list[LogReceipt] = web3.eth.get_logs(query)
+            decoded += [self._events_by_topic[bytes(log["topics"][0])].process_log(log) for log in logs
+                        if bytes(log["topics"][0]) in self._round_topics or round_id is None]
         return decoded
 
     def _gas(self, tx_hash: str) -> int:
@@ -104,10 +112,18 @@ class HistoryReader:
             self._gas_cache[tx_hash] = self._contract.chain.web3.eth.get_transaction_receipt(tx_hash)["gasUsed"]
         return self._gas_cache[tx_hash]
 
+    def round(self, round_id: int) -> RoundRecord | None:
+        """One round from its own events only (a cheap, filtered log query)."""
+        found = self._assemble(self.events(round_id))
+        return found[0] if found else None
+
     def rounds(self) -> list[RoundRecord]:
         """Every round with its submissions, acceptance and transactions."""
+        return self._assemble(self.events())
+
+    def _assemble(self, events: list[Any]) -> list[RoundRecord]:
         rounds: dict[int, RoundRecord] = {}
-        for event in self.events():
+        for event in events:
             args = event["args"]
             tx_hash = event["transactionHash"].to_0x_hex()
             name = event["event"]

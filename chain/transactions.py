@@ -54,6 +54,18 @@ class TransactionSender:
         with reverts_decoded(self._decoder):
             return function.call({"from": self.account.address})
 
+    def transfer(self, to: str, wei: int) -> TxResult:
+        """A plain ether transfer, e.g. to fund a simulated client's account."""
+        started = time.perf_counter()
+        with self._lock:
+            transaction = {
+                "from": self.account.address, "to": to, "value": wei, "gas": 21_000,
+                "nonce": self._web3.eth.get_transaction_count(self.account.address, "pending"),
+                "chainId": self._web3.eth.chain_id, "gasPrice": self._web3.eth.gas_price,
+            }
+            tx_hash = self._web3.eth.send_raw_transaction(self.account.sign_transaction(transaction).raw_transaction)
+        return self._await(tx_hash, started)
+
     def send(self, function: ContractFunction) -> TxResult:
         started = time.perf_counter()
         with self._lock:
@@ -67,6 +79,9 @@ class TransactionSender:
             })
             signed = self.account.sign_transaction(transaction)
             tx_hash = self._web3.eth.send_raw_transaction(signed.raw_transaction)
+        return self._await(tx_hash, started)
+
+    def _await(self, tx_hash: Any, started: float) -> TxResult:
         receipt = self._web3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS)
         if receipt["status"] != 1:
             raise TransactionFailedError(f"transaction {tx_hash.to_0x_hex()} reverted when mined")

@@ -11,7 +11,7 @@ from chain.compiler import CompilationError, CompilerNotFoundError
 from chain.contract import ContractNotFoundError
 from chain.deployments import DeploymentNotFoundError
 from chain.errors import ContractRevert
-from cli import chain_commands
+from cli import chain_commands, demo
 from cli.common import UserError
 from storage.cid import InvalidCidError
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Federated learning coordinated by an Ethereum contract, with models on IPFS.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (chain_commands,):
+    for module in (chain_commands, demo):
         module.register(commands)
     return parser
 

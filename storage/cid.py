@@ -82,3 +82,8 @@ class Cid:
 
     def __repr__(self) -> str:
         return f"Cid({str(self)!r})"
+
+
+def as_cid(value: Cid | str) -> Cid:
+    """Accept the text form too; malformed text raises InvalidCidError saying why."""
+    return value if isinstance(value, Cid) else Cid.parse(value)

@@ -208,6 +208,15 @@ def decode(
     return tensors, metadata
 
 
+def read_metadata(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ModelMetadata:
+    """Only the metadata, checked, without loading tensors: tells which architecture to expect."""
+    data = bytes(data)
+    if len(data) > max_bytes:
+        raise ModelFileTooLargeError(f"model file is {len(data)} bytes, over the limit of {max_bytes}")
+    metadata, _, _ = _read_metadata(_read_header(data).get("__metadata__"))
+    return metadata
+
+
 def _identify(data: bytes) -> str:
     """A short description of bytes that are not safetensors, for the error message."""
     if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from storage.cid import Cid, InvalidCidError
+from storage.cid import Cid, InvalidCidError, as_cid
 from storage.hashing import cid_of_bytes
 
 __all__ = [
@@ -40,11 +40,6 @@ class ContentVerificationError(StorageError):
 
 class StoreUnavailableError(StorageError):
     """The store's backend (an IPFS daemon) cannot be reached; the message names its address."""
-
-
-def as_cid(cid: Cid | str) -> Cid:
-    """Accept the text form too; malformed text raises InvalidCidError saying why."""
-    return cid if isinstance(cid, Cid) else Cid.parse(cid)
 
 
 def verified(cid: Cid, data: bytes, source: str) -> bytes:

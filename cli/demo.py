@@ -1,0 +1,192 @@
+"""`run.py demo`: the whole system in one process: deploy, N clients, R rounds, a JSON summary.
+
+The organization and the clients are the same services `run.py organization` and
+`run.py client` run; here they share one chain connection and one content store, and the
+clients of a round train concurrently in a thread pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from chain.accounts import derived_account, dev_account
+from chain.migrate import deploy
+from cli.common import UserError, add_chain_option, add_home_option, connect_chain, deployment_book
+from client.service import Client, ClientSettings, Participation
+from client.state import ClientState
+from mlprocessor.aggregation import STRATEGY_NAMES
+from mlprocessor.data import load_data
+from mlprocessor.partition import partition
+from organization.service import Organization, OrganizationSettings, RoundOutcome
+from protocol.plan import StrategySpec, TrainingPlan
+from protocol.timing import PhaseTimer
+from protocol.verification import verify_round
+from storage.store import open_store
+
+CLIENT_FUNDING_ETHER = 10
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser("demo", help="run the whole system in one process and print a summary")
+    add_home_option(demo)
+    add_chain_option(demo, default="embedded")
+    demo.add_argument("--ipfs", default="embedded", help="embedded | MULTIADDR of an IPFS daemon's API")
+    demo.add_argument("--clients", type=int, default=5)
+    demo.add_argument("--rounds", type=int, default=5)
+    demo.add_argument("--model", choices=("2nn", "cnn"), default="cnn")
+    demo.add_argument("--partition", choices=("iid", "shards", "dirichlet"), default="iid")
+    demo.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (with --partition dirichlet)")
+    demo.add_argument("--strategy", choices=STRATEGY_NAMES, default="fedavg")
+    demo.add_argument("--mu", type=float, default=0.01, help="FedProx proximal weight (with --strategy fedprox)")
+    demo.add_argument("--epochs", type=int, default=1)
+    demo.add_argument("--batch-size", type=int, default=10)
+    demo.add_argument("--lr", type=float, default=0.05)
+    demo.add_argument("--ewc-lambda", type=float, default=0.0, help="EWC strength on the clients (0: off)")
+    demo.add_argument("--fedcurv-lambda", type=float, default=0.0, help="FedCurv strength (0: off)")
+    demo.add_argument("--data", default="mnist-5k", help="mnist-5k | directory of the four MNIST IDX files")
+    demo.add_argument("--test-data", default=None, help="directory of the MNIST t10k IDX files to test on")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--workers", type=int, default=None,
+                      help="clients training at once (default: one per core, each on one torch thread)")
+    demo.add_argument("--json", type=Path, default=None, help="write the summary here")
+    demo.set_defaults(handler=run_demo)
+
+
+def _plan_and_strategy(args: argparse.Namespace) -> tuple[TrainingPlan, StrategySpec]:
+    mu = args.mu if args.strategy == "fedprox" else 0.0
+    strategy = StrategySpec(args.strategy, {"mu": mu} if args.strategy == "fedprox" else {})
+    plan = TrainingPlan(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, mu=mu,
+                        fedcurv_lambda=args.fedcurv_lambda)
+    return plan, strategy
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    if args.clients < 1 or args.rounds < 1:
+        raise UserError("--clients and --rounds must be at least 1")
+    home = (args.home or Path(tempfile.mkdtemp(prefix="fedchain-demo-"))).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    args.home = home
+    started = time.perf_counter()
+    workers = args.workers or min(args.clients, os.cpu_count() or 1)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+    chain = connect_chain(args)
+    store = open_store(args.ipfs, home)
+    train, test = load_data(args.data, args.test_data)
+    parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
+    plan, strategy = _plan_and_strategy(args)
+    quiet = _quiet_log
+    contract = deploy(chain, dev_account(0), deployment_book(chain, home), reset=True, log=quiet)
+    print(f"fedchain demo: {args.clients} clients x {args.rounds} rounds, {args.model}, {args.partition}, "
+          f"{args.strategy}; chain: {chain.name}; IPFS: {args.ipfs}; contract {contract.address}; home {home}")
+    settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.clients,
+                                    target=args.clients, deadline_blocks=10_000, seed=args.seed)
+    organization = Organization(contract, store, settings, test, log=quiet)
+    clients = []
+    for index in range(args.clients):
+        account = derived_account("demo client", index)
+        contract.fund(account.address, CLIENT_FUNDING_ETHER)
+        client = Client(contract.with_account(account), store, train.subset(parts[index]),
+                        ClientState(home / "clients" / account.address),
+                        ClientSettings(ewc_lambda=args.ewc_lambda, seed=args.seed), log=quiet)
+        client.ensure_registered()
+        clients.append(client)
+
+    rounds = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for number in range(1, args.rounds + 1):
+            rounds.append(_run_round(organization, clients, pool, number, args.rounds))
+    failures = [r for r in rounds if r["state"] != "finalized"]
+    verified = [verify_round(contract, store, r["round"]) for r in rounds if r["state"] == "finalized"]
+    mismatches = [v for v in verified if not v.ok]
+    summary = {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"},
+        "contract": contract.address, "chain": chain.name, "workers": workers,
+        "torch_threads": torch.get_num_threads(), "rounds": rounds,
+        "verified": [v.to_json() for v in verified],
+        "total_seconds": round(time.perf_counter() - started, 2),
+    }
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    final = rounds[-1]["accuracy"]
+    print(f"done in {summary['total_seconds']:.1f}s: final test accuracy "
+          f"{final:.2%}; {len(verified) - len(mismatches)}/{len(verified)} rounds verified"
+          + (f"; summary in {args.json}" if args.json else ""))
+    for problem in failures:
+        print(f"error: round {problem['round']} was {problem['state']}", file=sys.stderr)
+    for mismatch in mismatches:
+        print(f"error: {mismatch.message}", file=sys.stderr)
+    return 1 if failures or mismatches else 0
+
+
+def _run_round(organization: Organization, clients: list[Client], pool: ThreadPoolExecutor,
+               number: int, total: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    timer = PhaseTimer()
+    with timer.phase("chain"):
+        round_id, opened = organization.open_round()
+    progress = _Progress(number, total, len(clients))
+    futures = [pool.submit(client.participate, round_id) for client in clients]
+    for _ in as_completed(futures):
+        progress.advance()
+    progress.done()
+    participations: list[Participation] = [future.result() for future in futures]
+    outcome: RoundOutcome = organization.close_round(round_id)
+    for participation in participations:
+        timer.merge(participation.timer)
+    timer.merge(outcome.timer)
+    entries = [p.entry for p in participations if p.entry]
+    wall = time.perf_counter() - started
+    accuracy = f"{outcome.accuracy:.2%}" if outcome.accuracy is not None else "-"
+    print(f"round {round_id}/{total}: test accuracy {accuracy}, loss {outcome.loss or float('nan'):.4f}, "
+          f"{sum(outcome.accepted)}/{len(clients)} updates accepted, {wall:.1f}s -> {outcome.result_cid}")
+    return {
+        "round": round_id, "state": str(outcome.state), "accuracy": outcome.accuracy, "loss": outcome.loss,
+        "base_cid": str(outcome.base_cid), "result_cid": str(outcome.result_cid) if outcome.result_cid else None,
+        "update_cids": [e.update_cid for e in entries],
+        "accepted": outcome.accepted, "rejections": outcome.to_json()["rejections"],
+        "tx_hashes": {"open": opened.tx_hash, "submissions": [e.tx_hash for e in entries],
+                      "close": outcome.tx_hash},
+        "gas_used": {"open": opened.gas_used, "submissions": [e.gas_used for e in entries],
+                     "close": outcome.gas_used},
+        "seconds": timer.totals(), "wall_seconds": round(wall, 3),
+        "skipped": [p.skipped for p in participations if p.skipped],
+    }
+
+
+class _Progress:
+    """A progress bar on a terminal; silent when output is redirected."""
+
+    def __init__(self, number: int, total: int, clients: int) -> None:
+        self._label, self._clients, self._done = f"round {number}/{total}", clients, 0
+        self._enabled = sys.stderr.isatty()
+        self._draw()
+
+    def advance(self) -> None:
+        self._done += 1
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._enabled:
+            filled = round(20 * self._done / self._clients)
+            sys.stderr.write(f"\r{self._label} [{'#' * filled}{'.' * (20 - filled)}] "
+                             f"{self._done}/{self._clients} clients trained")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self._enabled:
+            sys.stderr.write("\r\033[K")
+
+
+def _quiet_log(_: str) -> None:
+    """The demo prints its own per-round lines; the services' logs would repeat them."""

@@ -1,0 +1,185 @@
+"""The client's side of the round protocol: pull the base, train with EWC/FedProx/FedCurv, publish.
+
+A client holds no state that the chain does not also tell it: `pending_round` asks the chain
+whether this account already submitted to the open round, so a restarted client neither
+submits twice nor misses a round it has not answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chain.contract import ClientStatus, FederatedLearningContract, RoundInfo, RoundState
+from chain.errors import DeadlinePassed, RoundNotOpen
+from chain.history import HistoryReader
+from client.state import ClientState, HistoryEntry
+from mlprocessor.data import Dataset
+from mlprocessor.evaluation import evaluate
+from mlprocessor.ewc import EwcState, FedCurvPenalty, fisher_diagonal
+from mlprocessor.models import model_from_state
+from mlprocessor.training import Penalty, TrainConfig, train_local
+from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, decode_artifact, encode_artifact, update_metadata
+from protocol.faults import pause_if_asked
+from protocol.plan import TrainingPlan
+from protocol.timing import PhaseTimer
+from storage.model_file import Encoding
+from storage.store import ContentStore
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    ewc_lambda: float = 0.0  # 0 disables EWC
+    ewc_decay: float = 0.9  # online EWC: F <- decay * F + F_new after each round
+    fisher_mode: str = "sampled"
+    fisher_samples: int = 300
+    encoding: Encoding = "float32"
+    seed: int = 0
+
+
+@dataclass
+class Participation:
+    round_id: int
+    entry: HistoryEntry | None = None
+    skipped: str | None = None
+    timer: PhaseTimer = field(default_factory=PhaseTimer)
+
+
+class Client:
+    """One account's participation in rounds, with its own data and state directory."""
+
+    def __init__(self, contract: FederatedLearningContract, store: ContentStore, data: Dataset,
+                 state: ClientState, settings: ClientSettings, log: Callable[[str], None] = print) -> None:
+        if len(data) == 0:
+            raise ValueError("a client needs at least one training example")
+        self.contract = contract
+        self.store = store
+        self.data = data
+        self.state = state
+        self.settings = settings
+        self.log = log
+
+    @property
+    def address(self) -> str:
+        return self.contract.account.address
+
+    def ensure_registered(self) -> None:
+        if self.contract.client_info(self.address).status is not ClientStatus.REGISTERED:
+            self.contract.register()
+            self.log(f"client {self.address}: registered")
+
+    def pending_round(self) -> RoundInfo | None:
+        """The open round this client has not answered yet and can still make, if any."""
+        count = self.contract.round_count()
+        if count == 0:
+            return None
+        info = self.contract.round(count)
+        if info.state is not RoundState.OPEN or self.contract.block_number() >= info.deadline:
+            return None
+        if self.contract.client_info(self.address).last_round == info.round_id:
+            return None
+        return info
+
+    def participate(self, round_id: int) -> Participation:
+        """Train on the round's base and submit; a round closed meanwhile is skipped, not an error."""
+        participation = Participation(round_id)
+        timer = participation.timer
+        info = self.contract.round(round_id)
+        assert info.base_cid is not None
+        with timer.phase("ipfs"):
+            base_bytes = self.store.get(info.base_cid)
+        with timer.phase("serialization"):
+            base = decode_artifact(base_bytes)
+        architecture = base.metadata.architecture
+        plan = TrainingPlan.from_extra(base.metadata.extra)
+        with timer.phase("evaluation"):
+            before = evaluate(model_from_state(architecture, base.tensors), self.data).accuracy
+        with timer.phase("training"):
+            penalties = self._penalties(base, plan)
+            pause_if_asked("during-training")
+            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, plan.mu, seed=self._seed(round_id))
+            result = train_local(architecture, base.tensors, self.data, config, penalties)
+            fisher = self._consolidate(architecture, result.state, round_id, plan)
+        with timer.phase("evaluation"):
+            after = evaluate(model_from_state(architecture, result.state), self.data).accuracy
+        with timer.phase("serialization"):
+            metadata = update_metadata(architecture, round_id, len(self.data), info.base_cid, self.settings.encoding)
+            sections = {FISHER: fisher} if fisher is not None and plan.fedcurv_lambda > 0 else None
+            update_bytes = encode_artifact(result.delta(base.tensors), metadata, sections)
+        with timer.phase("ipfs"):
+            update_cid = self.store.add_bytes(update_bytes)
+        try:
+            with timer.phase("chain"):
+                receipt = self.contract.submit_update(round_id, update_cid, len(self.data))
+        except (DeadlinePassed, RoundNotOpen) as closed:
+            participation.skipped = str(closed)
+            self.log(f"client {self.address}: skipped round {round_id}: {closed}")
+            return participation
+        participation.entry = HistoryEntry(
+            round=round_id, base_cid=str(info.base_cid), update_cid=str(update_cid), samples=len(self.data),
+            tx_hash=receipt.tx_hash, gas_used=receipt.gas_used, train_loss=result.stats.loss,
+            local_accuracy_before=before, local_accuracy_after=after,
+        )
+        self.state.append_history(participation.entry)
+        self.log(f"client {self.address}: round {round_id} submitted {update_cid} "
+                 f"(local accuracy {before:.1%} -> {after:.1%})")
+        return participation
+
+    def _seed(self, round_id: int) -> int:
+        text = f"{self.settings.seed}:{round_id}:{self.address}".encode()
+        return int.from_bytes(hashlib.sha256(text).digest()[:4], "big")
+
+    def _penalties(self, base: Artifact, plan: TrainingPlan) -> list[Penalty]:
+        penalties: list[Penalty] = []
+        memory = self.state.ewc()
+        if self.settings.ewc_lambda > 0 and memory is not None:
+            penalties.append(memory.penalty(self.settings.ewc_lambda, anchor=base.tensors))
+        u, v = base.section(FEDCURV_U), base.section(FEDCURV_V)
+        if plan.fedcurv_lambda > 0 and u is not None and v is not None:
+            penalties.append(FedCurvPenalty((u, v), self._own_fedcurv_share(base), plan.fedcurv_lambda))
+        return penalties
+
+    def _own_fedcurv_share(self, base: Artifact) -> EwcState | None:
+        """This client's contribution inside the base's u and v: only if it was accepted last round."""
+        saved = self.state.fedcurv_contribution()
+        if saved is None or saved[0] != base.metadata.round:
+            return None
+        record = HistoryReader(self.contract).round(saved[0])
+        mine = [s for s in (record.submissions if record else []) if s.client == self.address]
+        return saved[1] if mine and mine[0].accepted else None
+
+    def _consolidate(self, architecture: str, trained: dict[str, np.ndarray], round_id: int,
+                     plan: TrainingPlan) -> dict[str, np.ndarray] | None:
+        """Fisher at the trained parameters on local data, folded into the persistent EWC memory."""
+        if self.settings.ewc_lambda <= 0 and plan.fedcurv_lambda <= 0:
+            return None
+        fisher = fisher_diagonal(model_from_state(architecture, trained), self.data, self.settings.fisher_mode,
+                                 seed=self._seed(round_id), max_samples=self.settings.fisher_samples)
+        if self.settings.ewc_lambda > 0:
+            memory = self.state.ewc()
+            if memory is None:
+                memory = EwcState(fisher, trained)
+            else:
+                memory.consolidate(fisher, trained, decay=self.settings.ewc_decay)
+            self.state.save_ewc(memory)
+        if plan.fedcurv_lambda > 0:
+            self.state.save_fedcurv_contribution(round_id, EwcState(fisher, trained))
+        return fisher
+
+    def run(self, poll_seconds: float = 1.0, should_stop: Callable[[], bool] = lambda: False,
+            max_rounds: int | None = None) -> None:
+        """Headless loop: answer each round as it opens."""
+        self.ensure_registered()
+        answered = 0
+        while not should_stop() and (max_rounds is None or answered < max_rounds):
+            info = self.pending_round()
+            if info is None:
+                time.sleep(poll_seconds)
+                continue
+            self.participate(info.round_id)
+            answered += 1
+

@@ -1,0 +1,1 @@
+"""The organization: opens rounds, validates and aggregates updates, publishes and finalizes."""

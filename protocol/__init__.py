@@ -1,0 +1,1 @@
+"""The round protocol shared by the organization, the clients and verifiers: files, plans, recomputation."""

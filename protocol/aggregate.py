@@ -1,0 +1,52 @@
+"""Turn a round's base model and accepted update files into the next model file, deterministically.
+
+The organization calls this to finalize a round and `verify` calls it to check one: the same
+inputs, in the on-chain submission order, give the same bytes and so the same CID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from mlprocessor.aggregation import ClientUpdate
+from mlprocessor.ewc import EwcState, fedcurv_totals
+from mlprocessor.models import StateDict
+from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, encode_artifact, model_metadata
+from protocol.plan import StrategySpec
+from storage.cid import Cid
+from storage.model_file import ExtraValue
+
+
+def client_updates(updates: Sequence[tuple[str, Artifact]]) -> list[ClientUpdate]:
+    return [ClientUpdate(artifact.tensors, artifact.metadata.sample_count, client) for client, artifact in updates]
+
+
+def fedcurv_sections(base: StateDict, accepted: Sequence[Artifact]) -> dict[str, StateDict]:
+    """u = sum F_j and v = sum F_j theta_j over accepted updates that carry a Fisher, theta_j = base + delta_j."""
+    contributions = [
+        EwcState(fisher=fisher, anchor={k: (base[k].astype(np.float64) + update.tensors[k]).astype(np.float32)
+                                        for k in base})
+        for update in accepted if (fisher := update.section(FISHER)) is not None
+    ]
+    if not contributions:
+        return {}
+    u, v = fedcurv_totals(contributions)
+    return {FEDCURV_U: u, FEDCURV_V: v}
+
+
+def aggregate_state(base: Artifact, accepted: Sequence[tuple[str, Artifact]], strategy: StrategySpec) -> StateDict:
+    """The next model's tensors: the strategy's combination of the accepted deltas, applied to the base."""
+    return strategy.build().aggregate(base.tensors, client_updates(accepted))
+
+
+def result_file(base: Artifact, base_cid: Cid, round_id: int, state: StateDict,
+                accepted: Sequence[tuple[str, Artifact]], strategy: StrategySpec,
+                extra: Mapping[str, ExtraValue]) -> bytes:
+    """The bytes published as the round's result; `extra` carries the plan and the metrics."""
+    sections = fedcurv_sections(base.tensors, [artifact for _, artifact in accepted])
+    samples = sum(artifact.metadata.sample_count for _, artifact in accepted)
+    metadata = model_metadata(base.metadata.architecture, round_id, samples, base_cid,
+                              {**extra, **strategy.to_extra()})
+    return encode_artifact(state, metadata, sections)

@@ -1,0 +1,70 @@
+"""The organization's instructions for a round, published in the base model's metadata.
+
+Clients in other processes read the plan from the file they download, so everyone trains the
+same way without a side channel; the strategy named in a result file is what `verify` reruns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from mlprocessor.aggregation import AggregationStrategy, strategy_from_name
+from storage.model_file import ExtraValue
+
+_PLAN_PREFIX = "plan."
+_STRATEGY_KEY = "strategy"
+_STRATEGY_PREFIX = "strategy."
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Local training the organization asks for (FedProx's mu comes from the strategy)."""
+
+    epochs: int = 1
+    batch_size: int = 10
+    lr: float = 0.05
+    mu: float = 0.0
+    fedcurv_lambda: float = 0.0  # > 0: clients publish their Fisher and add the FedCurv penalty
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch size must be at least 1")
+        if not self.lr > 0 or self.mu < 0 or self.fedcurv_lambda < 0:
+            raise ValueError("lr must be positive, mu and the FedCurv lambda non-negative")
+
+    def to_extra(self) -> dict[str, ExtraValue]:
+        return {_PLAN_PREFIX + key: value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, ExtraValue]) -> TrainingPlan:
+        known = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in extra.items():
+            name = key.removeprefix(_PLAN_PREFIX)
+            if key.startswith(_PLAN_PREFIX) and name in known:
+                values[name] = int(value) if name in ("epochs", "batch_size") else float(value)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """An aggregation rule by name with its parameters, e.g. trimmed-mean with beta=0.2."""
+
+    name: str = "fedavg"
+    params: dict[str, float] = field(default_factory=dict)
+
+    def build(self) -> AggregationStrategy:
+        return strategy_from_name(self.name, **self.params)
+
+    def to_extra(self) -> dict[str, ExtraValue]:
+        return {_STRATEGY_KEY: self.name, **{_STRATEGY_PREFIX + k: v for k, v in sorted(self.params.items())}}
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, ExtraValue]) -> StrategySpec:
+        if _STRATEGY_KEY not in extra:
+            raise ValueError("the model file does not name the strategy that produced it")
+        params = {key.removeprefix(_STRATEGY_PREFIX): value for key, value in extra.items()
+                  if key.startswith(_STRATEGY_PREFIX)}
+        return cls(str(extra[_STRATEGY_KEY]), params)

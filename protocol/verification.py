@@ -1,0 +1,63 @@
+"""Re-check a finalized round from the chain and IPFS alone: recompute the aggregate, compare CIDs.
+
+The base model, the accepted updates (in on-chain order) and the strategy named in the result
+file determine the result's tensors; metrics in its metadata are the organization's claims and
+are carried over as published. Any difference in the tensors changes the CID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chain.contract import FederatedLearningContract, RoundState
+from chain.history import HistoryReader
+from protocol.aggregate import aggregate_state, result_file
+from protocol.artifacts import decode_artifact, expect_update_for
+from protocol.plan import StrategySpec
+from storage.hashing import cid_of_bytes
+from storage.model_file import ModelFileError
+from storage.store import ContentStore, StorageError
+
+
+@dataclass(frozen=True)
+class Verification:
+    round_id: int
+    ok: bool
+    onchain_cid: str | None
+    recomputed_cid: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"round": self.round_id, "ok": self.ok, "onchain_cid": self.onchain_cid,
+                "recomputed_cid": self.recomputed_cid, "message": self.message}
+
+
+def verify_round(contract: FederatedLearningContract, store: ContentStore, round_id: int) -> Verification:
+    info = contract.round(round_id)
+    onchain = str(info.result_cid) if info.result_cid else None
+    if info.state is not RoundState.FINALIZED:
+        return Verification(round_id, False, onchain, None, f"round {round_id} is not finalized ({info.state})")
+    record = HistoryReader(contract).round(round_id)
+    assert record is not None and info.base_cid is not None and info.result_cid is not None
+    try:
+        base = decode_artifact(store.get(info.base_cid))
+        architecture = base.metadata.architecture
+        accepted = []
+        for submission in record.accepted:
+            update = decode_artifact(store.get(submission.cid), architecture)
+            expect_update_for(update, round_id, info.base_cid, submission.samples)
+            accepted.append((submission.client, update))
+        published = decode_artifact(store.get(info.result_cid), architecture)
+        strategy = StrategySpec.from_extra(published.metadata.extra)
+        state = aggregate_state(base, accepted, strategy)
+        recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, state, accepted, strategy,
+                                              published.metadata.extra))
+    except (StorageError, ModelFileError, ValueError) as error:
+        return Verification(round_id, False, onchain, None, f"round {round_id} cannot be recomputed: {error}")
+    if recomputed != info.result_cid:
+        return Verification(round_id, False, onchain, str(recomputed),
+                            f"round {round_id}: the chain records {onchain} but the aggregate of its "
+                            f"{len(accepted)} accepted updates is {recomputed}")
+    return Verification(round_id, True, onchain, str(recomputed),
+                        f"round {round_id}: {onchain} is the {strategy.name} aggregate of {len(accepted)} updates")
