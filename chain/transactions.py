@@ -103,9 +103,18 @@ def reverts_decoded(decoder: RevertDecoder) -> Iterator[None]:
     except ContractCustomError as error:
         raise decoder.decode(error.data) from None
     except ContractLogicError as error:
-        raise UnknownRevert(reason=error.message or str(error)) from None
+        data = _ganache_revert_data(error)
+        raise (decoder.decode(data) if data else UnknownRevert(reason=error.message or str(error))) from None
     except TesterTransactionFailed as error:
         raise _decode_tester_revert(decoder, error) from None
+
+
+def _ganache_revert_data(error: ContractLogicError) -> str | None:
+    """Ganache reports a custom error's data as `data.result` instead of the standard `data`."""
+    details = error.data
+    if isinstance(details, dict) and isinstance(details.get("result"), str) and len(details["result"]) >= 10:
+        return details["result"]
+    return None
 
 
 def _decode_tester_revert(decoder: RevertDecoder, error: TesterTransactionFailed) -> Exception:

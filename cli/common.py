@@ -36,6 +36,12 @@ def add_chain_option(parser: argparse.ArgumentParser, default: str = "ganache") 
                              f"(default: {default})")
 
 
+def add_ipfs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ipfs", default="embedded",
+                        help="embedded (a content store in --home) | MULTIADDR of a Kubo-compatible daemon's API, "
+                             "e.g. /ip4/127.0.0.1/tcp/5001 (default: embedded)")
+
+
 def add_account_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--account", type=int, default=None, help="index of a dev-chain account (Ganache's)")

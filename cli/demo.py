@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -20,15 +19,23 @@ from typing import Any
 import torch
 
 from chain.accounts import derived_account, dev_account
+from chain.history import HistoryReader
 from chain.migrate import deploy
-from cli.common import UserError, add_chain_option, add_home_option, connect_chain, deployment_book
+from cli.common import (
+    UserError,
+    add_chain_option,
+    add_home_option,
+    add_ipfs_option,
+    connect_chain,
+    deployment_book,
+    home_of,
+)
+from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
-from mlprocessor.aggregation import STRATEGY_NAMES
 from mlprocessor.data import load_data
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
-from protocol.plan import StrategySpec, TrainingPlan
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
 from storage.store import open_store
@@ -40,42 +47,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="run the whole system in one process and print a summary")
     add_home_option(demo)
     add_chain_option(demo, default="embedded")
-    demo.add_argument("--ipfs", default="embedded", help="embedded | MULTIADDR of an IPFS daemon's API")
+    add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
-    demo.add_argument("--model", choices=("2nn", "cnn"), default="cnn")
-    demo.add_argument("--partition", choices=("iid", "shards", "dirichlet"), default="iid")
-    demo.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (with --partition dirichlet)")
-    demo.add_argument("--strategy", choices=STRATEGY_NAMES, default="fedavg")
-    demo.add_argument("--mu", type=float, default=0.01, help="FedProx proximal weight (with --strategy fedprox)")
-    demo.add_argument("--epochs", type=int, default=1)
-    demo.add_argument("--batch-size", type=int, default=10)
-    demo.add_argument("--lr", type=float, default=0.05)
-    demo.add_argument("--ewc-lambda", type=float, default=0.0, help="EWC strength on the clients (0: off)")
-    demo.add_argument("--fedcurv-lambda", type=float, default=0.0, help="FedCurv strength (0: off)")
-    demo.add_argument("--data", default="mnist-5k", help="mnist-5k | directory of the four MNIST IDX files")
-    demo.add_argument("--test-data", default=None, help="directory of the MNIST t10k IDX files to test on")
-    demo.add_argument("--seed", type=int, default=0)
+    add_plan_options(demo)
+    add_data_options(demo)
+    add_client_training_options(demo)
     demo.add_argument("--workers", type=int, default=None,
                       help="clients training at once (default: one per core, each on one torch thread)")
     demo.add_argument("--json", type=Path, default=None, help="write the summary here")
     demo.set_defaults(handler=run_demo)
 
 
-def _plan_and_strategy(args: argparse.Namespace) -> tuple[TrainingPlan, StrategySpec]:
-    mu = args.mu if args.strategy == "fedprox" else 0.0
-    strategy = StrategySpec(args.strategy, {"mu": mu} if args.strategy == "fedprox" else {})
-    plan = TrainingPlan(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, mu=mu,
-                        fedcurv_lambda=args.fedcurv_lambda)
-    return plan, strategy
-
-
 def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
-    home = (args.home or Path(tempfile.mkdtemp(prefix="fedchain-demo-"))).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
-    args.home = home
+    home = home_of(args)
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
@@ -84,7 +71,7 @@ def run_demo(args: argparse.Namespace) -> int:
     store = open_store(args.ipfs, home)
     train, test = load_data(args.data, args.test_data)
     parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
-    plan, strategy = _plan_and_strategy(args)
+    plan, strategy = plan_and_strategy(args)
     quiet = _quiet_log
     contract = deploy(chain, dev_account(0), deployment_book(chain, home), reset=True, log=quiet)
     print(f"fedchain demo: {args.clients} clients x {args.rounds} rounds, {args.model}, {args.partition}, "
@@ -97,7 +84,7 @@ def run_demo(args: argparse.Namespace) -> int:
         account = derived_account("demo client", index)
         contract.fund(account.address, CLIENT_FUNDING_ETHER)
         client = Client(contract.with_account(account), store, train.subset(parts[index]),
-                        ClientState(home / "clients" / account.address),
+                        ClientState(home / "demo-runs" / contract.address / account.address),
                         ClientSettings(ewc_lambda=args.ewc_lambda, seed=args.seed), log=quiet)
         client.ensure_registered()
         clients.append(client)
@@ -114,6 +101,7 @@ def run_demo(args: argparse.Namespace) -> int:
         "contract": contract.address, "chain": chain.name, "workers": workers,
         "torch_threads": torch.get_num_threads(), "rounds": rounds,
         "verified": [v.to_json() for v in verified],
+        "history": [record.to_json() for record in HistoryReader(contract).rounds()],
         "total_seconds": round(time.perf_counter() - started, 2),
     }
     if args.json:

@@ -11,9 +11,12 @@ from chain.compiler import CompilationError, CompilerNotFoundError
 from chain.contract import ContractNotFoundError
 from chain.deployments import DeploymentNotFoundError
 from chain.errors import ContractRevert
-from cli import chain_commands, demo
+from cli import chain_commands, demo, ipfs_commands, services, verify_command
 from cli.common import UserError
+from mlprocessor.data import DataError
 from storage.cid import InvalidCidError
+from storage.model_file import ModelFileError
+from storage.store import StorageError
 
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     UserError,
@@ -27,6 +30,9 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     CompilerNotFoundError,
     CompilationError,
     FileNotFoundError,
+    StorageError,
+    ModelFileError,
+    DataError,
 )
 
 
@@ -36,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Federated learning coordinated by an Ethereum contract, with models on IPFS.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (chain_commands, demo):
+    for module in (chain_commands, demo, services, verify_command, ipfs_commands):
         module.register(commands)
     return parser
 

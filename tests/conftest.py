@@ -6,10 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from chain.backends import GanacheChain, GanacheProcess, start_ganache
 from chain.paths import NODE_BIN
+from storage.jsipfs import JsIpfsDaemon, jsipfs_available
 from tests.support import free_port, require_component
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Small models on two cores: one torch thread is as fast, and leaves room for the
+    # Ganache and IPFS processes the tests start (oversubscription costs 10x here).
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +32,11 @@ def ganache_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ganach
 @pytest.fixture(scope="session")
 def ganache(ganache_process: GanacheProcess) -> GanacheChain:
     return GanacheChain(ganache_process.url)
+
+
+@pytest.fixture(scope="session")
+def jsipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsIpfsDaemon]:
+    """A private js-ipfs daemon on free loopback ports; stopped by its PID at the end."""
+    require_component(jsipfs_available(), "js-ipfs", "run ./setup.sh to install the npm package ipfs")
+    with JsIpfsDaemon(tmp_path_factory.mktemp("jsipfs")) as daemon:
+        yield daemon

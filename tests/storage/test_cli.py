@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.cli import add_command, cat_command
+from cli.ipfs_commands import add_command, cat_command
 from storage.jsipfs import JsIpfsDaemon
 from tests.support import free_port
 

@@ -6,12 +6,29 @@ its CID) print `error: ...` on stderr and return exit code 1; they never show a 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
+from cli.common import add_home_option, add_ipfs_option, home_of
 from storage.hashing import cid_of_file
 from storage.store import StorageError, open_store
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    ipfs = commands.add_parser("ipfs", help="the content store by hand: add a file, cat a CID")
+    actions = ipfs.add_subparsers(dest="ipfs_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="store a file and print its CID (Kubo-identical)")
+    add.add_argument("file", type=Path)
+    add.add_argument("--only-hash", action="store_true", help="print the CID without storing anything")
+    cat = actions.add_parser("cat", help="write the verified content of a CID to stdout")
+    cat.add_argument("cid")
+    for parser in (add, cat):
+        add_home_option(parser)
+        add_ipfs_option(parser)
+    add.set_defaults(handler=lambda args: add_command(args.ipfs, home_of(args), args.file, args.only_hash))
+    cat.set_defaults(handler=lambda args: cat_command(args.ipfs, home_of(args), args.cid, sys.stdout.buffer))
 
 
 def _fail(message: object) -> int:
