@@ -133,7 +133,7 @@ def _run_round(organization: Organization, clients: list[Client], pool: ThreadPo
     for participation in participations:
         timer.merge(participation.timer)
     timer.merge(outcome.timer)
-    entries = [p.entry for p in participations if p.entry]
+    submissions = organization.history.round(round_id).submissions  # in on-chain order
     wall = time.perf_counter() - started
     accuracy = f"{outcome.accuracy:.2%}" if outcome.accuracy is not None else "-"
     print(f"round {round_id}/{total}: test accuracy {accuracy}, loss {outcome.loss or float('nan'):.4f}, "
@@ -141,11 +141,11 @@ def _run_round(organization: Organization, clients: list[Client], pool: ThreadPo
     return {
         "round": round_id, "state": str(outcome.state), "accuracy": outcome.accuracy, "loss": outcome.loss,
         "base_cid": str(outcome.base_cid), "result_cid": str(outcome.result_cid) if outcome.result_cid else None,
-        "update_cids": [e.update_cid for e in entries],
+        "update_cids": [str(s.cid) for s in submissions],
         "accepted": outcome.accepted, "rejections": outcome.to_json()["rejections"],
-        "tx_hashes": {"open": opened.tx_hash, "submissions": [e.tx_hash for e in entries],
+        "tx_hashes": {"open": opened.tx_hash, "submissions": [s.tx_hash for s in submissions],
                       "close": outcome.tx_hash},
-        "gas_used": {"open": opened.gas_used, "submissions": [e.gas_used for e in entries],
+        "gas_used": {"open": opened.gas_used, "submissions": [s.gas_used for s in submissions],
                      "close": outcome.gas_used},
         "seconds": timer.totals(), "wall_seconds": round(wall, 3),
         "skipped": [p.skipped for p in participations if p.skipped],

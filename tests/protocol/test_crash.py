@@ -1,0 +1,142 @@
+"""Crash safety with real processes and signals: state comes back from the chain and IPFS.
+
+The services pause at a named point when FEDCHAIN_FAULT asks them to, so the test can kill
+them exactly there with SIGKILL (no chance to clean up), then start them again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from chain.accounts import dev_account
+from chain.backends import GanacheChain
+from chain.contract import RoundState
+from chain.deployments import DeploymentBook
+from chain.history import HistoryReader
+from chain.migrate import attach
+from chain.paths import REPO_ROOT
+
+TIMEOUT = 180
+
+
+class Service:
+    """A `run.py` process whose merged output is collected line by line."""
+
+    def __init__(self, *args: str, fault: str | None = None) -> None:
+        env = dict(os.environ)
+        env.pop("FEDCHAIN_FAULT", None)
+        if fault:
+            env["FEDCHAIN_FAULT"] = fault
+        self.process = subprocess.Popen([sys.executable, "-u", "run.py", *args], cwd=REPO_ROOT, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+
+    def wait_for(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if match := re.search(pattern, line):
+                    return match
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.lines))
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def finish(self, timeout: float = TIMEOUT) -> int:
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        assert code == 0, "\n".join(self.lines)
+        return code
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.kill()
+
+
+@pytest.fixture
+def services():
+    started: list[Service] = []
+
+    def start(*args: str, fault: str | None = None) -> Service:
+        service = Service(*args, fault=fault)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+def _common(ganache: GanacheChain, home: Path) -> list[str]:
+    return ["--chain", ganache.url, "--home", str(home), "--poll", "0.2"]
+
+
+def _organization_args(ganache: GanacheChain, home: Path) -> list[str]:
+    return ["organization", *_common(ganache, home), "--model", "2nn", "--quorum", "2", "--rounds", "1",
+            "--deadline-blocks", "2000"]
+
+
+def _client_args(ganache: GanacheChain, home: Path, account: int) -> list[str]:
+    return ["client", *_common(ganache, home), "--account", str(account), "--num-partitions", "4",
+            "--rounds", "1"]
+
+
+def _contract(ganache: GanacheChain, home: Path):
+    return attach(ganache, DeploymentBook(home / "deployments.json"), dev_account(0))
+
+
+def test_organization_killed_before_finalize_finalizes_once_on_restart(ganache, services, tmp_path) -> None:
+    organization = services(*_organization_args(ganache, tmp_path), fault="before-finalize:300")
+    organization.wait_for(r"round 1: opened")
+    for account in (1, 2):
+        services(*_client_args(ganache, tmp_path, account)).finish()
+    planned = organization.wait_for(r"round 1: aggregated -> (Qm\w+)").group(1)
+    organization.wait_for("fault injection: pausing at before-finalize")
+    organization.kill()
+    contract = _contract(ganache, tmp_path)
+    assert contract.round(1).state is RoundState.OPEN and contract.round(1).submissions == 2
+
+    services(*_organization_args(ganache, tmp_path)).finish()
+    info = contract.round(1)
+    assert info.state is RoundState.FINALIZED and str(info.result_cid) == planned  # the same result
+    finalized = [e for e in HistoryReader(contract).events(1) if e["event"] == "RoundFinalized"]
+    assert len(finalized) == 1
+    assert contract.round_count() == 1  # and no second round was opened by mistake
+
+
+def test_client_killed_mid_training_takes_part_after_restart(ganache, services, tmp_path) -> None:
+    organization = services(*_organization_args(ganache, tmp_path))
+    organization.wait_for(r"round 1: opened")
+    services(*_client_args(ganache, tmp_path, 1)).finish()
+    crashing = services(*_client_args(ganache, tmp_path, 2), fault="during-training:300")
+    crashing.wait_for("fault injection: pausing at during-training")
+    crashing.kill()
+    contract = _contract(ganache, tmp_path)
+    assert contract.round(1).submissions == 1
+
+    services(*_client_args(ganache, tmp_path, 2)).finish()
+    organization.finish()
+    record = HistoryReader(contract).round(1)
+    assert record.state is RoundState.FINALIZED
+    assert [s.client for s in record.submissions] == [dev_account(1).address, dev_account(2).address]
+    assert all(s.accepted for s in record.submissions)

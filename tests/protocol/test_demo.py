@@ -1,0 +1,59 @@
+"""`run.py demo` as a user runs it: embedded backends, then Ganache with an IPFS daemon."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from chain.backends import GanacheChain
+from chain.paths import REPO_ROOT
+from storage.jsipfs import JsIpfsDaemon
+
+SMALL_DEMO = ["--model", "2nn", "--clients", "3", "--rounds", "2", "--epochs", "1", "--lr", "0.1"]
+
+
+def run_py(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          check=check, timeout=600)
+
+
+def _check_summary(summary: dict[str, Any]) -> None:
+    rounds = summary["rounds"]
+    assert [r["round"] for r in rounds] == [1, 2]
+    assert all(r["state"] == "finalized" and r["accepted"] == [True] * 3 for r in rounds)
+    assert rounds[1]["base_cid"] == rounds[0]["result_cid"]  # round 2 builds on round 1
+    assert rounds[1]["accuracy"] > 0.7 and rounds[1]["accuracy"] >= rounds[0]["accuracy"] - 0.02
+    for record in rounds:
+        assert len(record["update_cids"]) == 3 and len(set(record["update_cids"])) == 3
+        assert all(h.startswith("0x") for h in [record["tx_hashes"]["open"], record["tx_hashes"]["close"]])
+        assert all(0 < gas <= 60_000 for gas in record["gas_used"]["submissions"])
+        assert set(record["seconds"]) == {"training", "serialization", "ipfs", "chain", "aggregation", "evaluation"}
+        assert record["seconds"]["training"] > 0
+    assert all(v["ok"] for v in summary["verified"]) and len(summary["verified"]) == 2
+    history = summary["history"]
+    assert [h["result_cid"] for h in history] == [r["result_cid"] for r in rounds]
+    assert [[s["cid"] for s in h["submissions"]] for h in history] == [r["update_cids"] for r in rounds]
+
+
+def test_demo_on_embedded_backends(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.json"
+    completed = run_py("demo", *SMALL_DEMO, "--home", str(tmp_path), "--json", str(summary_path))
+    assert "round 2/2: test accuracy" in completed.stdout
+    _check_summary(json.loads(summary_path.read_text()))
+
+
+def test_demo_on_ganache_and_ipfs_daemon(ganache: GanacheChain, jsipfs_daemon: JsIpfsDaemon, tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.json"
+    backends = ["--chain", ganache.url, "--ipfs", jsipfs_daemon.api_multiaddr, "--home", str(tmp_path)]
+    run_py("demo", *SMALL_DEMO, *backends, "--json", str(summary_path))
+    summary = json.loads(summary_path.read_text())
+    _check_summary(summary)
+
+    history = json.loads(run_py("history", "--json", *backends[:2], *backends[4:]).stdout)
+    assert history["contract"] == summary["contract"]
+    assert [r["result_cid"] for r in history["rounds"]] == [r["result_cid"] for r in summary["rounds"]]
+    verified = run_py("verify", "--round", "all", *backends)
+    assert "2/2 finalized rounds verified" in verified.stdout
