@@ -21,22 +21,27 @@ else
 fi
 mkdir -p "$STAMPS"
 
-python_deps=$(fingerprint pyproject.toml)
-if [ "$(cat "$STAMPS/python" 2>/dev/null)" = "$python_deps" ]; then
-  say "Python dependencies up to date"
-else
-  requirements=$(mktemp)
-  .venv/bin/python - "$requirements" <<'PY'
+requirements=$(mktemp)
+.venv/bin/python - "$requirements" <<'PY'
 import sys, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 packages = project["dependencies"] + project["optional-dependencies"]["dev"]
 open(sys.argv[1], "w").write("\n".join(packages) + "\n")
 PY
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
-  rm -f "$requirements"
+python_deps=$(fingerprint "$requirements")
+if [ "$(cat "$STAMPS/python" 2>/dev/null)" = "$python_deps" ]; then
+  say "Python dependencies up to date"
+else
+  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+      >"$STAMPS/pip.log" 2>&1; then
+    tail -20 "$STAMPS/pip.log"
+    say "pip install failed (full log: $STAMPS/pip.log)"
+    exit 1
+  fi
   echo "$python_deps" > "$STAMPS/python"
   say "installed Python dependencies from pyproject.toml (torch pinned to the CPU build)"
 fi
+rm -f "$requirements"
 
 # --- Node: Ganache, solcjs, OpenZeppelin, js-ipfs -----------------------------------------
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -50,7 +55,11 @@ else
   else
     # `npm ci` refuses this lock (an optional dependency of js-ipfs points outside the registry);
     # `npm install` follows the lock all the same.
-    npm install --no-audit --no-fund --loglevel=error >/dev/null
+    if ! npm install --no-audit --no-fund --loglevel=error >"$STAMPS/npm.log" 2>&1; then
+      tail -20 "$STAMPS/npm.log"
+      say "npm install failed (full log: $STAMPS/npm.log)"
+      exit 1
+    fi
     echo "$node_deps" > "$STAMPS/node"
     say "installed npm packages (ganache, solc, @openzeppelin/contracts, ipfs) from package-lock.json"
   fi
