@@ -27,8 +27,8 @@ from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, decode_ar
 from protocol.faults import pause_if_asked
 from protocol.plan import TrainingPlan
 from protocol.timing import PhaseTimer
-from storage.model_file import Encoding
-from storage.store import ContentStore
+from storage.model_file import Encoding, ModelFileError
+from storage.store import ContentStore, StorageError
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class ClientSettings:
     fisher_samples: int = 300
     encoding: Encoding = "float32"
     seed: int = 0
+    mu: float | None = None  # FedProx proximal weight; None follows the organization's plan
 
 
 @dataclass
@@ -101,7 +102,8 @@ class Client:
         with timer.phase("training"):
             penalties = self._penalties(base, plan)
             pause_if_asked("during-training")
-            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, plan.mu, seed=self._seed(round_id))
+            mu = plan.mu if self.settings.mu is None else self.settings.mu
+            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, mu, seed=self._seed(round_id))
             result = train_local(architecture, base.tensors, self.data, config, penalties)
             fisher = self._consolidate(architecture, result.state, round_id, plan)
         with timer.phase("evaluation"):
@@ -180,6 +182,11 @@ class Client:
             if info is None:
                 time.sleep(poll_seconds)
                 continue
-            self.participate(info.round_id)
+            try:
+                self.participate(info.round_id)
+            except (StorageError, ModelFileError) as error:  # e.g. the IPFS daemon is down: try again later
+                self.log(f"client {self.address}: cannot take part in round {info.round_id} yet: {error}")
+                time.sleep(poll_seconds)
+                continue
             answered += 1
 
