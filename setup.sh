@@ -65,4 +65,16 @@ else
   fi
 fi
 
+# --- Chromium for the browser tests (Playwright drives Debian's chromium; its own download fails) --
+if [ -x /usr/bin/chromium ]; then
+  say "chromium present (/usr/bin/chromium) for the browser tests"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } \
+       >"$STAMPS/apt-chromium.log" 2>&1; then
+  say "installed Debian's chromium for the browser tests (log: $STAMPS/apt-chromium.log)"
+else
+  say "chromium not installed: the browser tests (tests/web) skip (and fail under CI=true); install it with"
+  say "  sudo apt-get install -y chromium   (then run ./setup.sh again)"
+fi
+
 say "done. Demo: .venv/bin/python run.py demo    Tests: .venv/bin/python -m pytest"

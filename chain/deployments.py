@@ -7,11 +7,11 @@ Writes are atomic (temp file + rename) because several processes share the home 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from storage.atomic import write_text_atomically
 
 
 class DeploymentNotFoundError(LookupError):
@@ -53,12 +53,7 @@ class DeploymentBook:
         if self.path is None:
             self._memory = document
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".deployments-")
-        with os.fdopen(handle, "w") as stream:
-            json.dump(document, stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, self.path)
+        write_text_atomically(self.path, json.dumps(document, indent=2) + "\n")
 
     def get(self, chain_id: int, contract_name: str) -> Deployment:
         record = self._read().get(str(chain_id), {}).get("contracts", {}).get(contract_name)

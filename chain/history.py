@@ -121,6 +121,12 @@ class HistoryReader:
         """Every round with its submissions, acceptance and transactions."""
         return self._assemble(self.events())
 
+    def rounds_and_clients(self) -> tuple[list[RoundRecord], list[str]]:
+        """Every round, and the registered clients in registration order, from one scan of the logs."""
+        events = self.events()
+        registered = dict.fromkeys(e["args"]["client"] for e in events if e["event"] == "ClientRegistered")
+        return self._assemble(events), list(registered)
+
     def _assemble(self, events: list[Any]) -> list[RoundRecord]:
         rounds: dict[int, RoundRecord] = {}
         for event in events:

@@ -14,7 +14,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 
@@ -38,6 +38,7 @@ from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
+from storage.model_file import Encoding
 from storage.store import open_store
 
 CLIENT_FUNDING_ETHER = 10
@@ -53,6 +54,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_plan_options(demo)
     add_data_options(demo)
     add_client_training_options(demo)
+    demo.add_argument("--encoding", choices=get_args(Encoding), default="float32",
+                      help="how clients store their updates (float16 and int8 are lossy and smaller)")
     demo.add_argument("--workers", type=int, default=None,
                       help="clients training at once (default: one per core, each on one torch thread)")
     demo.add_argument("--json", type=Path, default=None, help="write the summary here")
@@ -85,7 +88,7 @@ def run_demo(args: argparse.Namespace) -> int:
         contract.fund(account.address, CLIENT_FUNDING_ETHER)
         client = Client(contract.with_account(account), store, train.subset(parts[index]),
                         ClientState(home / "demo-runs" / contract.address / account.address),
-                        ClientSettings(ewc_lambda=args.ewc_lambda, seed=args.seed), log=quiet)
+                        ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed), log=quiet)
         client.ensure_registered()
         clients.append(client)
 

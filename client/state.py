@@ -6,13 +6,12 @@ Written atomically (temp file + rename) so a crash never leaves half a file behi
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from mlprocessor.ewc import EwcState
+from storage.atomic import write_text_atomically
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class ClientState:
 
     def save_fedcurv_contribution(self, round_id: int, state: EwcState) -> None:
         state.save(self.directory / "fedcurv")
-        _atomic_write(self.directory / "fedcurv" / "round", f"{round_id}\n")
+        write_text_atomically(self.directory / "fedcurv" / "round", f"{round_id}\n")
 
     def history(self) -> list[HistoryEntry]:
         if not self._history_path.exists():
@@ -64,15 +63,7 @@ class ClientState:
 
     def append_history(self, entry: HistoryEntry) -> None:
         entries = [asdict(e) for e in self.history() if e.round != entry.round] + [asdict(entry)]
-        _atomic_write(self._history_path, json.dumps(entries, indent=2) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+        write_text_atomically(self._history_path, json.dumps(entries, indent=2) + "\n")
 
 
 def history_json(entries: list[HistoryEntry]) -> list[dict[str, Any]]:

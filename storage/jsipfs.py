@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from storage.atomic import write_text_atomically
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JSIPFS = REPO_ROOT / "node_modules" / ".bin" / "jsipfs"
 POLYFILLS = REPO_ROOT / "scripts" / "node-polyfills.cjs"
@@ -107,9 +109,7 @@ class JsIpfsDaemon:
         discovery = config.setdefault("Discovery", {})
         discovery["MDNS"] = {"Enabled": False, "Interval": 10}
         discovery["webRTCStar"] = {"Enabled": False}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(config, indent=2))
-        os.replace(tmp, path)
+        write_text_atomically(path, json.dumps(config, indent=2))
 
     def _remove_stale_locks(self) -> None:
         """A daemon of ours that died leaves `repo.lock` and `api` behind; the next start needs them gone."""

@@ -6,7 +6,8 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Blueprint, Flask, Response, flash, jsonify, redirect, render_template, request
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from webui import csrf
@@ -25,7 +26,7 @@ def make_app(import_name: str, *, role: str, port: int) -> Flask:
     app = Flask(import_name)
     app.secret_key = secrets.token_bytes(32)
     app.config.update(SESSION_COOKIE_NAME=f"fedchain-{role}-{port}", SESSION_COOKIE_SAMESITE="Strict",
-                      SESSION_COOKIE_HTTPONLY=True, JSON_SORT_KEYS=False)
+                      SESSION_COOKIE_HTTPONLY=True)
     app.register_blueprint(kit)
     csrf.install(app)
     app.register_error_handler(Exception, _on_error)
@@ -40,15 +41,15 @@ def wants_json() -> bool:
     return False
 
 
-def done(message: str, status: int = 200, **data: Any) -> Response | tuple[Response, int]:
+def done(message: str, status: int = 200, **data: Any) -> ResponseReturnValue:
     """The answer to an action: JSON, or a flash message on the page the form came from."""
     if wants_json():
         return jsonify(message=message, **data), status
-    flash(message, "ok")
+    flash(message, "error" if data.get("ok") is False else "ok")
     return redirect(request.referrer or "/")
 
 
-def _on_error(error: Exception) -> Response | tuple[Any, int]:
+def _on_error(error: Exception) -> ResponseReturnValue:
     if isinstance(error, HTTPException):
         message, status = error.description or error.name, error.code or 500
     else:

@@ -27,20 +27,19 @@ class Busy(RuntimeError):
     """Another background task is running; the user should wait for it."""
 
 
-CHAIN_DOWN: tuple[type[BaseException], ...] = (ChainUnavailableError, requests.ConnectionError, requests.Timeout)
-IPFS_DOWN: tuple[type[BaseException], ...] = (StoreUnavailableError,)
+CHAIN_DOWN: tuple[type[BaseException], ...] = (requests.ConnectionError, requests.Timeout)
 _EXPECTED: tuple[type[BaseException], ...] = (
     UserError, ContractRevert, StorageError, ValueError, LookupError, FileNotFoundError,
     CompilationError, CompilerNotFoundError, Busy,
 )
 
 
-def unreachable(error: BaseException) -> str | None:
+def unreachable(error: BaseException, chain_name: str = "the chain") -> str | None:
     """The outage message when `error` means the chain or IPFS does not answer, else None."""
     if isinstance(error, ChainUnavailableError | StoreUnavailableError):
         return str(error)
     if isinstance(error, CHAIN_DOWN):
-        return "the chain does not answer (connection refused or timed out): is Ganache running?"
+        return f"no Ethereum node answers at {chain_name} (connection refused or timed out): is Ganache running?"
     return None
 
 

@@ -43,11 +43,13 @@ class JobRunner:
     def current(self) -> Job | None:
         return self._job
 
+    def require_idle(self) -> None:
+        if self.busy and self._job is not None:
+            raise Busy(f"{self._job.name} is still running: wait until it finishes")
+
     def start(self, name: str, message: str, work: Work) -> Job:
         with self._lock:
-            if self.busy:
-                assert self._job is not None
-                raise Busy(f"{self._job.name} is still running: wait until it finishes")
+            self.require_idle()
             job = self._job = Job(name, message)
             self._thread = threading.Thread(target=self._run, args=(job, work), name=name, daemon=True)
             self._thread.start()

@@ -69,7 +69,7 @@ class ChainLink:
         try:
             self.chain().web3.eth.block_number  # noqa: B018 - the cheapest call that proves the node answers
         except Exception as error:
-            return unreachable(error) or readable(error)
+            return unreachable(error, self._chain.name if self._chain else "the chain") or readable(error)
         return None
 
 

@@ -48,7 +48,7 @@ const fc = (() => {
         if (button) button.disabled = true;
         try {
           const answer = await post(form.getAttribute("action"), values);
-          flash(answer.message);
+          flash(answer.message, answer.ok === false ? "error" : "ok");
           form.dispatchEvent(new CustomEvent("answered", {detail: answer}));
         } catch (error) {
           flash(error.message, "error");

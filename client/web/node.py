@@ -1,0 +1,134 @@
+"""A client's service as its web interface drives it: registration, training in the background,
+automatic participation, and settings that persist in the client's state directory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any
+
+import numpy as np
+
+from chain.contract import ClientStatus, RoundState
+from cli.common import UserError
+from client.service import Client, ClientSettings
+from client.state import ClientState, history_json
+from mlprocessor.data import Dataset
+from storage.atomic import write_text_atomically
+from storage.store import ContentStore
+from webui.jobs import Job
+from webui.link import ChainLink
+from webui.node import ServiceNode
+
+SETTINGS_FILE = "settings.json"
+EDITABLE_SETTINGS = ("ewc_lambda", "ewc_decay", "fisher_mode", "fisher_samples", "mu")
+
+
+class ClientNode(ServiceNode):
+    automatic = "participation"
+
+    def __init__(self, link: ChainLink, store: ContentStore, data: Dataset, state: ClientState,
+                 settings: ClientSettings, data_description: str, poll_seconds: float = 1.0,
+                 log: Callable[[str], None] = print) -> None:
+        super().__init__(link, store, poll_seconds, log)
+        self.data = data
+        self.state = state
+        self.settings = self._saved_settings(settings)
+        self.data_description = data_description
+        self._client: Client | None = None
+
+    def client(self) -> Client:
+        contract = self.link.require_contract()
+        if self._client is None or self._client.contract is not contract:
+            self._client = Client(contract, self.store, self.data, self.state, self.settings, self.log)
+        return self._client
+
+    # ---------------------------------------------------------------- views
+
+    def status(self) -> dict[str, Any]:
+        view, block = self.base_status()
+        view.update(settings=asdict(self.settings), contract=None, registration=None, round=None)
+        contract = self.link.contract() if block is not None else None
+        if contract is None or block is None:
+            return view
+        info = contract.client_info(self.link.account.address)
+        view["contract"] = {"address": contract.address, "registration_open": contract.registration_open()}
+        view["registration"] = {"status": str(info.status), "client_id": info.client_id,
+                                "last_round": info.last_round}
+        count = contract.round_count()
+        if count:
+            latest = contract.round(count)
+            submitted = info.last_round == latest.round_id
+            view["round"] = {
+                "round": latest.round_id, "state": str(latest.state), "base_cid": str(latest.base_cid),
+                "deadline": latest.deadline, "blocks_left": max(0, latest.deadline - block),
+                "quorum": latest.quorum, "submissions": latest.submissions, "submitted": submitted,
+                "can_train": (latest.state is RoundState.OPEN and block < latest.deadline and not submitted
+                              and info.status is ClientStatus.REGISTERED),
+            }
+        return view
+
+    def data_summary(self) -> dict[str, Any]:
+        histogram = np.bincount(self.data.y, minlength=10)
+        return {"examples": len(self.data), "description": self.data_description,
+                "histogram": [int(count) for count in histogram]}
+
+    def history(self) -> list[dict[str, Any]]:
+        return history_json(self.state.history())
+
+    # ---------------------------------------------------------------- actions
+
+    def register(self) -> str:
+        client = self.client()
+        if client.contract.client_info(client.address).status is ClientStatus.REGISTERED:
+            raise UserError(f"{client.address} is already registered")
+        return f"{client.address} registered (tx {client.contract.register().tx_hash})"
+
+    def train(self) -> Job:
+        """Answer the open round in the background: pull the base, train, publish, submit."""
+        self.jobs.require_idle()
+        client = self.client()
+        if client.contract.client_info(client.address).status is not ClientStatus.REGISTERED:
+            raise UserError("register this account first")
+        info = client.pending_round()
+        if info is None:
+            raise UserError("no open round waits for this client's update (none is open, its deadline passed, "
+                            "or this client already submitted)")
+        return self._start_round(client, info.round_id)
+
+    def _start_round(self, client: Client, round_id: int) -> Job:
+        return self.jobs.start(f"round {round_id}", f"training on {len(self.data)} examples for round {round_id}…",
+                               lambda: self._participate(client, round_id))
+
+    @staticmethod
+    def _participate(client: Client, round_id: int) -> str:
+        participation = client.participate(round_id)
+        entry = participation.entry
+        if entry is None:
+            return f"round {round_id} skipped: {participation.skipped}"
+        return (f"round {round_id}: submitted {entry.update_cid} (local accuracy "
+                f"{entry.local_accuracy_before:.1%} → {entry.local_accuracy_after:.1%})")
+
+    def update_settings(self, changes: dict[str, Any]) -> str:
+        """Apply validated settings to the next rounds and keep them for the next start."""
+        self.settings = replace(self.settings, **changes)
+        if self._client is not None:
+            self._client.settings = self.settings
+        saved = {name: getattr(self.settings, name) for name in EDITABLE_SETTINGS}
+        write_text_atomically(self.state.directory / SETTINGS_FILE, json.dumps(saved, indent=2) + "\n")
+        return "settings saved: " + ", ".join(f"{name} {value}" for name, value in saved.items())
+
+    def _saved_settings(self, settings: ClientSettings) -> ClientSettings:
+        path = self.state.directory / SETTINGS_FILE
+        if not path.exists():
+            return settings
+        saved = json.loads(path.read_text())
+        return replace(settings, **{name: saved[name] for name in EDITABLE_SETTINGS if name in saved})
+
+    def auto_tick(self) -> None:
+        client = self.client()
+        client.ensure_registered()
+        info = client.pending_round()
+        if info is not None:
+            self._start_round(client, info.round_id)

@@ -1,0 +1,66 @@
+"use strict";
+// A client's page: status every 1.5 s (training progress included); its history when it grows.
+let historyKey = null;
+
+function showStatus(status) {
+  fc.banner(status.problems);
+  fc.text("account", status.account);
+  fc.text("heading-account", status.account);
+  fc.text("chain-name", status.chain && `${status.chain.name} (block ${status.chain.block})`);
+  fc.text("contract-address", status.contract ? status.contract.address : "no contract deployed yet");
+  const registration = status.registration;
+  fc.text("registration", registration && (registration.status === "registered"
+    ? `registered as client #${registration.client_id}` : registration.status));
+  document.getElementById("register").disabled = !registration || registration.status === "registered";
+  document.getElementById("auto").checked = status.auto;
+  const round = status.round;
+  document.getElementById("round-none").hidden = !!round;
+  document.getElementById("round-info").hidden = !round;
+  if (round) {
+    fc.text("round-id", round.round);
+    fc.text("round-state", round.submitted ? `${round.state} (this client submitted)` : round.state);
+    fc.text("round-base", round.base_cid);
+    fc.text("round-submissions", `${round.submissions} of quorum ${round.quorum}`);
+    fc.text("round-deadline", `block ${round.deadline} (${round.blocks_left} blocks left)`);
+  }
+  const job = status.job;
+  const running = job && job.state === "running";
+  document.getElementById("train").disabled = running || !(round && round.can_train);
+  document.getElementById("job-bar").hidden = !running;
+  document.getElementById("job-bar").className = running ? "progress busy" : "progress";
+  fc.text("job", job ? `${job.name}: ${job.state} (${job.seconds} s) — ${job.message}` : "idle");
+  document.getElementById("job").className = job && job.state === "failed" ? "bad" : "";
+  return `${registration && registration.last_round}:${job && job.state}`;
+}
+
+function showHistory(entries) {
+  fc.fillTable("history", entries.slice().reverse(), (row, e) => {
+    row.dataset.round = e.round;
+    fc.cell(row, e.round);
+    fc.cell(row, e.base_cid, "mono");
+    fc.cell(row, e.update_cid, "mono update-cid");
+    fc.cell(row, e.samples);
+    fc.cell(row, `${fc.percent(e.local_accuracy_before)} → ${fc.percent(e.local_accuracy_after)}`);
+    fc.cell(row, e.train_loss.toFixed(4));
+    fc.cell(row, e.gas_used);
+    fc.cell(row, e.tx_hash, "mono");
+  }, "this client has not joined a round yet");
+}
+
+async function refresh() {
+  const key = showStatus(await fc.api("/api/status"));
+  if (key !== historyKey) {
+    showHistory((await fc.api("/api/history")).history);
+    historyKey = key;
+  }
+}
+
+async function showData() {
+  const data = await fc.api("/api/data");
+  fc.text("data-description", `${data.examples} examples: ${data.description}`);
+  fc.barChart(document.getElementById("histogram"), data.histogram, data.histogram.map((_, digit) => `${digit}`));
+}
+
+fc.bindForms(refresh);
+showData().catch((error) => fc.flash(error.message, "error"));
+fc.poll(refresh, 1500);

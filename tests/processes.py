@@ -1,0 +1,60 @@
+"""`run.py` services as real processes for tests: output collected line by line, stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from chain.paths import REPO_ROOT
+
+TIMEOUT = 180
+
+
+class Service:
+    """A `run.py` process whose merged output is collected line by line."""
+
+    def __init__(self, *args: str, fault: str | None = None) -> None:
+        env = dict(os.environ)
+        env.pop("FEDCHAIN_FAULT", None)
+        if fault:
+            env["FEDCHAIN_FAULT"] = fault
+        self.process = subprocess.Popen([sys.executable, "-u", "run.py", *args], cwd=REPO_ROOT, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+
+    def wait_for(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if match := re.search(pattern, line):
+                    return match
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.lines))
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def finish(self, timeout: float = TIMEOUT) -> int:
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        assert code == 0, "\n".join(self.lines)
+        return code
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.kill()

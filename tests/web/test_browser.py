@@ -1,0 +1,108 @@
+"""A whole round clicked through in a real browser: the organization and two clients as real
+processes on Ganache, each with its own web interface on a free port, sharing one --home."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chain.accounts import dev_account
+from chain.backends import GanacheChain
+from chain.contract import RoundState
+from chain.deployments import DeploymentBook
+from chain.migrate import attach
+from chain.paths import REPO_ROOT
+from tests.processes import Service
+from tests.support import free_port
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+STEP_MS = 60_000
+
+
+def _start(role: str, ganache: GanacheChain, home: Path, *extra: str) -> tuple[Service, str]:
+    port = free_port()
+    service = Service(role, "--chain", ganache.url, "--home", str(home), "--port", str(port), "--poll", "0.3",
+                      *extra)
+    return service, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def apps(ganache: GanacheChain, tmp_path: Path) -> Iterator[dict[str, str]]:
+    started = {
+        "organization": _start("organization", ganache, tmp_path, "--model", "2nn", "--quorum", "2"),
+        "client1": _start("client", ganache, tmp_path, "--account", "1", "--num-partitions", "8"),
+        "client2": _start("client", ganache, tmp_path, "--account", "2", "--num-partitions", "8"),
+    }
+    try:
+        for service, _ in started.values():
+            service.wait_for(r"web interface on http://127\.0\.0\.1:\d+", timeout=60)
+        yield {name: url for name, (_, url) in started.items()}
+    finally:
+        for service, _ in started.values():
+            service.stop()
+
+
+def _click_and_expect(page, button: str, flash: str) -> None:
+    page.click(button)
+    page.locator("#flash .flash", has_text=re.compile(flash)).first.wait_for(timeout=STEP_MS)
+
+
+def test_a_round_clicked_through_in_the_browser(browser, apps, ganache, tmp_path) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(STEP_MS)
+    organization, *clients = (context.new_page() for _ in range(3))
+
+    organization.goto(apps["organization"])
+    _click_and_expect(organization, "#deploy", "deployed FederatedLearning at 0x")
+    organization.wait_for_function("document.getElementById('contract-address').textContent.startsWith('0x')")
+
+    for page, name in zip(clients, ("client1", "client2"), strict=True):
+        page.goto(apps[name])
+        page.wait_for_function("!document.getElementById('register').disabled")
+        _click_and_expect(page, "#register", "registered")
+        page.locator("#registration", has_text="registered as client").wait_for()
+
+    organization.fill("input[name=deadline_blocks]", "500")
+    organization.fill("input[name=quorum]", "2")
+    organization.select_option("select[name=strategy]", "fedavg")
+    _click_and_expect(organization, "#open-round", "round 1: opened")
+    organization.locator("#round-id", has_text="1").wait_for()
+
+    for page in clients:
+        page.wait_for_function("!document.getElementById('train').disabled")
+        _click_and_expect(page, "#train", "training on")
+    for page in clients:
+        page.locator("#job", has_text="submitted").wait_for()
+        page.locator("#history tbody tr[data-round='1'] .update-cid", has_text="Qm").wait_for()
+    clients[0].screenshot(path=str(SCREENSHOTS / "client.png"), full_page=True)
+
+    organization.locator("#round-submissions", has_text="2 of quorum 2").wait_for()
+    _click_and_expect(organization, "#aggregate", "aggregating round 1")
+    organization.locator("#job", has_text="finalized").wait_for()
+
+    contract = attach(ganache, DeploymentBook(tmp_path / "deployments.json"), dev_account(0))
+    onchain = contract.round(1)
+    assert onchain.state is RoundState.FINALIZED
+    row = organization.locator("#history tbody tr[data-round='1']")
+    row.locator(".result-cid", has_text=str(onchain.result_cid)).wait_for()
+    assert row.locator(".state").inner_text() == "finalized"
+    assert row.locator(".accepted").inner_text() == "2" and row.locator(".rejected").inner_text() == "0"
+    assert re.fullmatch(r"\d+\.\d%", row.locator(".accuracy").inner_text())
+    organization.locator("#accuracy-chart circle").wait_for()
+    organization.locator("#clients tbody tr").nth(1).wait_for()
+    organization.screenshot(path=str(SCREENSHOTS / "organization-dashboard.png"), full_page=True)
+
+    organization.click("#history tbody tr[data-round='1'] a")
+    organization.wait_for_url(f"{apps['organization']}/rounds/1")
+    organization.locator("#result-cid", has_text=str(onchain.result_cid)).wait_for()
+    assert organization.locator("#submissions tbody tr .decision", has_text="accepted").count() == 2
+    organization.click("#verify")
+    verdict = organization.locator("#verification.ok", has_text="verified")
+    verdict.wait_for()
+    assert str(onchain.result_cid) in verdict.inner_text()
+    organization.screenshot(path=str(SCREENSHOTS / "round.png"), full_page=True)
+    context.close()

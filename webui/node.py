@@ -1,0 +1,77 @@
+"""What both services' web nodes share: the chain link, the content store, one background job at a
+time, the outage report and an automatic loop that a switch on the page turns on and off."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from storage.store import ContentStore
+from webui.errors import readable
+from webui.jobs import JobRunner
+from webui.link import ChainLink, store_problem
+
+
+class ServiceNode(ABC):
+    automatic: ClassVar[str]  # what the automatic loop does, for messages
+
+    def __init__(self, link: ChainLink, store: ContentStore, poll_seconds: float,
+                 log: Callable[[str], None]) -> None:
+        self.link = link
+        self.store = store
+        self.poll_seconds = poll_seconds
+        self.jobs = JobRunner()
+        self.auto = False
+        self.auto_error: str | None = None
+        self.last_line = ""
+        self._print = log
+        self._stop = threading.Event()
+
+    def log(self, line: str) -> None:
+        """The service's log: printed, and shown as the running job's progress."""
+        self.last_line = line
+        self._print(line)
+        self.jobs.note(line)
+
+    def problems(self) -> list[str]:
+        chain, ipfs = self.link.problem(), store_problem(self.store)
+        return [text for text in (f"Chain unreachable: {chain}" if chain else None,
+                                  f"IPFS unreachable: {ipfs}" if ipfs else None, self.auto_error) if text]
+
+    def base_status(self) -> tuple[dict[str, Any], int | None]:
+        """The part of /api/status both apps share, and the current block (None while the chain is down)."""
+        problems = self.problems()
+        view: dict[str, Any] = {"account": self.link.account.address, "problems": problems, "auto": self.auto,
+                                "job": self.jobs.current.to_json() if self.jobs.current else None, "chain": None}
+        if any(problem.startswith("Chain") for problem in problems):
+            return view, None
+        web3 = self.link.chain().web3
+        block = web3.eth.block_number
+        view["chain"] = {"name": self.link.chain().name, "chain_id": web3.eth.chain_id, "block": block}
+        return view, block
+
+    def set_auto(self, enabled: bool) -> str:
+        self.auto, self.auto_error = enabled, None
+        return f"automatic {self.automatic}: {'on' if enabled else 'off'}"
+
+    def start(self) -> None:
+        threading.Thread(target=self._auto_loop, name=f"automatic {self.automatic}", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _auto_loop(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            if not self.auto or self.jobs.busy:
+                continue
+            try:
+                self.auto_tick()
+                self.auto_error = None
+            except Exception as error:  # shown in the banner; the loop tries again on the next tick
+                self.auto_error = f"Automatic {self.automatic}: {readable(error)}"
+
+    @abstractmethod
+    def auto_tick(self) -> None:
+        """One look at the chain by the automatic loop."""
