@@ -159,6 +159,9 @@ class FederatedLearningContract:
     def client_count(self) -> int:
         return self._sender.call(self._functions.clientCount())
 
+    def deployment_block(self) -> int:
+        return self._sender.call(self._functions.deploymentBlock())
+
     def round_count(self) -> int:
         return self._sender.call(self._functions.roundCount())
 

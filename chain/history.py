@@ -76,9 +76,10 @@ class RoundRecord:
 class HistoryReader:
     """Reads and decodes the contract's logs page by page (public nodes cap log ranges)."""
 
-    def __init__(self, contract: FederatedLearningContract, from_block: int = 0) -> None:
+    def __init__(self, contract: FederatedLearningContract, from_block: int | None = None) -> None:
+        """Logs are read from `from_block`, by default the contract's deployment block."""
         self._contract = contract
-        self._from_block = from_block
+        self._from_block = contract.deployment_block() if from_block is None else from_block
         events = contract.web3_contract.events
         self._events_by_topic = {
             event_abi_to_log_topic(entry): getattr(events, entry["name"])()

@@ -108,9 +108,7 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_history(args: argparse.Namespace) -> int:
     contract = attached_contract(args, 0)
-    book = deployment_book(contract.chain, home_of(args))
-    from_block = book.get(contract.chain.web3.eth.chain_id, CONTRACT_NAME).block_number
-    rounds = HistoryReader(contract, from_block).rounds()
+    rounds = HistoryReader(contract).rounds()
     if args.json:
         json.dump({"contract": contract.address, "rounds": [r.to_json() for r in rounds]}, sys.stdout, indent=2)
         print()
