@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chain.contract import FederatedLearningContract, RoundInfo, RoundState
+from chain.errors import InvalidAcceptedSet
 from chain.history import HistoryReader, RoundRecord
 from chain.transactions import TxResult
 from mlprocessor.data import Dataset
@@ -27,6 +28,8 @@ from protocol.timing import PhaseTimer
 from storage.cid import Cid
 from storage.model_file import ModelFileError
 from storage.store import ContentStore, StorageError
+
+CLOSE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,19 @@ class Organization:
         return info.submissions >= self.settings.target or deadline_passed
 
     def close_round(self, round_id: int) -> RoundOutcome:
-        """Finalize with the valid updates if the quorum is met, else abort."""
+        """Finalize with the valid updates if the quorum is met, else abort.
+
+        An update that lands while the round is being aggregated changes the size of the accepted
+        set the contract expects; the contract refuses, and the round is aggregated again with it.
+        """
+        for _ in range(CLOSE_ATTEMPTS - 1):
+            try:
+                return self._close(round_id)
+            except InvalidAcceptedSet:
+                self.log(f"round {round_id}: an update arrived during aggregation; aggregating again")
+        return self._close(round_id)
+
+    def _close(self, round_id: int) -> RoundOutcome:
         info = self.contract.round(round_id)
         outcome = RoundOutcome(round_id, info.state, info.base_cid)
         if info.state is not RoundState.OPEN:
