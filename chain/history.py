@@ -27,7 +27,7 @@ class SubmissionRecord:
     samples: int
     tx_hash: str
     block_number: int
-    gas_used: int
+    gas_used: int | None  # None when the reader was asked not to fetch receipts
     accepted: bool | None = None  # known once the round is finalized
 
 
@@ -39,7 +39,7 @@ class RoundRecord:
     quorum: int
     opened_block: int
     open_tx: str
-    open_gas: int
+    open_gas: int | None
     state: RoundState = RoundState.OPEN
     submissions: list[SubmissionRecord] = field(default_factory=list)
     result_cid: Cid | None = None
@@ -64,7 +64,7 @@ class RoundRecord:
             "open_tx": self.open_tx,
             "close_tx": self.close_tx,
             "gas": {"open": self.open_gas, "close": self.close_gas,
-                    "submissions": sum(s.gas_used for s in self.submissions)},
+                    "submissions": sum(s.gas_used or 0 for s in self.submissions)},
             "submissions": [
                 {"index": s.index, "client": s.client, "cid": str(s.cid), "samples": s.samples,
                  "tx": s.tx_hash, "block": s.block_number, "gas": s.gas_used, "accepted": s.accepted}
@@ -113,22 +113,24 @@ class HistoryReader:
             self._gas_cache[tx_hash] = self._contract.chain.web3.eth.get_transaction_receipt(tx_hash)["gasUsed"]
         return self._gas_cache[tx_hash]
 
-    def round(self, round_id: int) -> RoundRecord | None:
-        """One round from its own events only (a cheap, filtered log query)."""
-        found = self._assemble(self.events(round_id))
+    def round(self, round_id: int, *, with_gas: bool = True) -> RoundRecord | None:
+        """One round from its own events only (a cheap, filtered log query); `with_gas=False`
+        skips the receipt lookups that gas figures need (one call per transaction)."""
+        found = self._assemble(self.events(round_id), with_gas)
         return found[0] if found else None
 
     def rounds(self) -> list[RoundRecord]:
         """Every round with its submissions, acceptance and transactions."""
-        return self._assemble(self.events())
+        return self._assemble(self.events(), with_gas=True)
 
     def rounds_and_clients(self) -> tuple[list[RoundRecord], list[str]]:
         """Every round, and the registered clients in registration order, from one scan of the logs."""
         events = self.events()
         registered = dict.fromkeys(e["args"]["client"] for e in events if e["event"] == "ClientRegistered")
-        return self._assemble(events), list(registered)
+        return self._assemble(events, with_gas=True), list(registered)
 
-    def _assemble(self, events: list[Any]) -> list[RoundRecord]:
+    def _assemble(self, events: list[Any], with_gas: bool) -> list[RoundRecord]:
+        gas = self._gas if with_gas else _no_gas
         rounds: dict[int, RoundRecord] = {}
         for event in events:
             args = event["args"]
@@ -138,17 +140,17 @@ class HistoryReader:
                 rounds[args["roundId"]] = RoundRecord(
                     round_id=args["roundId"], base_cid=Cid(bytes(args["baseCid"])), deadline=args["deadline"],
                     quorum=args["quorum"], opened_block=event["blockNumber"], open_tx=tx_hash,
-                    open_gas=self._gas(tx_hash),
+                    open_gas=gas(tx_hash),
                 )
             elif name == "UpdateSubmitted":
                 rounds[args["roundId"]].submissions.append(SubmissionRecord(
                     index=args["index"], client=args["client"], cid=Cid(bytes(args["cid"])),
                     samples=args["samples"], tx_hash=tx_hash, block_number=event["blockNumber"],
-                    gas_used=self._gas(tx_hash),
+                    gas_used=gas(tx_hash),
                 ))
             elif name in ("RoundFinalized", "RoundAborted"):
                 record = rounds[args["roundId"]]
-                record.close_tx, record.close_gas = tx_hash, self._gas(tx_hash)
+                record.close_tx, record.close_gas = tx_hash, gas(tx_hash)
                 record.closed_block = event["blockNumber"]
                 if name == "RoundFinalized":
                     record.state = RoundState.FINALIZED
@@ -159,3 +161,7 @@ class HistoryReader:
                 else:
                     record.state = RoundState.ABORTED
         return [rounds[round_id] for round_id in sorted(rounds)]
+
+
+def _no_gas(tx_hash: str) -> None:
+    return None

@@ -48,6 +48,14 @@ class TransactionSender:
         self.account = account
         self._decoder = decoder
         self._lock = threading.Lock()
+        self._chain_id: int | None = None
+
+    @property
+    def chain_id(self) -> int:
+        """Asked once: a connection never changes chains."""
+        if self._chain_id is None:
+            self._chain_id = self._web3.eth.chain_id
+        return self._chain_id
 
     def call(self, function: ContractFunction) -> Any:
         """A read-only call, with reverts decoded."""
@@ -61,7 +69,7 @@ class TransactionSender:
             transaction = {
                 "from": self.account.address, "to": to, "value": wei, "gas": 21_000,
                 "nonce": self._web3.eth.get_transaction_count(self.account.address, "pending"),
-                "chainId": self._web3.eth.chain_id, "gasPrice": self._web3.eth.gas_price,
+                "chainId": self.chain_id, "gasPrice": self._web3.eth.gas_price,
             }
             tx_hash = self._web3.eth.send_raw_transaction(self.account.sign_transaction(transaction).raw_transaction)
         return self._await(tx_hash, started)
@@ -75,7 +83,7 @@ class TransactionSender:
                 "from": self.account.address,
                 "nonce": self._web3.eth.get_transaction_count(self.account.address, "pending"),
                 "gas": int(gas * GAS_MARGIN),
-                "chainId": self._web3.eth.chain_id,
+                "chainId": self.chain_id,
             })
             signed = self.account.sign_transaction(transaction)
             tx_hash = self._web3.eth.send_raw_transaction(signed.raw_transaction)

@@ -89,7 +89,8 @@ class Client:
         """Train on the round's base and submit; a round closed meanwhile is skipped, not an error."""
         participation = Participation(round_id)
         timer = participation.timer
-        info = self.contract.round(round_id)
+        with timer.phase("chain"):
+            info = self.contract.round(round_id)
         assert info.base_cid is not None
         with timer.phase("ipfs"):
             base_bytes = self.store.get(info.base_cid)

@@ -143,7 +143,8 @@ class Organization:
             return outcome
         if info.submissions < info.quorum:
             return self._abort(outcome, f"{info.submissions} of {info.quorum} required updates")
-        record = self.history.round(round_id)
+        with outcome.timer.phase("chain"):
+            record = self.history.round(round_id, with_gas=False)
         assert record is not None
         base = self.fetch_model(info.base_cid, outcome.timer)
         updates = self._screen(record, outcome)
