@@ -94,7 +94,7 @@ class OwnableInvalidOwner(ContractRevert):
     template = "{owner} cannot be the owner"
 
 
-_ROUND_STATES = ("was never opened", "is open", "is already finalized", "was aborted")
+ROUND_STATE_WORDS = ("was never opened", "is open", "is already finalized", "was aborted")
 _CLASSES: dict[str, type[ContractRevert]] = {
     cls.__name__: cls for cls in ContractRevert.__subclasses__() if cls is not UnknownRevert
 }
@@ -133,7 +133,7 @@ class RevertDecoder:
 
 def _readable(name: str, value: Any) -> Any:
     if name == "state":
-        return _ROUND_STATES[value]
+        return ROUND_STATE_WORDS[value]
     if isinstance(value, str) and is_address(value):
         return to_checksum_address(value)
     return value

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chain.contract import ClientStatus, FederatedLearningContract, RoundInfo, RoundState
-from chain.errors import DeadlinePassed, RoundNotOpen
+from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen
 from chain.history import HistoryReader
 from client.state import ClientState, HistoryEntry
 from mlprocessor.data import Dataset
@@ -91,7 +91,9 @@ class Client:
         timer = participation.timer
         with timer.phase("chain"):
             info = self.contract.round(round_id)
-        assert info.base_cid is not None
+        if info.state is not RoundState.OPEN or info.base_cid is None:
+            participation.skipped = str(RoundNotOpen(roundId=round_id, state=ROUND_STATE_WORDS[info.state]))
+            return participation
         with timer.phase("ipfs"):
             base_bytes = self.store.get(info.base_cid)
         with timer.phase("serialization"):
