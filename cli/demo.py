@@ -41,7 +41,7 @@ from protocol.verification import verify_round
 from storage.model_file import Encoding
 from storage.store import open_store
 
-CLIENT_FUNDING_ETHER = 10
+CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives account 0 only 1,000 ether
 
 
 def register(commands: argparse._SubParsersAction) -> None:

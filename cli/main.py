@@ -11,7 +11,7 @@ from chain.compiler import CompilationError, CompilerNotFoundError
 from chain.contract import ContractNotFoundError
 from chain.deployments import DeploymentNotFoundError
 from chain.errors import ContractRevert
-from cli import chain_commands, demo, ipfs_commands, services, verify_command
+from cli import bench_command, chain_commands, demo, ipfs_commands, services, verify_command
 from cli.common import UserError
 from mlprocessor.data import DataError
 from storage.cid import InvalidCidError
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Federated learning coordinated by an Ethereum contract, with models on IPFS.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (chain_commands, demo, services, verify_command, ipfs_commands):
+    for module in (chain_commands, demo, services, verify_command, ipfs_commands, bench_command):
         module.register(commands)
     return parser
 

@@ -1,0 +1,31 @@
+"""Line plots written as PNG next to the report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
+
+
+def accuracy_plot(path: Path, title: str, curves: Mapping[str, Sequence[float]], xlabel: str = "round",
+                  references: Mapping[str, float] | None = None, first_x: int = 1) -> None:
+    """Accuracy (percent) per step for each curve, with optional horizontal reference lines."""
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    for label, values in curves.items():
+        axis.plot(range(first_x, first_x + len(values)), [100 * v for v in values], marker=".", label=label)
+    for label, value in (references or {}).items():
+        axis.axhline(100 * value, linestyle="--", color="grey", linewidth=1)
+        axis.annotate(label, (first_x, 100 * value), textcoords="offset points", xytext=(2, 3), fontsize=8)
+    axis.set(title=title, xlabel=xlabel, ylabel="test accuracy (%)")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
