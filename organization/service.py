@@ -91,7 +91,8 @@ class Organization:
 
     def next_base_cid(self) -> Cid:
         """The latest finalized result, else the initial model: derived from the chain alone."""
-        for info in reversed(self.contract.rounds(1, self.contract.round_count())):
+        for round_id in range(self.contract.round_count(), 0, -1):  # usually the latest round already
+            info = self.contract.round(round_id)
             if info.state is RoundState.FINALIZED and info.result_cid:
                 return info.result_cid
         return self.initial_model_cid()
