@@ -88,6 +88,14 @@ const fc = (() => {
     document.getElementById(id).textContent = value === null || value === undefined || value === "" ? "—" : value;
   }
 
+  /** The open round's id, base, submissions and deadline: the same block on both dashboards. */
+  function roundSummary(round) {
+    text("round-id", round.round);
+    text("round-base", round.base_cid);
+    text("round-submissions", `${round.submissions} of quorum ${round.quorum}`);
+    text("round-deadline", `block ${round.deadline} (${round.blocks_left} blocks left)`);
+  }
+
   function cell(row, content, className) {
     const td = row.insertCell();
     if (content instanceof Node) td.append(content); else td.textContent = content ?? "—";
@@ -169,5 +177,5 @@ const fc = (() => {
     });
   }
 
-  return {api, post, flash, banner, bindForms, poll, text, cell, link, fillTable, percent, lineChart, barChart};
+  return {api, post, flash, banner, bindForms, poll, text, roundSummary, cell, link, fillTable, percent, lineChart, barChart};
 })();

@@ -17,11 +17,8 @@ function showStatus(status) {
   document.getElementById("round-none").hidden = !!round;
   document.getElementById("round-info").hidden = !round;
   if (round) {
-    fc.text("round-id", round.round);
+    fc.roundSummary(round);
     fc.text("round-state", round.submitted ? `${round.state} (this client submitted)` : round.state);
-    fc.text("round-base", round.base_cid);
-    fc.text("round-submissions", `${round.submissions} of quorum ${round.quorum}`);
-    fc.text("round-deadline", `block ${round.deadline} (${round.blocks_left} blocks left)`);
   }
   const job = status.job;
   const running = job && job.state === "running";

@@ -17,10 +17,7 @@ function showStatus(status) {
   document.getElementById("round-none").hidden = !!round;
   document.getElementById("round-open").hidden = !round;
   if (round) {
-    fc.text("round-id", round.round);
-    fc.text("round-base", round.base_cid);
-    fc.text("round-submissions", `${round.submissions} of quorum ${round.quorum}`);
-    fc.text("round-deadline", `block ${round.deadline} (${round.blocks_left} blocks left)`);
+    fc.roundSummary(round);
     document.getElementById("round-progress").style.width =
       `${Math.min(100, (100 * round.submissions) / round.quorum)}%`;
   }
