@@ -1,0 +1,156 @@
+"""A masked update on the wire: a safetensors file of uint64 ring elements plus a JSON header.
+
+Tensors carry the model's state-dict names and shapes, dtype uint64. The header names the
+architecture, round, base CID, sample count and sender, and holds the sender's commitment to
+every pairwise seed (keyed by the peer's address), published before anyone can be declared
+dropped so a seed revealed later can be checked. Decoding trusts nothing: size first, then
+safetensors (never a pickle), then names, shapes, dtypes and every header field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as load_safetensors
+from safetensors.numpy import save as save_safetensors
+
+from mlprocessor.models import StateDict, tensor_spec
+from protocol.secure.keys import SEED_BYTES
+from storage.cid import Cid
+from storage.model_file import ModelFileError
+
+FORMAT = "fedchain-masked-update/1"
+_HEADER_KEY = "fedchain"
+MAX_PARTICIPANTS = 10_000
+MAX_BYTES = 256 * 1024 * 1024
+
+
+class MaskedFileError(ModelFileError):
+    """The bytes are not an acceptable masked update; the message says why."""
+
+
+@dataclass(frozen=True)
+class MaskedUpdate:
+    architecture: str
+    round_id: int
+    base_cid: str
+    sample_count: int
+    client: str
+    commitments: Mapping[str, bytes]  # peer address (lower case) -> commitment to the pair's seed
+    values: np.ndarray  # flat uint64, in the architecture's tensor order
+
+
+def flatten_state(state: Mapping[str, np.ndarray], architecture: str) -> np.ndarray:
+    """The tensors of a state dict as one float64 vector, in the architecture's tensor order."""
+    spec = tensor_spec(architecture)
+    if state.keys() != spec.keys():
+        raise ValueError(f"the tensors do not match architecture {architecture!r}")
+    return np.concatenate([np.asarray(state[name], dtype=np.float64).reshape(-1) for name in spec])
+
+
+def unflatten(flat: np.ndarray, architecture: str) -> StateDict:
+    """A flat vector back into named tensors of the architecture's shapes (keeping the dtype)."""
+    out: StateDict = {}
+    offset = 0
+    for name, (shape, _) in tensor_spec(architecture).items():
+        size = int(np.prod(shape))
+        out[name] = flat[offset:offset + size].reshape(shape)
+        offset += size
+    if offset != flat.size:
+        raise ValueError(f"{flat.size} values for an architecture of {offset}")
+    return out
+
+
+def encode_masked(update: MaskedUpdate) -> bytes:
+    header = {"format": FORMAT, "architecture": update.architecture, "round": update.round_id,
+              "base_cid": update.base_cid, "sample_count": update.sample_count, "client": update.client.lower(),
+              "commitments": {peer.lower(): value.hex() for peer, value in sorted(update.commitments.items())}}
+    tensors = {name: np.ascontiguousarray(value, dtype=np.uint64)
+               for name, value in unflatten(update.values, update.architecture).items()}
+    return save_safetensors(tensors, metadata={_HEADER_KEY: json.dumps(header, sort_keys=True,
+                                                                        separators=(",", ":"))})
+
+
+def decode_masked(data: bytes, architecture: str) -> MaskedUpdate:
+    if len(data) > MAX_BYTES:
+        raise MaskedFileError(f"masked update of {len(data)} bytes exceeds the limit of {MAX_BYTES}")
+    try:
+        tensors = load_safetensors(data)
+        header = _read_header(data)
+    except (SafetensorError, ValueError, UnicodeDecodeError) as error:
+        raise MaskedFileError(f"not a masked update file: {error}") from None
+    spec = tensor_spec(architecture)
+    if tensors.keys() != spec.keys():
+        raise MaskedFileError("its tensor names are not those of the model")
+    for name, (shape, _) in spec.items():
+        if tensors[name].shape != shape or tensors[name].dtype != np.uint64:
+            raise MaskedFileError(f"tensor {name} is {tensors[name].dtype}{list(tensors[name].shape)}, "
+                                  f"expected uint64{list(shape)}")
+    if header.get("architecture") != architecture:
+        raise MaskedFileError(f"it is for architecture {header.get('architecture')!r}, expected {architecture!r}")
+    return MaskedUpdate(architecture, _int(header, "round"), _text(header, "base_cid"),
+                        _int(header, "sample_count"), parse_address(_text(header, "client")),
+                        _commitments(header.get("commitments")),
+                        np.concatenate([tensors[name].reshape(-1) for name in spec]))
+
+
+def _read_header(data: bytes) -> dict:
+    length = int.from_bytes(data[:8], "little")
+    if length > len(data) - 8:
+        raise ValueError("truncated header")
+    raw = json.loads(data[8:8 + length]).get("__metadata__", {}).get(_HEADER_KEY)
+    if not isinstance(raw, str):
+        raise ValueError("no fedchain header")
+    header = json.loads(raw)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"not in format {FORMAT}")
+    return header
+
+
+def _int(header: dict, key: str) -> int:
+    value = header.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise MaskedFileError(f"header field {key!r} must be a non-negative integer")
+    return value
+
+
+def _text(header: dict, key: str) -> str:
+    value = header.get(key)
+    if not isinstance(value, str):
+        raise MaskedFileError(f"header field {key!r} must be a string")
+    if key == "base_cid":
+        try:
+            Cid.parse(value)
+        except ValueError as error:
+            raise MaskedFileError(f"base_cid: {error}") from None
+    return value
+
+
+def parse_address(value: str) -> str:
+    """A lower-case 0x address, or MaskedFileError."""
+    if len(value) != 42 or not value.startswith("0x"):
+        raise MaskedFileError(f"not an address: {value[:50]!r}")
+    try:
+        bytes.fromhex(value[2:])
+    except ValueError:
+        raise MaskedFileError(f"not an address: {value!r}") from None
+    return value.lower()
+
+
+def _commitments(raw: object) -> dict[str, bytes]:
+    if not isinstance(raw, dict) or len(raw) > MAX_PARTICIPANTS:
+        raise MaskedFileError(f"commitments must be an object of at most {MAX_PARTICIPANTS} entries")
+    out = {}
+    for peer, value in raw.items():
+        try:
+            commitment = bytes.fromhex(value) if isinstance(value, str) else b""
+        except ValueError:
+            commitment = b""
+        if len(commitment) != SEED_BYTES:
+            raise MaskedFileError(f"commitment for {str(peer)[:50]!r} is not 32 bytes of hex")
+        out[parse_address(str(peer))] = commitment
+    return out
