@@ -70,11 +70,29 @@ class KeyPair:
 
     def pair_seed(self, context: RoundContext, own_address: str, peer_address: str, peer_public: bytes) -> bytes:
         """The seed this participant shares with the peer in this round (the peer derives the same)."""
-        if len(peer_public) != KEY_BYTES or peer_public == bytes(KEY_BYTES):
+        if not usable_public_key(peer_public):
             raise ValueError(f"{peer_address} has no usable X25519 public key")
         shared = self._private.exchange(X25519PublicKey.from_public_bytes(peer_public))
         return HKDF(algorithm=hashes.SHA256(), length=SEED_BYTES, salt=None,
                     info=context.info(own_address, peer_address)).derive(shared)
+
+
+def usable_public_key(public: bytes) -> bool:
+    """A 32-byte X25519 key that gives a proper shared secret (not zero, not a low-order point).
+
+    A participant without one shares no mask with anybody: honest peers and verifiers agree on
+    that from the public key alone, so a hostile key cannot break the others' masking.
+    """
+    if len(public) != KEY_BYTES or public == bytes(KEY_BYTES):
+        return False
+    try:
+        _PROBE.exchange(X25519PublicKey.from_public_bytes(public))
+    except ValueError:  # cryptography refuses an all-zero shared secret (low-order point)
+        return False
+    return True
+
+
+_PROBE = X25519PrivateKey.from_private_bytes(hashlib.sha256(b"fedchain-secagg/1 probe").digest())
 
 
 def commitment(seed: bytes) -> bytes:

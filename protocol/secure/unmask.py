@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from protocol.secure.fixed_point import decode_average
-from protocol.secure.keys import commitment
+from protocol.secure.keys import commitment, usable_public_key
 from protocol.secure.masked_file import MaskedUpdate
 from protocol.secure.masks import expand, sign_for
 from protocol.secure.reveal import SeedReveal
@@ -23,12 +23,17 @@ class UnmaskingError(ValueError):
     """The round's public data cannot be unmasked; the message names the participant at fault."""
 
 
-def check_commitments(updates: Sequence[MaskedUpdate], participants: Sequence[str]) -> None:
-    """Each survivor committed to a seed for every other participant, and survivor pairs agree."""
-    everyone = {p.lower() for p in participants}
+def masked_peers(participants: Mapping[str, bytes]) -> set[str]:
+    """The participants that share masks: those whose registered key is usable."""
+    return {address.lower() for address, public in participants.items() if usable_public_key(public)}
+
+
+def check_commitments(updates: Sequence[MaskedUpdate], participants: Mapping[str, bytes]) -> None:
+    """Each survivor committed to a seed for every other masking participant, and survivor pairs agree."""
+    everyone = masked_peers(participants)
     by_client = {u.client: u for u in updates}
     for update in updates:
-        expected = everyone - {update.client}
+        expected = everyone - {update.client} if update.client in everyone else set()
         if set(update.commitments) != expected:
             raise UnmaskingError(f"{update.client}'s masked update does not commit to a seed for exactly "
                                  f"the other {len(expected)} participants")
@@ -40,9 +45,11 @@ def check_commitments(updates: Sequence[MaskedUpdate], participants: Sequence[st
 
 def check_reveals(updates: Sequence[MaskedUpdate], dropped: Sequence[str],
                   reveals: Mapping[str, SeedReveal]) -> None:
-    """Every survivor revealed, for exactly the dropped participants, the seeds it committed to."""
-    missing = {d.lower() for d in dropped}
+    """Every survivor that shares masks revealed, for exactly the dropped ones, the seeds it committed to."""
+    missing = set(dropped)
     for update in updates:
+        if not update.commitments:
+            continue
         reveal = reveals.get(update.client)
         if reveal is None:
             raise UnmaskingError(f"{update.client} revealed no seeds for the {len(missing)} dropped participants")
@@ -54,15 +61,20 @@ def check_reveals(updates: Sequence[MaskedUpdate], dropped: Sequence[str],
                                      "it does not match the commitment in its masked update")
 
 
-def unmask_average(updates: Sequence[MaskedUpdate], participants: Sequence[str],
+def unmask_average(updates: Sequence[MaskedUpdate], participants: Mapping[str, bytes],
                    reveals: Mapping[str, SeedReveal]) -> np.ndarray:
-    """sum_k n_k delta_k / sum_k n_k over the survivors, float64, flat, after all the checks."""
+    """sum_k n_k delta_k / sum_k n_k over the survivors, float64, flat, after all the checks.
+
+    `participants` is the round's fixed set (address -> registered X25519 key), survivors included.
+    """
     if not updates:
         raise UnmaskingError("no masked updates to unmask")
     survivors = {u.client for u in updates}
     if len(survivors) != len(updates):
         raise UnmaskingError("a participant submitted twice")
-    dropped = sorted({p.lower() for p in participants} - survivors)
+    if not survivors <= {p.lower() for p in participants}:
+        raise UnmaskingError("a masked update comes from outside the round's participants")
+    dropped = sorted(masked_peers(participants) - survivors)
     check_commitments(updates, participants)
     if dropped:
         check_reveals(updates, dropped, reveals)
@@ -70,7 +82,7 @@ def unmask_average(updates: Sequence[MaskedUpdate], participants: Sequence[str],
     for update in updates:
         total += update.values
     for update in updates:
-        for peer in dropped:
+        for peer in dropped if update.commitments else ():
             residual = expand(reveals[update.client].seeds[peer], total.size)
             if sign_for(update.client, peer) > 0:
                 total -= residual

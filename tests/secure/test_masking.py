@@ -88,7 +88,7 @@ def test_masks_cancel_exactly_in_the_sum():
 def test_unmasked_sum_equals_plain_fedavg_within_fixed_point_precision():
     federation = Round(5)
     updates = [federation.masked(a) for a in federation.addresses]
-    average = unmask_average(updates, federation.addresses, {})
+    average = unmask_average(updates, federation.publics, {})
     assert np.max(np.abs(average - federation.fedavg(federation.addresses))) <= PRECISION
 
 
@@ -98,8 +98,8 @@ def test_dropped_participants_masks_are_removed_with_the_survivors_reveals(dropp
     survivors, dropped = federation.addresses[dropped_count:], federation.addresses[:dropped_count]
     updates = [federation.masked(a) for a in survivors]
     with pytest.raises(UnmaskingError, match="revealed no seeds"):
-        unmask_average(updates, federation.addresses, {})
-    average = unmask_average(updates, federation.addresses, federation.reveals(survivors, dropped))
+        unmask_average(updates, federation.publics, {})
+    average = unmask_average(updates, federation.publics, federation.reveals(survivors, dropped))
     assert np.max(np.abs(average - federation.fedavg(survivors))) <= PRECISION
 
 
@@ -111,7 +111,7 @@ def test_a_wrong_revealed_seed_is_detected_and_attributed():
     liar = survivors[1]
     reveals[liar] = replace(reveals[liar], seeds={dropped[0]: bytes(32)})
     with pytest.raises(UnmaskingError, match=f"{liar} revealed a wrong seed for its pair with {dropped[0]}"):
-        unmask_average(updates, federation.addresses, reveals)
+        unmask_average(updates, federation.publics, reveals)
 
 
 def test_inconsistent_commitments_between_survivors_are_detected():
@@ -121,7 +121,7 @@ def test_inconsistent_commitments_between_survivors_are_detected():
     peer = federation.addresses[1]
     updates[0] = replace(cheat, commitments={**cheat.commitments, peer: bytes(32)})
     with pytest.raises(UnmaskingError, match="committed to different seeds"):
-        unmask_average(updates, federation.addresses, {})
+        unmask_average(updates, federation.publics, {})
 
 
 def test_a_masked_update_is_uncorrelated_with_the_clients_delta():
@@ -173,3 +173,14 @@ def test_reveal_file_round_trips_and_refuses_malformed_input():
                 encode_reveal(reveal).replace(reveal.seeds[c].hex().encode(), b"00"), b"\xff" * 10):
         with pytest.raises(RevealFileError):
             decode_reveal(bad)
+
+
+def test_a_participant_without_a_usable_key_shares_no_mask_and_the_sum_still_unmasks():
+    federation = Round(4)
+    keyless, dropped = federation.addresses[0], federation.addresses[1]
+    federation.publics[keyless] = bytes(32)
+    survivors = [*federation.addresses[2:], keyless]
+    updates = [federation.masked(a) for a in survivors]
+    assert not updates[-1].commitments and keyless not in updates[0].commitments
+    average = unmask_average(updates, federation.publics, federation.reveals(federation.addresses[2:], [dropped]))
+    assert np.max(np.abs(average - federation.fedavg(survivors))) <= PRECISION
