@@ -9,6 +9,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.logs import DISCARD
 
 from chain.backends import Chain
 from chain.compiler import Artifact
@@ -44,6 +45,32 @@ class ClientStatus(IntEnum):
 
     def __str__(self) -> str:
         return self.name.lower()
+
+
+class ParticipantStatus(IntEnum):
+    NONE = 0
+    JOINED = 1
+    SUBMITTED = 2
+    REVEALED = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class SecureDeadlines:
+    """The last block of each phase of a secure round: join, masked submission, seed reveal."""
+
+    join: int
+    submit: int
+    reveal: int
+
+
+@dataclass(frozen=True)
+class SecurePhases:
+    deadlines: SecureDeadlines
+    joined: int
+    revealed: int
 
 
 @dataclass(frozen=True)
@@ -179,6 +206,40 @@ class FederatedLearningContract:
     def renounce_ownership(self) -> TxResult:
         """Leave the contract without owner for good (refused while a round is open)."""
         return self._sender.send(self._functions.renounceOwnership())
+
+    # ---------------------------------------------------------------- secure aggregation
+
+    def open_secure_round(self, base_cid: Cid | str, phases: SecureDeadlines, min_participants: int,
+                          max_samples: int) -> tuple[int, TxResult]:
+        """Open a secure-aggregation round; returns its id and the receipt."""
+        result = self._sender.send(self._functions.openSecureRound(
+            as_cid(base_cid).digest, phases.join, phases.submit, phases.reveal, min_participants, max_samples))
+        (event,) = self.web3_contract.events.RoundOpened().process_receipt(result.receipt, errors=DISCARD)
+        return event["args"]["roundId"], result
+
+    def join_round(self, round_id: int) -> TxResult:
+        return self._sender.send(self._functions.joinRound(round_id))
+
+    def submit_masked_update(self, round_id: int, cid: Cid | str, samples: int) -> TxResult:
+        return self._sender.send(self._functions.submitMaskedUpdate(round_id, as_cid(cid).digest, samples))
+
+    def reveal_seeds(self, round_id: int, cid: Cid | str) -> TxResult:
+        return self._sender.send(self._functions.revealSeeds(round_id, as_cid(cid).digest))
+
+    def finalize_secure_round(self, round_id: int, result_cid: Cid | str) -> TxResult:
+        return self._sender.send(self._functions.finalizeSecureRound(round_id, as_cid(result_cid).digest))
+
+    def abort_secure_round(self, round_id: int) -> TxResult:
+        return self._sender.send(self._functions.abortSecureRound(round_id))
+
+    def secure_round(self, round_id: int) -> SecurePhases | None:
+        """The phases and counters of a secure round; None for a plain round."""
+        join, submit, reveal, joined, revealed = self._sender.call(self._functions.getSecureRound(round_id))
+        return SecurePhases(SecureDeadlines(join, submit, reveal), joined, revealed) if join else None
+
+    def participant_status(self, round_id: int, client: str) -> ParticipantStatus:
+        return ParticipantStatus(self._sender.call(
+            self._functions.participantStatus(round_id, Web3.to_checksum_address(client))))
 
     # ---------------------------------------------------------------- views
 

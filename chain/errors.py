@@ -106,6 +106,55 @@ class OwnableInvalidOwner(ContractRevert):
     template = "{owner} cannot be the owner"
 
 
+class InvalidPhases(ContractRevert):
+    template = ("secure round phases must end in order after the current block {currentBlock}: join "
+                "{joinDeadline} < submit {submitDeadline} < reveal {revealDeadline}")
+
+
+class InvalidMinParticipants(ContractRevert):
+    template = "a secure round needs at least 3 participants, not {minParticipants}"
+
+
+class NotSecureRound(ContractRevert):
+    template = "round {roundId} is not a secure-aggregation round"
+
+
+class PhaseNotStarted(ContractRevert):
+    template = "round {roundId}: this phase starts after block {startsAfter}"
+
+
+class AlreadyJoined(ContractRevert):
+    template = "{client} already joined round {roundId}"
+
+
+class NotJoined(ContractRevert):
+    template = "{client} did not join secure round {roundId} in its join phase"
+
+
+class NotSubmitted(ContractRevert):
+    template = "{client} submitted no masked update to round {roundId}, so it has no seeds to reveal"
+
+
+class AlreadyRevealed(ContractRevert):
+    template = "{client} already revealed its seeds for round {roundId}"
+
+
+class UpdateReplayed(ContractRevert):
+    template = "this masked update was already submitted (a replay); a masked update is valid for one round only"
+
+
+class NoDropouts(ContractRevert):
+    template = "nobody dropped out of round {roundId}: there are no seeds to reveal"
+
+
+class RevealsIncomplete(ContractRevert):
+    template = "round {roundId}: {revealed} of its {survivors} survivors revealed their seeds"
+
+
+class RoundInProgress(ContractRevert):
+    template = "round {roundId} is still within its phases: there is no reason to abort it yet"
+
+
 ROUND_STATE_WORDS = ("was never opened", "is open", "is already finalized", "was aborted")
 _CLASSES: dict[str, type[ContractRevert]] = {
     cls.__name__: cls for cls in ContractRevert.__subclasses__() if cls is not UnknownRevert

@@ -16,7 +16,8 @@ from chain.contract import FederatedLearningContract, RoundState, decode_accepte
 from storage.cid import Cid
 
 LOG_PAGE_BLOCKS = 5_000
-_ROUND_EVENTS = ("RoundOpened", "UpdateSubmitted", "RoundFinalized", "RoundAborted")
+_ROUND_EVENTS = ("RoundOpened", "UpdateSubmitted", "RoundFinalized", "RoundAborted",
+                 "SecureRoundOpened", "ParticipantJoined", "SeedsRevealed", "SecureRoundAborted")
 
 
 @dataclass
@@ -155,7 +156,8 @@ class HistoryReader:
                 if name == "RoundFinalized":
                     record.state = RoundState.FINALIZED
                     record.result_cid = Cid(bytes(args["resultCid"]))
-                    flags = decode_accepted(bytes(args["acceptedBitmap"]), args["submissions"])
+                    bitmap = bytes(args["acceptedBitmap"])  # empty for a secure round: every masked update counts
+                    flags = decode_accepted(bitmap, args["submissions"]) if bitmap else [True] * args["submissions"]
                     for submission, accepted in zip(record.submissions, flags, strict=True):
                         submission.accepted = accepted
                 else:

@@ -74,6 +74,54 @@ contract FederatedLearning is Ownable2Step {
         uint64 openBlock;
     }
 
+    /// @notice Where a participant of a secure round stands.
+    enum ParticipantStatus {
+        None,
+        Joined,
+        Submitted,
+        Revealed
+    }
+
+    /// @notice Why a secure round was aborted.
+    enum SecureAbortReason {
+        TooFewJoined,
+        TooFewSubmitted,
+        RevealsMissing
+    }
+
+    /// @notice A secure round's phase deadlines (blocks) and counters; packed into one slot.
+    struct SecurePhases {
+        uint40 joinDeadline;
+        uint40 submitDeadline;
+        uint40 revealDeadline;
+        uint32 joined;
+        uint32 revealed;
+    }
+
+    /// @notice Fewest participants a secure round may require: with two, each would learn the
+    /// other's update from the sum.
+    uint32 public constant MIN_SECURE_PARTICIPANTS = 3;
+
+    error InvalidPhases(uint64 joinDeadline, uint64 submitDeadline, uint64 revealDeadline, uint256 currentBlock);
+    error InvalidMinParticipants(uint32 minParticipants);
+    error NotSecureRound(uint256 roundId);
+    error PhaseNotStarted(uint256 roundId, uint64 startsAfter);
+    error AlreadyJoined(uint256 roundId, address client);
+    error NotJoined(uint256 roundId, address client);
+    error NotSubmitted(uint256 roundId, address client);
+    error AlreadyRevealed(uint256 roundId, address client);
+    error UpdateReplayed(bytes32 cid);
+    error NoDropouts(uint256 roundId);
+    error RevealsIncomplete(uint256 roundId, uint32 revealed, uint32 survivors);
+    error RoundInProgress(uint256 roundId);
+
+    event SecureRoundOpened(uint256 indexed roundId, uint64 joinDeadline, uint64 submitDeadline, uint64 revealDeadline);
+    event ParticipantJoined(uint256 indexed roundId, address indexed client, uint32 index);
+    event SeedsRevealed(uint256 indexed roundId, address indexed client, bytes32 cid);
+    event SecureRoundAborted(
+        uint256 indexed roundId, SecureAbortReason reason, uint32 joined, uint32 submitted, uint32 revealed
+    );
+
     error InvalidCid();
     error InvalidDeadline(uint64 deadline, uint256 currentBlock);
     error InvalidQuorum();
@@ -131,6 +179,9 @@ contract FederatedLearning is Ownable2Step {
     mapping(uint256 roundId => bytes32) private _baseCids;
     mapping(uint256 roundId => bytes32) private _resultCids;
     mapping(uint256 roundId => mapping(uint256 index => bytes32 cid)) private _updateCids;
+    mapping(uint256 roundId => SecurePhases) private _secure;
+    mapping(uint256 roundId => mapping(address client => ParticipantStatus)) private _participants;
+    mapping(bytes32 cid => bool) private _maskedCids;
 
     /// @param registrationOpen_ true for open registration, false for an owner-managed allow-list.
     constructor(bool registrationOpen_) Ownable(msg.sender) {
@@ -211,27 +262,8 @@ contract FederatedLearning is Ownable2Step {
         onlyOwner
         returns (uint256 roundId)
     {
-        if (baseCid == bytes32(0)) revert InvalidCid();
         if (deadline <= block.number || deadline > type(uint40).max) revert InvalidDeadline(deadline, block.number);
-        if (quorum == 0) revert InvalidQuorum();
-        if (maxSamples == 0) revert InvalidMaxSamples();
-        uint256 latest = roundCount;
-        if (_rounds[latest].state == RoundState.Open) revert RoundStillOpen(latest); // round 0 is never open
-
-        roundId = latest + 1;
-        roundCount = uint32(roundId);
-        _rounds[roundId] = RoundHeader({
-            openBlock: uint40(block.number),
-            deadline: uint40(deadline),
-            quorum: quorum,
-            maxSamples: maxSamples,
-            submissions: 0,
-            totalSamples: 0,
-            state: RoundState.Open,
-            submissionsClosed: false
-        });
-        _baseCids[roundId] = baseCid;
-        emit RoundOpened(roundId, baseCid, deadline, quorum, maxSamples);
+        roundId = _openRound(baseCid, deadline, quorum, maxSamples);
     }
 
     /// @notice Record the sender's update `cid`, trained on `samples` local examples.
@@ -295,6 +327,198 @@ contract FederatedLearning is Ownable2Step {
         if (round.state != RoundState.Open) revert RoundNotOpen(roundId, round.state);
         round.state = RoundState.Aborted;
         emit RoundAborted(roundId, round.submissions);
+    }
+
+    // ------------------------------------------------------------------ secure aggregation
+
+    /// @notice Open the next round as a secure-aggregation round on the model `baseCid`.
+    /// @dev Pairwise masking after Bonawitz et al. 2017, simplified by what the chain gives: hard
+    /// deadlines and one public, ordered record. Three phases, each ending at a block:
+    /// 1. join (up to `joinDeadline`): registered clients join; this fixes the participant set, and
+    ///    each participant's X25519 key is the one in its `ClientRegistered` event (keys cannot
+    ///    change: registration is once). From the set and the keys, every pair derives a seed for
+    ///    this round (HKDF) and masks its update with it (ChaCha20), added by the lower address and
+    ///    subtracted by the higher, so the masks cancel in the sum.
+    /// 2. masked submission (after `joinDeadline`, up to `submitDeadline`): each participant submits
+    ///    the CID of its masked update (and commitments to its pairwise seeds inside the file). A
+    ///    participant that has not submitted by then has dropped, for good: the contract refuses
+    ///    late submissions, so the survivor set is final before anyone reveals anything.
+    /// 3. reveal (after `submitDeadline`, up to `revealDeadline`), only if someone dropped: each
+    ///    survivor publishes (as a CID) the seeds it shared with the dropped participants, so anyone
+    ///    can remove their residual masks from the sum. A dropped participant published no update,
+    ///    so revealing its seeds exposes nothing; every survivor's update stays masked by the seeds
+    ///    it shares with the other survivors. This is why no self-masks and no secret sharing of
+    ///    keys are needed, unlike the original protocol: the chain, not the server, decides who
+    ///    dropped, and it decides before any seed is revealed.
+    /// The round finalizes as soon as everyone who joined submitted, or once every survivor
+    /// revealed; anyone can abort it, with the reason recorded, when fewer than `minParticipants`
+    /// (at least 3) joined or submitted by their deadlines, or reveals are missing at the last one,
+    /// so it never waits beyond `revealDeadline`. The round's plain `deadline` is 0, so
+    /// `submitUpdate` refuses plaintext updates to it at no cost to plain rounds. Every function
+    /// touches a fixed number of storage slots: gas is flat in clients and rounds.
+    /// @return roundId the new round's id.
+    function openSecureRound(
+        bytes32 baseCid,
+        uint64 joinDeadline,
+        uint64 submitDeadline,
+        uint64 revealDeadline,
+        uint32 minParticipants,
+        uint32 maxSamples
+    ) external onlyOwner returns (uint256 roundId) {
+        if (joinDeadline <= block.number || submitDeadline <= joinDeadline || revealDeadline <= submitDeadline
+            || revealDeadline > type(uint40).max) {
+            revert InvalidPhases(joinDeadline, submitDeadline, revealDeadline, block.number);
+        }
+        if (minParticipants < MIN_SECURE_PARTICIPANTS) revert InvalidMinParticipants(minParticipants);
+        roundId = _openRound(baseCid, 0, minParticipants, maxSamples);
+        _secure[roundId] = SecurePhases({
+            joinDeadline: uint40(joinDeadline),
+            submitDeadline: uint40(submitDeadline),
+            revealDeadline: uint40(revealDeadline),
+            joined: 0,
+            revealed: 0
+        });
+        emit SecureRoundOpened(roundId, joinDeadline, submitDeadline, revealDeadline);
+    }
+
+    /// @notice Join secure round `roundId` as a participant (phase 1).
+    function joinRound(uint256 roundId) external {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        if (block.number > phases.joinDeadline) revert DeadlinePassed(roundId, phases.joinDeadline);
+        if (_clients[msg.sender].status != ClientStatus.Registered) revert NotRegistered(msg.sender);
+        mapping(address => ParticipantStatus) storage status = _participants[roundId];
+        if (status[msg.sender] != ParticipantStatus.None) revert AlreadyJoined(roundId, msg.sender);
+        uint32 index = phases.joined;
+        phases.joined = index + 1;
+        status[msg.sender] = ParticipantStatus.Joined;
+        emit ParticipantJoined(roundId, msg.sender, index);
+    }
+
+    /// @notice Record the sender's masked update `cid` for secure round `roundId` (phase 2).
+    /// A CID already used by a masked update, in this round or any other, is refused: a replayed
+    /// update is never counted.
+    function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        if (block.number <= phases.joinDeadline) revert PhaseNotStarted(roundId, phases.joinDeadline);
+        if (block.number > phases.submitDeadline) revert DeadlinePassed(roundId, phases.submitDeadline);
+        mapping(address => ParticipantStatus) storage status = _participants[roundId];
+        if (status[msg.sender] == ParticipantStatus.None) revert NotJoined(roundId, msg.sender);
+        if (status[msg.sender] != ParticipantStatus.Joined) revert AlreadySubmitted(roundId, msg.sender);
+        if (cid == bytes32(0)) revert InvalidCid();
+        if (_maskedCids[cid]) revert UpdateReplayed(cid);
+        RoundHeader storage round = _rounds[roundId];
+        if (samples == 0) revert InvalidSampleCount();
+        if (samples > round.maxSamples) revert TooManySamples(samples, round.maxSamples);
+
+        uint32 index = round.submissions;
+        unchecked { // at most 2**32 - 1 participants of at most 2**32 - 1 samples fit in 64 bits
+            round.submissions = index + 1;
+            round.totalSamples += samples;
+        }
+        status[msg.sender] = ParticipantStatus.Submitted;
+        _maskedCids[cid] = true;
+        _updateCids[roundId][index] = cid;
+        emit UpdateSubmitted(roundId, msg.sender, index, cid, samples);
+    }
+
+    /// @notice Publish `cid`, the seeds the sender shared with the dropped participants (phase 3).
+    function revealSeeds(uint256 roundId, bytes32 cid) external {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        uint32 submissions = _rounds[roundId].submissions;
+        if (block.number <= phases.submitDeadline) revert PhaseNotStarted(roundId, phases.submitDeadline);
+        if (submissions == phases.joined) revert NoDropouts(roundId);
+        if (block.number > phases.revealDeadline) revert DeadlinePassed(roundId, phases.revealDeadline);
+        mapping(address => ParticipantStatus) storage status = _participants[roundId];
+        if (status[msg.sender] == ParticipantStatus.Revealed) revert AlreadyRevealed(roundId, msg.sender);
+        if (status[msg.sender] != ParticipantStatus.Submitted) revert NotSubmitted(roundId, msg.sender);
+        if (cid == bytes32(0)) revert InvalidCid();
+        status[msg.sender] = ParticipantStatus.Revealed;
+        phases.revealed += 1;
+        emit SeedsRevealed(roundId, msg.sender, cid);
+    }
+
+    /// @notice Close secure round `roundId` with the aggregate `resultCid` of every masked update:
+    /// as soon as all participants submitted, or, if some dropped, once every survivor revealed.
+    /// `RoundFinalized` then carries an empty bitmap: every masked update is in the sum.
+    function finalizeSecureRound(uint256 roundId, bytes32 resultCid) external onlyOwner {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        RoundHeader storage round = _rounds[roundId];
+        if (resultCid == bytes32(0)) revert InvalidCid();
+        if (block.number <= phases.joinDeadline) revert PhaseNotStarted(roundId, phases.joinDeadline);
+        uint32 submissions = round.submissions;
+        if (submissions < round.quorum) revert QuorumNotMet(roundId, submissions, round.quorum);
+        if (submissions < phases.joined) {
+            if (block.number <= phases.submitDeadline) revert PhaseNotStarted(roundId, phases.submitDeadline);
+            if (phases.revealed < submissions) revert RevealsIncomplete(roundId, phases.revealed, submissions);
+        }
+        round.state = RoundState.Finalized;
+        _resultCids[roundId] = resultCid;
+        emit RoundFinalized(roundId, resultCid, submissions, "");
+    }
+
+    /// @notice Abort secure round `roundId` once a phase has ended without what the next one
+    /// needs; anyone may call it, and the reason is recorded in `SecureRoundAborted`.
+    function abortSecureRound(uint256 roundId) external {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        RoundHeader storage round = _rounds[roundId];
+        uint32 submissions = round.submissions;
+        SecureAbortReason reason;
+        if (block.number > phases.joinDeadline && phases.joined < round.quorum) {
+            reason = SecureAbortReason.TooFewJoined;
+        } else if (block.number > phases.submitDeadline && submissions < round.quorum) {
+            reason = SecureAbortReason.TooFewSubmitted;
+        } else if (block.number > phases.revealDeadline && submissions < phases.joined && phases.revealed < submissions) {
+            reason = SecureAbortReason.RevealsMissing;
+        } else {
+            revert RoundInProgress(roundId);
+        }
+        round.state = RoundState.Aborted;
+        emit RoundAborted(roundId, submissions);
+        emit SecureRoundAborted(roundId, reason, phases.joined, submissions, phases.revealed);
+    }
+
+    /// @notice The phases and counters of secure round `roundId`; all zero for a plain round.
+    function getSecureRound(uint256 roundId) external view returns (SecurePhases memory) {
+        return _secure[roundId];
+    }
+
+    /// @notice Where `client` stands in secure round `roundId`.
+    function participantStatus(uint256 roundId, address client) external view returns (ParticipantStatus) {
+        return _participants[roundId][client];
+    }
+
+    function _openSecureRound(uint256 roundId) private view returns (SecurePhases storage phases) {
+        RoundState state = _rounds[roundId].state;
+        if (state != RoundState.Open) revert RoundNotOpen(roundId, state);
+        phases = _secure[roundId];
+        if (phases.joinDeadline == 0) revert NotSecureRound(roundId);
+    }
+
+    /// @dev A new open round; `deadline` 0 marks a secure round, whose phases live in `_secure`.
+    function _openRound(bytes32 baseCid, uint64 deadline, uint32 quorum, uint32 maxSamples)
+        private
+        returns (uint256 roundId)
+    {
+        if (baseCid == bytes32(0)) revert InvalidCid();
+        if (quorum == 0) revert InvalidQuorum();
+        if (maxSamples == 0) revert InvalidMaxSamples();
+        uint256 latest = roundCount;
+        if (_rounds[latest].state == RoundState.Open) revert RoundStillOpen(latest); // round 0 is never open
+
+        roundId = latest + 1;
+        roundCount = uint32(roundId);
+        _rounds[roundId] = RoundHeader({
+            openBlock: uint40(block.number),
+            deadline: uint40(deadline),
+            quorum: quorum,
+            maxSamples: maxSamples,
+            submissions: 0,
+            totalSamples: 0,
+            state: RoundState.Open,
+            submissionsClosed: false
+        });
+        _baseCids[roundId] = baseCid;
+        emit RoundOpened(roundId, baseCid, deadline, quorum, maxSamples);
     }
 
     // ------------------------------------------------------------------ views

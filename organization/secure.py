@@ -1,0 +1,160 @@
+"""The organization's side of secure-aggregation rounds: open with phases, advance, unmask, finalize.
+
+Like plain rounds, everything is derived from the chain and IPFS, so a restarted organization
+resumes an open secure round where its phases stand. The organization never sees an individual
+update: it sums the masked ones, removes the masks of dropped participants with the seeds the
+survivors revealed, and publishes the result that `run.py verify` recomputes from the same data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chain.contract import RoundState, SecureDeadlines
+from chain.transactions import TxResult
+from mlprocessor.evaluation import evaluate
+from mlprocessor.models import model_from_state
+from organization.service import Organization, OrganizationSettings, RoundOutcome
+from protocol.secure.aggregate import SECURE_STRATEGIES, secure_result_file, secure_state
+from protocol.secure.masked_file import MaskedFileError
+from protocol.secure.public_round import load_masked_update, load_reveals, read_secure_round
+from protocol.secure.unmask import UnmaskingError
+
+MIN_PARTICIPANTS = 3
+
+
+@dataclass(frozen=True)
+class SecureSettings:
+    phase_blocks: int = 20  # blocks each phase (join, masked submission, reveal) lasts
+    min_participants: int = MIN_PARTICIPANTS  # fewer joiners or survivors abort the round
+
+    def __post_init__(self) -> None:
+        if self.phase_blocks < 1:
+            raise ValueError("a secure-round phase lasts at least one block")
+        if self.min_participants < MIN_PARTICIPANTS:
+            raise ValueError(f"a secure round needs at least {MIN_PARTICIPANTS} participants: with two, each "
+                             "would learn the other's update from the sum")
+
+
+def refuse_unmaskable_settings(settings: OrganizationSettings, validation_asked: bool) -> None:
+    """Robust rules and per-update validation need to see individual updates, which masking hides."""
+    if settings.strategy.name not in SECURE_STRATEGIES:
+        raise ValueError(f"--strategy {settings.strategy.name} needs to see individual updates, which secure "
+                         f"aggregation hides from everyone; use {' or '.join(SECURE_STRATEGIES)} with it")
+    if validation_asked:
+        raise ValueError("per-update validation (norm bounds) needs to see individual updates, which secure "
+                         "aggregation hides from everyone; drop the validation options or the secure aggregation")
+
+
+class SecureRounds:
+    """Drives secure rounds for an `Organization` (its contract, store, model and test data)."""
+
+    def __init__(self, organization: Organization, settings: SecureSettings) -> None:
+        refuse_unmaskable_settings(organization.settings, validation_asked=False)
+        self.organization = organization
+        self.settings = settings
+        self.contract = organization.contract
+
+    def open_round(self) -> tuple[int, TxResult]:
+        base = self.organization.next_base_cid()
+        now, phase = self.contract.block_number(), self.settings.phase_blocks
+        deadlines = SecureDeadlines(now + phase, now + 2 * phase, now + 3 * phase)
+        round_id, result = self.contract.open_secure_round(base, deadlines, self.settings.min_participants,
+                                                           self.organization.settings.max_samples)
+        self.organization.log(f"round {round_id}: secure round opened on {base}; join until block "
+                              f"{deadlines.join}, submit until {deadlines.submit}, reveal until {deadlines.reveal}")
+        return round_id, result
+
+    def step(self, round_id: int) -> RoundOutcome | None:
+        """Close the round if its phases allow it (finalize or abort); None while it must wait."""
+        info = self.contract.round(round_id)
+        outcome = RoundOutcome(round_id, info.state, info.base_cid)
+        if info.state is not RoundState.OPEN:
+            return outcome
+        phases = self.contract.secure_round(round_id)
+        if phases is None:  # a plain round left open before a restart in secure mode
+            ready = self.organization.ready_to_close(info)
+            return self.organization.close_round(round_id) if ready else None
+        block, deadlines = self.contract.block_number(), phases.deadlines
+        if block <= deadlines.join:
+            return None
+        if phases.joined < info.quorum:
+            return self._abort(outcome, f"{phases.joined} joined, fewer than {info.quorum}")
+        if info.submissions == phases.joined:
+            return self.close(round_id)
+        if block <= deadlines.submit:
+            return None
+        if info.submissions < info.quorum:
+            return self._abort(outcome, f"{info.submissions} masked updates, fewer than {info.quorum}")
+        if phases.revealed == info.submissions:
+            return self.close(round_id)
+        if block <= deadlines.reveal:
+            return None
+        return self._abort(outcome, f"{phases.revealed} of {info.submissions} survivors revealed their seeds")
+
+    def close(self, round_id: int) -> RoundOutcome:
+        """Unmask and finalize; a masked update or reveal that cannot be used aborts the round, naming who."""
+        organization = self.organization
+        record = read_secure_round(self.contract, round_id)
+        assert record is not None
+        outcome = RoundOutcome(round_id, RoundState.OPEN, record.base_cid)
+        base = organization.fetch_model(record.base_cid, outcome.timer)
+        architecture = base.metadata.architecture
+        try:
+            with outcome.timer.phase("ipfs"):
+                updates = [load_masked_update(organization.store, record, s, architecture)
+                           for s in record.submissions]
+                reveals = load_reveals(organization.store, record)
+            with outcome.timer.phase("aggregation"):
+                state = secure_state(base, updates, record.participants, reveals)
+        except (MaskedFileError, UnmaskingError) as error:
+            with outcome.timer.phase("chain"):
+                result = self.contract.abort_round(round_id)
+            outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.ABORTED, result.tx_hash, result.gas_used
+            organization.log(f"round {round_id}: aborted, the masked sum cannot be unmasked: {error}")
+            return outcome
+        outcome.accepted = [True] * len(updates)
+        extra = organization.settings.plan.to_extra()
+        if organization.test_data is not None:
+            with outcome.timer.phase("evaluation"):
+                evaluation = evaluate(model_from_state(architecture, state), organization.test_data)
+            outcome.accuracy, outcome.loss = evaluation.accuracy, evaluation.loss
+            extra.update({"test_accuracy": round(evaluation.accuracy, 6), "test_loss": round(evaluation.loss, 6)})
+        with outcome.timer.phase("serialization"):
+            data = secure_result_file(base, record.base_cid, round_id, state, record.total_samples,
+                                      organization.settings.strategy, extra)
+        with outcome.timer.phase("ipfs"):
+            outcome.result_cid = organization.store.add_bytes(data)
+        with outcome.timer.phase("chain"):
+            result = self.contract.finalize_secure_round(round_id, outcome.result_cid)
+        outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.FINALIZED, result.tx_hash, result.gas_used
+        organization.log(f"round {round_id}: secure round finalized with {len(updates)} masked updates "
+                         f"({len(record.dropped)} dropped) -> {outcome.result_cid}")
+        return outcome
+
+    def _abort(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
+        with outcome.timer.phase("chain"):
+            result = self.contract.abort_secure_round(outcome.round_id)
+        outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.ABORTED, result.tx_hash, result.gas_used
+        self.organization.log(f"round {outcome.round_id}: secure round aborted ({why})")
+        return outcome
+
+    def run(self, rounds: int, poll_seconds: float = 1.0, on_outcome: Callable[[RoundOutcome], None] | None = None,
+            should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Run until `rounds` secure rounds are closed, resuming an open one first."""
+        closed = 0
+        while closed < rounds and not should_stop():
+            info = self.organization.current_round()
+            if info is None:
+                self.open_round()
+                continue
+            outcome = self.step(info.round_id)
+            if outcome is None:
+                self.contract.chain.tick()
+                time.sleep(poll_seconds)
+                continue
+            closed += 1
+            if on_outcome:
+                on_outcome(outcome)

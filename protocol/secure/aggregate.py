@@ -1,0 +1,42 @@
+"""A secure round's result: the base plus the unmasked average, as a deterministic model file.
+
+The organization builds it to finalize and `verify` rebuilds it from public data; the same
+masked updates, participants and reveals give the same bytes and therefore the same CID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from mlprocessor.models import StateDict
+from protocol.artifacts import Artifact, encode_artifact, model_metadata
+from protocol.plan import StrategySpec
+from protocol.secure.masked_file import MaskedUpdate, unflatten
+from protocol.secure.reveal import SeedReveal
+from protocol.secure.unmask import unmask_average
+from storage.cid import Cid
+from storage.model_file import ExtraValue
+
+SECURE_MARKER = "secure_aggregation"
+SECURE_STRATEGIES = ("fedavg", "fedprox")
+
+
+def secure_state(base: Artifact, updates: Sequence[MaskedUpdate], participants: Mapping[str, bytes],
+                 reveals: Mapping[str, SeedReveal]) -> StateDict:
+    """theta_base + sum_k n_k delta_k / sum_k n_k over the survivors, float32."""
+    average = unflatten(unmask_average(updates, participants, reveals), base.metadata.architecture)
+    return {name: (np.asarray(base.tensors[name], dtype=np.float64) + average[name]).astype(np.float32)
+            for name in base.tensors}
+
+
+def secure_result_file(base: Artifact, base_cid: Cid, round_id: int, state: StateDict, total_samples: int,
+                       strategy: StrategySpec, extra: Mapping[str, ExtraValue]) -> bytes:
+    """The published result; `extra` carries the plan and the organization's metrics."""
+    if strategy.name not in SECURE_STRATEGIES:
+        raise ValueError(f"{strategy.name} cannot run on masked updates; secure aggregation supports "
+                         f"{' and '.join(SECURE_STRATEGIES)}")
+    metadata = model_metadata(base.metadata.architecture, round_id, total_samples, base_cid,
+                              {**extra, **strategy.to_extra(), SECURE_MARKER: 1})
+    return encode_artifact(state, metadata)

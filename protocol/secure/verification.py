@@ -1,0 +1,47 @@
+"""Re-check a finalized secure round from public data: unmask the sum again, rebuild the file, compare CIDs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chain.contract import RoundInfo
+from protocol.artifacts import decode_artifact
+from protocol.plan import StrategySpec
+from protocol.secure.aggregate import secure_result_file, secure_state
+from protocol.secure.public_round import SecureRoundRecord, load_masked_update, load_reveals
+from protocol.secure.unmask import UnmaskingError
+from storage.hashing import cid_of_bytes
+from storage.model_file import ModelFileError
+from storage.store import ContentStore, StorageError
+
+
+@dataclass(frozen=True)
+class SecureCheck:
+    ok: bool
+    recomputed_cid: str | None
+    message: str
+
+
+def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoundRecord) -> SecureCheck:
+    """`info` is a finalized round and `record` its public secure-round record."""
+    round_id, onchain = info.round_id, str(info.result_cid)
+    assert info.result_cid is not None
+    try:
+        base = decode_artifact(store.get(record.base_cid))
+        architecture = base.metadata.architecture
+        updates = [load_masked_update(store, record, s, architecture) for s in record.submissions]
+        reveals = load_reveals(store, record)
+        published = decode_artifact(store.get(info.result_cid), architecture)
+        strategy = StrategySpec.from_extra(published.metadata.extra)
+        state = secure_state(base, updates, record.participants, reveals)
+        recomputed = cid_of_bytes(secure_result_file(base, record.base_cid, round_id, state, record.total_samples,
+                                                     strategy, published.metadata.extra))
+    except (StorageError, ModelFileError, UnmaskingError, ValueError) as error:
+        return SecureCheck(False, None, f"secure round {round_id} cannot be recomputed: {error}")
+    if recomputed != info.result_cid:
+        return SecureCheck(False, str(recomputed),
+                            f"secure round {round_id}: the chain records {onchain} but the unmasked sum of its "
+                            f"{len(updates)} masked updates is {recomputed}")
+    return SecureCheck(True, str(recomputed),
+                        f"secure round {round_id}: {onchain} is the unmasked {strategy.name} sum of "
+                        f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(reveals)} seed reveals)")
