@@ -17,12 +17,13 @@ import numpy as np
 from chain.contract import ClientStatus, FederatedLearningContract, RoundInfo, RoundState
 from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen, SubmissionsClosed
 from chain.history import HistoryReader
+from client.keys import load_or_create_keys
 from client.state import ClientState, HistoryEntry
 from mlprocessor.data import Dataset
 from mlprocessor.evaluation import evaluate
 from mlprocessor.ewc import EwcState, FedCurvPenalty, fisher_diagonal
 from mlprocessor.models import model_from_state
-from mlprocessor.training import Penalty, TrainConfig, train_local
+from mlprocessor.training import Penalty, TrainConfig, TrainResult, train_local
 from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, decode_artifact, encode_artifact, update_metadata
 from protocol.faults import pause_if_asked
 from protocol.plan import TrainingPlan
@@ -40,6 +41,18 @@ class ClientSettings:
     encoding: Encoding = "float32"
     seed: int = 0
     mu: float | None = None  # FedProx proximal weight; None follows the organization's plan
+
+
+@dataclass(frozen=True)
+class LocalTraining:
+    """One round's local training: the base it started from, the result, and local accuracy around it."""
+
+    base: Artifact
+    plan: TrainingPlan
+    result: TrainResult
+    fisher: dict[str, np.ndarray] | None
+    accuracy_before: float
+    accuracy_after: float
 
 
 @dataclass
@@ -70,7 +83,7 @@ class Client:
 
     def ensure_registered(self) -> None:
         if self.contract.client_info(self.address).status is not ClientStatus.REGISTERED:
-            self.contract.register()
+            self.contract.register(load_or_create_keys(self.state.directory).public_bytes())
             self.log(f"client {self.address}: registered")
 
     def pending_round(self) -> RoundInfo | None:
@@ -94,23 +107,9 @@ class Client:
         if info.state is not RoundState.OPEN or info.base_cid is None:
             participation.skipped = str(RoundNotOpen(roundId=round_id, state=ROUND_STATE_WORDS[info.state]))
             return participation
-        with timer.phase("ipfs"):
-            base_bytes = self.store.get(info.base_cid)
-        with timer.phase("serialization"):
-            base = decode_artifact(base_bytes)
-        architecture = base.metadata.architecture
-        plan = TrainingPlan.from_extra(base.metadata.extra)
-        with timer.phase("evaluation"):
-            before = evaluate(model_from_state(architecture, base.tensors), self.data).accuracy
-        with timer.phase("training"):
-            penalties = self._penalties(base, plan)
-            pause_if_asked("during-training")
-            mu = plan.mu if self.settings.mu is None else self.settings.mu
-            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, mu, seed=self._seed(round_id))
-            result = train_local(architecture, base.tensors, self.data, config, penalties)
-            fisher = self._consolidate(architecture, result.state, round_id, plan)
-        with timer.phase("evaluation"):
-            after = evaluate(model_from_state(architecture, result.state), self.data).accuracy
+        trained = self.train(info, timer)
+        base, plan, result, fisher = trained.base, trained.plan, trained.result, trained.fisher
+        architecture, before, after = base.metadata.architecture, trained.accuracy_before, trained.accuracy_after
         with timer.phase("serialization"):
             samples = min(len(self.data), info.max_samples)  # the round's cap on what one update may claim
             metadata = update_metadata(architecture, round_id, samples, info.base_cid, self.settings.encoding)
@@ -134,6 +133,28 @@ class Client:
         self.log(f"client {self.address}: round {round_id} submitted {update_cid} "
                  f"(local accuracy {before:.1%} -> {after:.1%})")
         return participation
+
+    def train(self, info: RoundInfo, timer: PhaseTimer) -> LocalTraining:
+        """Pull the round's base and train on it (plain and secure rounds alike)."""
+        assert info.base_cid is not None
+        with timer.phase("ipfs"):
+            base_bytes = self.store.get(info.base_cid)
+        with timer.phase("serialization"):
+            base = decode_artifact(base_bytes)
+        architecture = base.metadata.architecture
+        plan = TrainingPlan.from_extra(base.metadata.extra)
+        with timer.phase("evaluation"):
+            before = evaluate(model_from_state(architecture, base.tensors), self.data).accuracy
+        with timer.phase("training"):
+            penalties = self._penalties(base, plan)
+            pause_if_asked("during-training")
+            mu = plan.mu if self.settings.mu is None else self.settings.mu
+            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, mu, seed=self._seed(info.round_id))
+            result = train_local(architecture, base.tensors, self.data, config, penalties)
+            fisher = self._consolidate(architecture, result.state, info.round_id, plan)
+        with timer.phase("evaluation"):
+            after = evaluate(model_from_state(architecture, result.state), self.data).accuracy
+        return LocalTraining(base, plan, result, fisher, before, after)
 
     def _seed(self, round_id: int) -> int:
         text = f"{self.settings.seed}:{round_id}:{self.address}".encode()

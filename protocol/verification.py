@@ -15,6 +15,8 @@ from chain.history import HistoryReader
 from protocol.aggregate import aggregate_state, result_file
 from protocol.artifacts import decode_artifact, expect_update_for
 from protocol.plan import StrategySpec
+from protocol.secure.public_round import read_secure_round
+from protocol.secure.verification import verify_secure_round
 from storage.hashing import cid_of_bytes
 from storage.model_file import ModelFileError
 from storage.store import ContentStore, StorageError
@@ -38,6 +40,10 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
     onchain = str(info.result_cid) if info.result_cid else None
     if info.state is not RoundState.FINALIZED:
         return Verification(round_id, False, onchain, None, f"round {round_id} is not finalized ({info.state})")
+    secure = read_secure_round(contract, round_id)
+    if secure is not None:
+        check = verify_secure_round(store, info, secure)
+        return Verification(round_id, check.ok, onchain, check.recomputed_cid, check.message)
     record = HistoryReader(contract).round(round_id)
     assert record is not None and info.base_cid is not None and info.result_cid is not None
     try:

@@ -31,17 +31,17 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
         architecture = base.metadata.architecture
         updates = [load_masked_update(store, record, s, architecture) for s in record.submissions]
         reveals = load_reveals(store, record)
+        state = secure_state(base, updates, record.participants, reveals)
         published = decode_artifact(store.get(info.result_cid), architecture)
         strategy = StrategySpec.from_extra(published.metadata.extra)
-        state = secure_state(base, updates, record.participants, reveals)
         recomputed = cid_of_bytes(secure_result_file(base, record.base_cid, round_id, state, record.total_samples,
                                                      strategy, published.metadata.extra))
     except (StorageError, ModelFileError, UnmaskingError, ValueError) as error:
         return SecureCheck(False, None, f"secure round {round_id} cannot be recomputed: {error}")
     if recomputed != info.result_cid:
         return SecureCheck(False, str(recomputed),
-                            f"secure round {round_id}: the chain records {onchain} but the unmasked sum of its "
-                            f"{len(updates)} masked updates is {recomputed}")
+                           f"secure round {round_id}: the chain records {onchain} but the unmasked sum of its "
+                           f"{len(updates)} masked updates is {recomputed}")
     return SecureCheck(True, str(recomputed),
-                        f"secure round {round_id}: {onchain} is the unmasked {strategy.name} sum of "
-                        f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(reveals)} seed reveals)")
+                       f"secure round {round_id}: {onchain} is the unmasked {strategy.name} sum of "
+                       f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(reveals)} seed reveals)")

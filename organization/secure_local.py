@@ -1,0 +1,59 @@
+"""One secure round with the organization and its clients in one process: the driver of the demo and benchmarks.
+
+The phases advance by block number; on a development chain the driver mines empty blocks to
+reach a deadline instead of waiting for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from chain.contract import FederatedLearningContract
+from chain.transactions import TxResult
+from client.secure import SecureParticipant, SecureStep, SecureSubmission
+from organization.secure import SecureRounds
+from organization.service import RoundOutcome
+
+
+@dataclass
+class LocalSecureRound:
+    round_id: int
+    opened: TxResult
+    outcome: RoundOutcome
+    joins: list[SecureStep] = field(default_factory=list)
+    submissions: list[SecureSubmission] = field(default_factory=list)
+    reveals: list[SecureStep] = field(default_factory=list)
+
+
+def advance_past(contract: FederatedLearningContract, block: int) -> None:
+    """Wait until the chain is past `block`; a development chain mines empty blocks to get there."""
+    while (current := contract.block_number()) <= block:
+        contract.chain.tick()
+        if contract.block_number() == current:  # a real network: its blocks come on their own
+            time.sleep(1.0)
+
+
+def run_local_secure_round(rounds: SecureRounds, participants: Sequence[SecureParticipant],
+                           pool: ThreadPoolExecutor) -> LocalSecureRound:
+    """Open, let every participant join, train and submit (those with `drop_out` do not), reveal, close."""
+    contract = rounds.contract
+    round_id, opened = rounds.open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    joins = [participant.join(round_id) for participant in participants]
+    advance_past(contract, deadlines.join)
+    active = [p for p in participants if not p.drop_out]
+    submissions = list(pool.map(lambda participant: participant.submit(round_id), active))
+    outcome = rounds.step(round_id)
+    reveals: list[SecureStep] = []
+    if outcome is None:
+        advance_past(contract, deadlines.submit)
+        reveals = [participant.step(round_id) for participant in active]
+        outcome = rounds.step(round_id)
+    if outcome is None:
+        advance_past(contract, deadlines.reveal)
+        outcome = rounds.step(round_id)
+    assert outcome is not None
+    return LocalSecureRound(round_id, opened, outcome, joins, submissions, reveals)

@@ -1,0 +1,242 @@
+"""Secure rounds end to end on the in-process chain and the embedded store: dropouts at each phase,
+the result equals plain FedAvg, wrong seeds and replayed updates are caught, and `verify` passes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from web3.logs import DISCARD
+
+from chain import errors
+from chain.accounts import dev_account
+from chain.backends import EmbeddedChain
+from chain.contract import RoundState
+from chain.deployments import DeploymentBook
+from chain.migrate import deploy
+from client.secure import SecureParticipant
+from client.service import Client, ClientSettings
+from client.state import ClientState
+from mlprocessor.partition import partition
+from organization.secure import SecureRounds, SecureSettings, refuse_unmaskable_settings
+from organization.secure_local import advance_past, run_local_secure_round
+from organization.service import Organization, OrganizationSettings
+from protocol.plan import StrategySpec, TrainingPlan
+from protocol.secure.masked_file import decode_masked, encode_masked
+from protocol.secure.reveal import encode_reveal
+from protocol.verification import verify_round
+from storage.embedded import EmbeddedStore
+from tests.protocol.conftest import small_data
+
+CLIENTS = 5
+EXAMPLES = 100
+
+
+@dataclass
+class SecureFederation:
+    chain: EmbeddedChain
+    store: EmbeddedStore
+    organization: Organization
+    rounds: SecureRounds
+    participants: list[SecureParticipant]
+    log: list[str]
+
+
+def build(home: Path, clients: int = CLIENTS) -> SecureFederation:
+    chain = EmbeddedChain()
+    store = EmbeddedStore(home / "ipfs")
+    contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
+    train, test = small_data()
+    log: list[str] = []
+    settings = OrganizationSettings(model="2nn", quorum=3, target=clients,
+                                    plan=TrainingPlan(epochs=1, batch_size=10, lr=0.1))
+    organization = Organization(contract, store, settings, test, log=log.append)
+    participants = []
+    for index, part in enumerate(partition(train.y, clients, "iid", seed=0), start=1):
+        account = dev_account(index)
+        client = Client(contract.with_account(account), store, train.subset(part[::len(part) // EXAMPLES][:EXAMPLES]),
+                        ClientState(home / "clients" / account.address), ClientSettings(), log=log.append)
+        client.ensure_registered()
+        participants.append(SecureParticipant(client))
+    return SecureFederation(chain, store, organization, SecureRounds(organization, SecureSettings(phase_blocks=12)),
+                            participants, log)
+
+
+@pytest.fixture
+def federation(tmp_path: Path) -> SecureFederation:
+    return build(tmp_path)
+
+
+@pytest.fixture
+def pool():
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        yield executor
+
+
+def test_a_secure_round_equals_plain_fedavg_and_verifies(tmp_path, federation, pool):
+    secure = run_local_secure_round(federation.rounds, federation.participants, pool)
+    assert secure.outcome.state is RoundState.FINALIZED and not secure.reveals
+    contract = federation.organization.contract
+    assert verify_round(contract, federation.store, secure.round_id).ok
+
+    plain = build(tmp_path / "plain")  # the same accounts, data and seeds, aggregated in the clear
+    round_id, _ = plain.organization.open_round()
+    for participant in plain.participants:
+        participant.client.participate(round_id)
+    outcome = plain.organization.close_round(round_id)
+    expected = plain.organization.fetch_model(outcome.result_cid).tensors
+    got = federation.organization.fetch_model(secure.outcome.result_cid).tensors
+    assert max(float(np.max(np.abs(got[k] - expected[k]))) for k in expected) < 1e-6
+    assert abs(secure.outcome.accuracy - outcome.accuracy) < 0.001
+
+    update = federation.store.get(secure.submissions[0].participation.entry.update_cid)
+    masked = decode_masked(update, "2nn").values.view(np.int64).astype(np.float64)
+    base = federation.organization.fetch_model(secure.outcome.base_cid).tensors
+    delta = np.concatenate([(expected[k].astype(np.float64) - base[k]).reshape(-1) for k in base])
+    assert abs(np.corrcoef(masked, delta)[0, 1]) < 0.02  # the published file says nothing about the update
+
+
+def test_a_client_that_never_joins_is_simply_not_a_participant(federation, pool):
+    federation.participants = federation.participants[:4]
+    secure = run_local_secure_round(federation.rounds, federation.participants, pool)
+    assert secure.outcome.state is RoundState.FINALIZED
+    assert verify_round(federation.organization.contract, federation.store, secure.round_id).ok
+
+
+def test_dropouts_after_joining_are_unmasked_with_the_survivors_reveals(federation, pool):
+    for participant in federation.participants[:2]:
+        participant.drop_out = True
+    secure = run_local_secure_round(federation.rounds, federation.participants, pool)
+    assert [step.action for step in secure.reveals] == ["revealed"] * 3
+    assert secure.outcome.state is RoundState.FINALIZED and len(secure.outcome.accepted) == 3
+    verification = verify_round(federation.organization.contract, federation.store, secure.round_id)
+    assert verification.ok, verification.message
+    assert "2 dropped, 3 seed reveals" in verification.message
+
+
+def test_a_survivor_that_does_not_reveal_aborts_the_round_with_the_reason_recorded(federation, pool):
+    rounds, contract = federation.rounds, federation.organization.contract
+    federation.participants[0].drop_out = True
+    round_id, _ = rounds.open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    for participant in federation.participants:
+        participant.join(round_id)
+    advance_past(contract, deadlines.join)
+    for participant in federation.participants[1:]:
+        participant.submit(round_id)
+    advance_past(contract, deadlines.submit)
+    for participant in federation.participants[1:4]:  # the last survivor stays silent
+        participant.step(round_id)
+    assert rounds.step(round_id) is None  # it may still reveal
+    advance_past(contract, deadlines.reveal)
+    outcome = rounds.step(round_id)
+    assert outcome.state is RoundState.ABORTED
+    (event,) = contract.web3_contract.events.SecureRoundAborted().process_receipt(
+        contract.chain.web3.eth.get_transaction_receipt(outcome.tx_hash), errors=DISCARD)
+    assert event["args"]["reason"] == 2 and event["args"]["revealed"] == 3
+
+
+def test_too_few_joiners_abort_the_round(federation):
+    rounds, contract = federation.rounds, federation.organization.contract
+    round_id, _ = rounds.open_round()
+    for participant in federation.participants[:2]:
+        participant.join(round_id)
+    advance_past(contract, contract.secure_round(round_id).deadlines.join)
+    assert rounds.step(round_id).state is RoundState.ABORTED
+    assert any("2 joined, fewer than 3" in line for line in federation.log)
+
+
+def test_a_wrong_revealed_seed_is_detected_by_verification(federation, pool):
+    rounds, contract, store = federation.rounds, federation.organization.contract, federation.store
+    federation.participants[0].drop_out = True
+    round_id, _ = rounds.open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    for participant in federation.participants:
+        participant.join(round_id)
+    advance_past(contract, deadlines.join)
+    list(pool.map(lambda p: p.submit(round_id), federation.participants[1:]))
+    advance_past(contract, deadlines.submit)
+    for participant in federation.participants[1:4]:
+        participant.step(round_id)
+    liar = federation.participants[4]
+    dropped = federation.participants[0].address.lower()
+    wrong = encode_reveal(replace(liar.reveal_contents(round_id), seeds={dropped: b"\x01" * 32}))
+    liar.contract.reveal_seeds(round_id, store.add_bytes(wrong))
+    outcome = rounds.step(round_id)  # the organization refuses to publish a sum it cannot unmask
+    assert outcome.state is RoundState.ABORTED
+    assert any(f"{liar.address.lower()} revealed a wrong seed" in line for line in federation.log)
+
+
+def test_verification_catches_a_wrong_seed_in_a_finalized_round(federation, pool):
+    """An organization that finalizes anyway (here: a result of its choosing) fails verification, naming the liar."""
+    rounds, contract, store = federation.rounds, federation.organization.contract, federation.store
+    federation.participants[0].drop_out = True
+    round_id, _ = rounds.open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    for participant in federation.participants:
+        participant.join(round_id)
+    advance_past(contract, deadlines.join)
+    list(pool.map(lambda p: p.submit(round_id), federation.participants[1:]))
+    advance_past(contract, deadlines.submit)
+    for participant in federation.participants[1:4]:
+        participant.step(round_id)
+    liar = federation.participants[4]
+    dropped = federation.participants[0].address.lower()
+    wrong = encode_reveal(replace(liar.reveal_contents(round_id), seeds={dropped: b"\x01" * 32}))
+    liar.contract.reveal_seeds(round_id, store.add_bytes(wrong))
+    contract.finalize_secure_round(round_id, contract.round(round_id).base_cid)
+    verification = verify_round(contract, store, round_id)
+    assert not verification.ok
+    assert f"{liar.address.lower()} revealed a wrong seed" in verification.message
+
+
+def test_late_and_replayed_masked_updates_are_refused(federation, pool):
+    rounds, contract, store = federation.rounds, federation.organization.contract, federation.store
+    first = run_local_secure_round(rounds, federation.participants, pool)
+    old_cid = first.submissions[0].participation.entry.update_cid
+    replayer = federation.participants[0]
+
+    round_id, _ = rounds.open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    for participant in federation.participants:
+        participant.join(round_id)
+    advance_past(contract, deadlines.join)
+    with pytest.raises(errors.UpdateReplayed):
+        replayer.contract.submit_masked_update(round_id, old_cid, 100)
+    # the same masked values under a new CID still name round 1: the organization will not sum them
+    old = decode_masked(store.get(old_cid), "2nn")
+    disguised = encode_masked(replace(old, values=old.values + np.uint64(1)))
+    replayer.contract.submit_masked_update(round_id, store.add_bytes(disguised), old.sample_count)
+    for participant in federation.participants[1:]:
+        participant.submit(round_id)
+    outcome = rounds.step(round_id)
+    assert outcome.state is RoundState.ABORTED
+    assert any(f"it is for round {first.round_id}, not {round_id}" in line for line in federation.log)
+
+
+def test_a_late_masked_update_after_the_submission_deadline_is_refused(federation, pool):
+    rounds, contract = federation.rounds, federation.organization.contract
+    federation.participants[0].drop_out = True
+    round_id, _ = rounds.open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    for participant in federation.participants:
+        participant.join(round_id)
+    advance_past(contract, deadlines.join)
+    list(pool.map(lambda p: p.submit(round_id), federation.participants[1:]))
+    advance_past(contract, deadlines.submit)
+    late = federation.participants[0]
+    late.drop_out = False
+    assert late.step(round_id).action == "dropped"
+    with pytest.raises(errors.DeadlinePassed):
+        late.contract.submit_masked_update(round_id, federation.store.add_bytes(b"late update"), 10)
+
+
+def test_robust_rules_and_validation_are_refused_with_secure_aggregation():
+    with pytest.raises(ValueError, match="median needs to see individual updates"):
+        refuse_unmaskable_settings(OrganizationSettings(strategy=StrategySpec("median")), validation_asked=False)
+    with pytest.raises(ValueError, match="per-update validation"):
+        refuse_unmaskable_settings(OrganizationSettings(), validation_asked=True)
+    refuse_unmaskable_settings(OrganizationSettings(strategy=StrategySpec("fedprox", {"mu": 0.01})), False)
