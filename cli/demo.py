@@ -31,6 +31,7 @@ from cli.common import (
     home_of,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from cli.secure_options import SecureDemo, add_secure_options, check_secure_arguments
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
 from mlprocessor.data import load_data
@@ -59,12 +60,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--workers", type=int, default=None,
                       help="clients training at once (default: one per core, each on one torch thread)")
     demo.add_argument("--json", type=Path, default=None, help="write the summary here")
+    add_secure_options(demo, "demo")
     demo.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
+    check_secure_arguments(args)
     home = home_of(args)
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
@@ -93,10 +96,12 @@ def run_demo(args: argparse.Namespace) -> int:
         client.ensure_registered()
         clients.append(client)
 
+    secure = SecureDemo(organization, clients, args) if args.secure_aggregation else None
     rounds = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for number in range(1, args.rounds + 1):
-            rounds.append(_run_round(organization, clients, pool, number, args.rounds))
+            rounds.append(secure.run_round(pool, number, args.rounds) if secure
+                          else _run_round(organization, clients, pool, number, args.rounds))
     failures = [r for r in rounds if r["state"] != "finalized"]
     verified = [verify_round(contract, store, r["round"]) for r in rounds if r["state"] == "finalized"]
     mismatches = [v for v in verified if not v.ok]

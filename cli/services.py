@@ -31,6 +31,8 @@ from cli.common import (
     home_of,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from cli.secure_options import add_secure_options, check_secure_arguments, secure_rounds_of
+from client.secure import SecureParticipant
 from client.service import Client, ClientSettings
 from client.state import ClientState
 from client.web import ClientNode
@@ -71,6 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     organization.add_argument("--target", type=int, default=None,
                               help="close a round as soon as this many updates arrived (default: the quorum)")
     organization.add_argument("--deadline-blocks", type=int, default=60, help="blocks a round stays open")
+    add_secure_options(organization, "organization")
     organization.set_defaults(handler=run_organization)
 
     add_client_training_options(client)
@@ -78,12 +81,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     client.add_argument("--partition-index", type=int, default=None,
                         help="which part is this client's (default: account index - 1)")
     client.add_argument("--rounds", type=int, default=None, help="headless: answer this many rounds, then exit")
+    add_secure_options(client, "client")
     client.set_defaults(handler=run_client)
 
 
 def _web(args: argparse.Namespace) -> bool:
     if args.headless and args.port is not None:
         raise UserError("--headless and --port exclude each other: --port serves the web interface")
+    check_secure_arguments(args)
+    if args.secure_aggregation and args.port is not None:
+        raise UserError("the web interface does not run secure rounds yet: use --secure-aggregation headless")
     return args.port is not None
 
 
@@ -139,7 +146,8 @@ def run_organization(args: argparse.Namespace) -> int:
     organization = Organization(contract, store, settings, test, _say)
     journal = RoundJournal(journal_path(home / "organization", contract))  # rejection reasons for the web pages
     _say(f"organization {contract.account.address} on {contract.chain.name}, contract {contract.address}")
-    organization.run(args.rounds, poll_seconds=args.poll, on_outcome=journal.record_outcome)
+    driver = secure_rounds_of(organization, args.phase_blocks, args.quorum) if args.secure_aggregation else organization
+    driver.run(args.rounds, poll_seconds=args.poll, on_outcome=journal.record_outcome)
     return 0
 
 
@@ -169,6 +177,7 @@ def run_client(args: argparse.Namespace) -> int:
     contract = attach(chain, deployment_book(chain, home), account)
     client = Client(contract, store, data, state, settings)
     _say(f"client {account.address} on {chain.name}: {description}, {len(data)} examples")
-    client.run(poll_seconds=args.poll, max_rounds=args.rounds)
+    (SecureParticipant(client) if args.secure_aggregation else client).run(poll_seconds=args.poll,
+                                                                             max_rounds=args.rounds)
     return 0
 

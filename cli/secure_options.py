@@ -1,0 +1,103 @@
+"""`--secure-aggregation` for `demo`, `organization` and `client`: options, checks and the demo's secure round."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from cli.common import UserError
+from client.secure import SecureParticipant
+from client.service import Client
+from organization.secure import SecureRounds, SecureSettings, refuse_unmaskable_settings
+from organization.secure_local import run_local_secure_round
+from organization.service import Organization
+from protocol.secure.public_round import round_gas
+from protocol.timing import PhaseTimer
+
+# Options that need the organization to see individual updates, with the value that leaves them off.
+_PER_UPDATE_OPTIONS: dict[str, Any] = {"fedcurv_lambda": 0.0}
+
+
+def add_secure_options(parser: argparse.ArgumentParser, role: str) -> None:
+    parser.add_argument("--secure-aggregation", action="store_true",
+                        help="masked rounds: nobody, the organization included, sees an individual update, and "
+                             "anyone can still verify the result (FedAvg/FedProx only)")
+    if role in ("organization", "demo"):
+        parser.add_argument("--phase-blocks", type=int, default=None,
+                            help="secure rounds: blocks each phase (join, submit, reveal) lasts "
+                                 "(default: 20, the demo: enough for every client)")
+    if role == "demo":
+        parser.add_argument("--dropouts", type=int, default=0,
+                            help="secure rounds: this many clients join and never submit")
+
+
+def check_secure_arguments(args: argparse.Namespace) -> None:
+    """Refuse what masking makes impossible, with the reason, before anything runs."""
+    if getattr(args, "dropouts", 0) and not args.secure_aggregation:
+        raise UserError("--dropouts needs --secure-aggregation")
+    if not args.secure_aggregation:
+        return
+    asked = [name for name, off in _PER_UPDATE_OPTIONS.items() if getattr(args, name, off) != off]
+    if getattr(args, "strategy", "fedavg") not in ("fedavg", "fedprox"):
+        raise UserError(f"--strategy {args.strategy} needs to see individual updates, which secure aggregation "
+                        "hides from everyone; use fedavg or fedprox with --secure-aggregation")
+    if asked:
+        names = ", ".join("--" + name.replace("_", "-") for name in asked)
+        raise UserError(f"{names} need(s) to see individual updates (per-update validation, Fisher sections), "
+                        "which secure aggregation hides from everyone; drop them or --secure-aggregation")
+    if getattr(args, "encoding", "float32") != "float32":
+        raise UserError("--encoding: masked updates are 64-bit ring elements and cannot be compressed")
+    clients, dropouts = getattr(args, "clients", None), getattr(args, "dropouts", 0)
+    if clients is not None and not 0 <= dropouts <= clients - 3:
+        raise UserError(f"--secure-aggregation needs at least 3 clients that submit: {clients} clients with "
+                        f"{dropouts} dropouts leave {clients - dropouts}")
+
+
+def secure_rounds_of(organization: Organization, phase_blocks: int | None, quorum: int = 3) -> SecureRounds:
+    try:
+        refuse_unmaskable_settings(organization.settings, validation_asked=False)
+        return SecureRounds(organization, SecureSettings(phase_blocks or 20, max(3, quorum)))
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+class SecureDemo:
+    """The demo's secure rounds: every client joins, the last `dropouts` never submit."""
+
+    def __init__(self, organization: Organization, clients: list[Client], args: argparse.Namespace) -> None:
+        # a phase must leave room for one transaction per client (one block each on a development chain)
+        self.rounds = secure_rounds_of(organization, args.phase_blocks or 2 * len(clients) + 10,
+                                       len(clients) - args.dropouts)
+        first_dropout = len(clients) - args.dropouts
+        self.participants = [SecureParticipant(client, drop_out=index >= first_dropout)
+                             for index, client in enumerate(clients)]
+
+    def run_round(self, pool: ThreadPoolExecutor, number: int, total: int) -> dict[str, Any]:
+        """One secure round, printed and summarised like a plain one, with its secure figures."""
+        started = time.perf_counter()
+        local = run_local_secure_round(self.rounds, self.participants, pool)
+        outcome, timer = local.outcome, PhaseTimer()
+        for submission in local.submissions:
+            timer.merge(submission.participation.timer)
+        timer.merge(outcome.timer)
+        gas = round_gas(self.rounds.contract, local.round_id)
+        wall = time.perf_counter() - started
+        accuracy = f"{outcome.accuracy:.2%}" if outcome.accuracy is not None else "-"
+        dropped = sum(p.drop_out for p in self.participants)
+        print(f"round {number}/{total}: secure, test accuracy {accuracy}, {len(local.submissions)} masked "
+              f"updates, {dropped} dropped, {len(local.reveals)} seed reveals, {wall:.1f}s -> {outcome.result_cid}")
+        return {
+            "round": local.round_id, "state": str(outcome.state), "accuracy": outcome.accuracy, "loss": outcome.loss,
+            "base_cid": str(outcome.base_cid),
+            "result_cid": str(outcome.result_cid) if outcome.result_cid else None,
+            "secure": True, "joined": len(local.joins), "dropped": dropped,
+            "update_cids": [s.step.detail for s in local.submissions if s.step.action == "submitted"],
+            "update_bytes": [s.update_bytes for s in local.submissions],
+            "reveals": [step.detail for step in local.reveals if step.action == "revealed"],
+            "accepted": outcome.accepted, "rejections": outcome.to_json()["rejections"],
+            "tx_hashes": {"open": local.opened.tx_hash, "close": outcome.tx_hash},
+            "gas_used": gas, "seconds": timer.totals(), "wall_seconds": round(wall, 3),
+            "skipped": [s.participation.skipped for s in local.submissions if s.participation.skipped],
+        }
