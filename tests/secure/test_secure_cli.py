@@ -1,0 +1,47 @@
+"""`run.py demo --secure-aggregation` as a user runs it, and `run.py verify` redoing the unmasking elsewhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chain.backends import GanacheChain
+from storage.jsipfs import JsIpfsDaemon
+from tests.protocol.test_demo import run_py
+
+SECURE_DEMO = ["--model", "2nn", "--clients", "4", "--rounds", "2", "--epochs", "1", "--lr", "0.1",
+               "--secure-aggregation"]
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    (["--strategy", "median"], "--strategy median needs to see individual updates"),
+    (["--fedcurv-lambda", "1"], "--fedcurv-lambda need(s) to see individual updates"),
+    (["--dropouts", "2"], "at least 3 clients that submit"),
+    (["--encoding", "int8"], "cannot be compressed"),
+])
+def test_what_masking_makes_impossible_is_refused_with_the_reason(tmp_path: Path, options, reason) -> None:
+    completed = run_py("demo", *SECURE_DEMO, *options, "--home", str(tmp_path), check=False)
+    assert completed.returncode != 0
+    assert reason in completed.stderr
+
+
+def test_dropouts_need_secure_aggregation(tmp_path: Path) -> None:
+    completed = run_py("demo", "--dropouts", "1", "--home", str(tmp_path), check=False)
+    assert completed.returncode != 0 and "--dropouts needs --secure-aggregation" in completed.stderr
+
+
+def test_secure_demo_with_a_dropout_on_ganache_and_ipfs_then_verify_elsewhere(
+        ganache: GanacheChain, jsipfs_daemon: JsIpfsDaemon, tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.json"
+    backends = ["--chain", ganache.url, "--ipfs", jsipfs_daemon.api_multiaddr, "--home", str(tmp_path)]
+    completed = run_py("demo", *SECURE_DEMO, "--dropouts", "1", *backends, "--json", str(summary_path))
+    assert "1 dropped, 3 seed reveals" in completed.stdout
+    summary = json.loads(summary_path.read_text())
+    rounds = summary["rounds"]
+    assert all(r["state"] == "finalized" and r["joined"] == 4 and len(r["update_cids"]) == 3 for r in rounds)
+    assert rounds[1]["accuracy"] > 0.7
+    assert all(v["ok"] and "1 dropped, 3 seed reveals" in v["message"] for v in summary["verified"])
+    verified = run_py("verify", "--round", "all", *backends)
+    assert "2/2 finalized rounds verified" in verified.stdout
