@@ -1,0 +1,90 @@
+"""Section 8, secure aggregation: accuracy against plain FedAvg on the same seeds, and the cost of a
+secure round (bytes per update, seconds and gas per round) at 10 and 100 clients, with and without dropouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.communication import update_bytes
+from bench.demo_runs import command_line, demo_args, run_demo
+from bench.report import percent, table
+from bench.settings import SuiteSettings
+
+ACCURACY_TARGET_PP = 0.1
+
+
+def _plain_round_gas(record: dict[str, Any]) -> int:
+    gas = record["gas_used"]
+    return gas["open"] + sum(gas["submissions"]) + gas["close"]
+
+
+def _cost(settings: SuiteSettings, clients: int, dropouts: int | None) -> dict[str, Any]:
+    """One round at `clients` clients: plain (dropouts None) or secure with `dropouts` clients dropping."""
+    options: dict[str, Any] = {"model": "2nn", "clients": clients, "rounds": 1, "epochs": 1}
+    if dropouts is not None:
+        options.update(secure_aggregation="", dropouts=dropouts)
+    args = [a for a in demo_args(settings, **options) if a != ""]
+    record = run_demo(args)["rounds"][0]
+    secure = dropouts is not None
+    return {
+        "clients": clients, "dropouts": dropouts, "command": command_line(args), "state": record["state"],
+        "wall_seconds": record["wall_seconds"], "seconds": record["seconds"],
+        "gas": record["gas_used"]["total"] if secure else _plain_round_gas(record),
+        "gas_detail": record["gas_used"],
+        "update_bytes": record["update_bytes"][0] if secure else update_bytes("2nn", "float32"),
+    }
+
+
+def run(settings: SuiteSettings) -> dict[str, Any]:
+    accuracy = {}
+    for mode in ("plain", "secure"):
+        options: dict[str, Any] = {"model": "2nn", "rounds": settings.secure_rounds}
+        if mode == "secure":
+            options["secure_aggregation"] = ""
+        args = [a for a in demo_args(settings, **options) if a != ""]
+        summary = run_demo(args)
+        accuracy[mode] = {"command": command_line(args), "accuracy": [r["accuracy"] for r in summary["rounds"]],
+                          "verified": all(v["ok"] for v in summary["verified"])}
+    costs = [_cost(settings, clients, dropouts)
+             for clients in settings.secure_clients for dropouts in (None, 0, max(1, clients // 10))]
+    return {"accuracy": accuracy, "costs": costs}
+
+
+def _gap(data: dict[str, Any]) -> float:
+    plain, secure = data["accuracy"]["plain"]["accuracy"], data["accuracy"]["secure"]["accuracy"]
+    return max(abs(a - b) for a, b in zip(plain, secure, strict=True)) * 100
+
+
+def headline(data: dict[str, Any]) -> list[list[str]]:
+    gap = _gap(data)
+    plain, secure = data["accuracy"]["plain"]["accuracy"], data["accuracy"]["secure"]["accuracy"]
+    rows = [[f"Secure aggregation vs plain FedAvg, 2NN, same seeds, {len(plain)} rounds",
+             f"{percent(secure[-1])} vs {percent(plain[-1])} (largest per-round gap {gap:.3f} pp)",
+             f"within {ACCURACY_TARGET_PP} pp: {'met' if gap <= ACCURACY_TARGET_PP else '**missed**'}"]]
+    for cost in data["costs"]:
+        if cost["dropouts"]:
+            rows.append([f"Secure round, {cost['clients']} clients, {cost['dropouts']} dropouts: seconds / gas",
+                         f"{cost['wall_seconds']:.1f} s / {cost['gas']:,}", ""])
+    return rows
+
+
+def render(data: dict[str, Any], figures: Path, mode: str) -> str:
+    accuracy = data["accuracy"]
+    plain, secure = accuracy["plain"]["accuracy"], accuracy["secure"]["accuracy"]
+    accuracy_rows = [[index + 1, percent(p), percent(s), f"{100 * (s - p):+.4f} pp"]
+                     for index, (p, s) in enumerate(zip(plain, secure, strict=True))]
+    cost_rows = [[c["clients"], "plain" if c["dropouts"] is None else f"secure, {c['dropouts']} dropouts",
+                  c["state"], f"{c['update_bytes']:,}", f"{c['wall_seconds']:.1f}",
+                  f"{c['seconds'].get('training', 0):.1f}", f"{c['seconds'].get('serialization', 0):.1f}",
+                  f"{c['seconds'].get('chain', 0):.1f}", f"{c['gas']:,}"]
+                 for c in data["costs"]]
+    return ("Accuracy per round, plain FedAvg and secure aggregation on the same seeds (2NN, IID, the suite's "
+            f"clients and epochs); every secure round verified from public data: {accuracy['secure']['verified']}."
+            "\n\n" + table(["round", "plain FedAvg", "secure", "difference"], accuracy_rows)
+            + "\n\nCost of one round (2NN, one epoch, embedded chain and store, the organization and all clients "
+            "in one process; seconds are wall-clock for the whole round, phases summed over clients; gas is every "
+            "transaction of the round: open, joins, submissions, reveals, finalize):\n\n"
+            + table(["clients", "round", "state", "bytes per update", "seconds", "training s", "masking/encoding s",
+                     "chain s", "gas per round"], cost_rows)
+            + "\n\nCommands: " + "; ".join(f"`{r['command']}`" for r in (*accuracy.values(), *data["costs"])))
