@@ -144,13 +144,18 @@ def parse_address(value: str) -> str:
 def _commitments(raw: object) -> dict[str, bytes]:
     if not isinstance(raw, dict) or len(raw) > MAX_PARTICIPANTS:
         raise MaskedFileError(f"commitments must be an object of at most {MAX_PARTICIPANTS} entries")
+    return parse_hex_by_address(raw, "commitment")
+
+
+def parse_hex_by_address(raw: dict, what: str) -> dict[str, bytes]:
+    """{address: 32 bytes of hex} -> {lower-case address: bytes}, or MaskedFileError naming the bad entry."""
     out = {}
     for peer, value in raw.items():
         try:
-            commitment = bytes.fromhex(value) if isinstance(value, str) else b""
+            parsed = bytes.fromhex(value) if isinstance(value, str) else b""
         except ValueError:
-            commitment = b""
-        if len(commitment) != SEED_BYTES:
-            raise MaskedFileError(f"commitment for {str(peer)[:50]!r} is not 32 bytes of hex")
-        out[parse_address(str(peer))] = commitment
+            parsed = b""
+        if len(parsed) != SEED_BYTES:
+            raise MaskedFileError(f"{what} for {str(peer)[:50]!r} is not 32 bytes of hex")
+        out[parse_address(str(peer))] = parsed
     return out

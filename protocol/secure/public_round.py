@@ -100,3 +100,17 @@ def load_reveals(store: ContentStore, record: SecureRoundRecord) -> dict[str, Se
                                   f"{reveal.revealer}, not round {record.round_id} by {revealer}")
         reveals[revealer] = reveal
     return reveals
+
+
+def round_gas(contract: FederatedLearningContract, round_id: int) -> dict[str, int]:
+    """Gas of every transaction of a round, summed by the first event each emitted (RoundOpened,
+    ParticipantJoined, UpdateSubmitted, SeedsRevealed, RoundFinalized or RoundAborted), and in total."""
+    firsts: dict[str, str] = {}
+    for event in HistoryReader(contract).events(round_id):
+        firsts.setdefault(event["transactionHash"].to_0x_hex(), event["event"])
+    totals: dict[str, int] = {}
+    for tx_hash, name in firsts.items():
+        used = contract.chain.web3.eth.get_transaction_receipt(tx_hash)["gasUsed"]
+        totals[name] = totals.get(name, 0) + used
+    totals["total"] = sum(totals.values())
+    return totals

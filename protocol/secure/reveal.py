@@ -12,8 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from protocol.secure.keys import SEED_BYTES
-from protocol.secure.masked_file import MAX_PARTICIPANTS, MaskedFileError, parse_address
+from protocol.secure.masked_file import MAX_PARTICIPANTS, MaskedFileError, parse_address, parse_hex_by_address
 
 FORMAT = "fedchain-seed-reveal/1"
 MAX_BYTES = 128 * MAX_PARTICIPANTS + 1024
@@ -50,20 +49,7 @@ def decode_reveal(data: bytes) -> SeedReveal:
         raise RevealFileError("round must be a non-negative integer")
     if not isinstance(revealer, str) or not isinstance(seeds, dict) or len(seeds) > MAX_PARTICIPANTS:
         raise RevealFileError("revealer must be an address and seeds an object")
-    parsed = {}
-    for peer, value in seeds.items():
-        try:
-            seed = bytes.fromhex(value) if isinstance(value, str) else b""
-        except ValueError:
-            seed = b""
-        if len(seed) != SEED_BYTES:
-            raise RevealFileError(f"seed for {str(peer)[:50]!r} is not 32 bytes of hex")
-        parsed[_address(str(peer))] = seed
-    return SeedReveal(round_id, _address(revealer), parsed)
-
-
-def _address(value: str) -> str:
     try:
-        return parse_address(value)
+        return SeedReveal(round_id, parse_address(revealer), parse_hex_by_address(seeds, "seed"))
     except MaskedFileError as error:
         raise RevealFileError(str(error)) from None

@@ -149,7 +149,8 @@ def test_too_few_joiners_abort_the_round(federation):
     assert any("2 joined, fewer than 3" in line for line in federation.log)
 
 
-def test_a_wrong_revealed_seed_is_detected_by_verification(federation, pool):
+def round_with_a_wrong_seed(federation: SecureFederation, pool: ThreadPoolExecutor) -> tuple[int, str]:
+    """A secure round where participant 0 dropped and participant 4 revealed a wrong seed; its id and the liar."""
     rounds, contract, store = federation.rounds, federation.organization.contract, federation.store
     federation.participants[0].drop_out = True
     round_id, _ = rounds.open_round()
@@ -165,32 +166,24 @@ def test_a_wrong_revealed_seed_is_detected_by_verification(federation, pool):
     dropped = federation.participants[0].address.lower()
     wrong = encode_reveal(replace(liar.reveal_contents(round_id), seeds={dropped: b"\x01" * 32}))
     liar.contract.reveal_seeds(round_id, store.add_bytes(wrong))
-    outcome = rounds.step(round_id)  # the organization refuses to publish a sum it cannot unmask
+    return round_id, liar.address.lower()
+
+
+def test_the_organization_refuses_to_publish_a_sum_it_cannot_unmask(federation, pool):
+    round_id, liar = round_with_a_wrong_seed(federation, pool)
+    outcome = federation.rounds.step(round_id)
     assert outcome.state is RoundState.ABORTED
-    assert any(f"{liar.address.lower()} revealed a wrong seed" in line for line in federation.log)
+    assert any(f"{liar} revealed a wrong seed" in line for line in federation.log)
 
 
-def test_verification_catches_a_wrong_seed_in_a_finalized_round(federation, pool):
+def test_a_wrong_revealed_seed_is_detected_by_verification(federation, pool):
     """An organization that finalizes anyway (here: a result of its choosing) fails verification, naming the liar."""
-    rounds, contract, store = federation.rounds, federation.organization.contract, federation.store
-    federation.participants[0].drop_out = True
-    round_id, _ = rounds.open_round()
-    deadlines = contract.secure_round(round_id).deadlines
-    for participant in federation.participants:
-        participant.join(round_id)
-    advance_past(contract, deadlines.join)
-    list(pool.map(lambda p: p.submit(round_id), federation.participants[1:]))
-    advance_past(contract, deadlines.submit)
-    for participant in federation.participants[1:4]:
-        participant.step(round_id)
-    liar = federation.participants[4]
-    dropped = federation.participants[0].address.lower()
-    wrong = encode_reveal(replace(liar.reveal_contents(round_id), seeds={dropped: b"\x01" * 32}))
-    liar.contract.reveal_seeds(round_id, store.add_bytes(wrong))
+    round_id, liar = round_with_a_wrong_seed(federation, pool)
+    contract = federation.organization.contract
     contract.finalize_secure_round(round_id, contract.round(round_id).base_cid)
-    verification = verify_round(contract, store, round_id)
+    verification = verify_round(contract, federation.store, round_id)
     assert not verification.ok
-    assert f"{liar.address.lower()} revealed a wrong seed" in verification.message
+    assert f"{liar} revealed a wrong seed" in verification.message
 
 
 def test_late_and_replayed_masked_updates_are_refused(federation, pool):
