@@ -45,7 +45,7 @@ CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives accou
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="run the whole system in one process and print a summary")
+    demo = commands.add_parser("demo")
     add_home_option(demo)
     add_chain_option(demo, default="embedded")
     add_ipfs_option(demo)

@@ -17,7 +17,7 @@ from storage.store import StorageError, open_store
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    ipfs = commands.add_parser("ipfs", help="the content store by hand: add a file, cat a CID")
+    ipfs = commands.add_parser("ipfs")
     actions = ipfs.add_subparsers(dest="ipfs_command", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="store a file and print its CID (Kubo-identical)")
     add.add_argument("file", type=Path)

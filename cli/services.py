@@ -47,8 +47,8 @@ from webui.node import ServiceNode
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    organization = commands.add_parser("organization", help="the organization's service: runs rounds")
-    client = commands.add_parser("client", help="a client's service: trains when a round opens")
+    organization = commands.add_parser("organization")
+    client = commands.add_parser("client")
     for parser in (organization, client):
         add_home_option(parser)
         add_chain_option(parser)

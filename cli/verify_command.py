@@ -12,7 +12,7 @@ from storage.store import open_store
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    verify = commands.add_parser("verify", help="recompute finalized rounds and compare their result CIDs")
+    verify = commands.add_parser("verify")
     add_home_option(verify)
     add_chain_option(verify)
     add_ipfs_option(verify)
