@@ -38,8 +38,8 @@ from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
+from storage.factory import open_store
 from storage.model_file import Encoding
-from storage.store import open_store
 
 CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives account 0 only 1,000 ether
 

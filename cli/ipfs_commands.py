@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cli.common import add_home_option, add_ipfs_option, home_of
+from storage.factory import open_store
 from storage.hashing import cid_of_file
-from storage.store import StorageError, open_store
+from storage.store import StorageError
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -41,7 +41,7 @@ from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from organization.web.journal import RoundJournal, journal_path
-from storage.store import open_store
+from storage.factory import open_store
 from webui.link import ChainLink
 from webui.node import ServiceNode
 

@@ -8,7 +8,7 @@ import json
 from chain.contract import RoundState
 from cli.common import UserError, add_chain_option, add_home_option, add_ipfs_option, attached_contract, home_of
 from protocol.verification import verify_round
-from storage.store import open_store
+from storage.factory import open_store
 
 
 def register(commands: argparse._SubParsersAction) -> None:
