@@ -16,7 +16,7 @@ from chain.contract import FederatedLearningContract, RoundState, decode_accepte
 from storage.cid import Cid
 
 LOG_PAGE_BLOCKS = 5_000
-_ROUND_EVENTS = ("RoundOpened", "UpdateSubmitted", "RoundFinalized", "RoundAborted")
+_ROUND_EVENTS = ("RoundOpened", "UpdateSubmitted", "SubmissionsFrozen", "RoundFinalized", "RoundAborted")
 
 
 @dataclass
@@ -37,10 +37,12 @@ class RoundRecord:
     base_cid: Cid
     deadline: int
     quorum: int
+    max_samples: int
     opened_block: int
     open_tx: str
     open_gas: int | None
     state: RoundState = RoundState.OPEN
+    submissions_closed: bool = False
     submissions: list[SubmissionRecord] = field(default_factory=list)
     result_cid: Cid | None = None
     close_tx: str | None = None
@@ -59,6 +61,8 @@ class RoundRecord:
             "result_cid": str(self.result_cid) if self.result_cid else None,
             "deadline_block": self.deadline,
             "quorum": self.quorum,
+            "max_samples": self.max_samples,
+            "submissions_closed": self.submissions_closed,
             "opened_block": self.opened_block,
             "closed_block": self.closed_block,
             "open_tx": self.open_tx,
@@ -188,7 +192,8 @@ class HistoryReader:
             if name == "RoundOpened":
                 rounds[args["roundId"]] = RoundRecord(
                     round_id=args["roundId"], base_cid=Cid(bytes(args["baseCid"])), deadline=args["deadline"],
-                    quorum=args["quorum"], opened_block=event["blockNumber"], open_tx=tx_hash,
+                    quorum=args["quorum"], max_samples=args["maxSamples"], opened_block=event["blockNumber"],
+                    open_tx=tx_hash,
                     open_gas=gas(tx_hash),
                 )
             elif args["roundId"] not in rounds:
@@ -199,6 +204,8 @@ class HistoryReader:
                     samples=args["samples"], tx_hash=tx_hash, block_number=event["blockNumber"],
                     gas_used=gas(tx_hash),
                 ))
+            elif name == "SubmissionsFrozen":
+                rounds[args["roundId"]].submissions_closed = True
             elif name in ("RoundFinalized", "RoundAborted"):
                 record = rounds[args["roundId"]]
                 record.close_tx, record.close_gas = tx_hash, gas(tx_hash)

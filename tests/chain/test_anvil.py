@@ -46,7 +46,7 @@ def test_anvil_starts_on_demand_and_keeps_its_state_across_restarts(
     book = DeploymentBook(tmp_path / "deployments.json")
     organization = deploy(chain, dev_account(0), book, log=lambda _: None)
     base = fresh_cid()
-    round_id, _ = organization.open_round(base, organization.block_number() + 100, 1)
+    round_id, _ = organization.open_round(base, organization.block_number() + 100, 1, 1000)
     block = chain.web3.eth.block_number
 
     assert connect("anvil", tmp_path).web3.eth.block_number == block  # it answers: nothing new is started

@@ -34,7 +34,7 @@ def test_gas_is_estimated_once_per_function_and_refusals_still_raise_the_named_e
 def test_a_transaction_that_runs_out_of_gas_is_estimated_again_and_sent_once_more(
         organization: FederatedLearningContract) -> None:
     client = organization.with_account(dev_account(4))
-    register = client.web3_contract.functions.register()
+    register = client.web3_contract.functions.register(bytes(32))
     limits = GasLimits.of(organization.chain.web3)
     limits.learn(register, 20_000)  # far too little for a registration
     result = client.register()
