@@ -80,7 +80,8 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"fedchain demo: {args.clients} clients x {args.rounds} rounds, {args.model}, {args.partition}, "
           f"{args.strategy}; chain: {chain.name}; IPFS: {args.ipfs}; contract {contract.address}; home {home}")
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.clients,
-                                    target=args.clients, deadline_blocks=10_000, seed=args.seed)
+                                    target=args.clients, deadline_blocks=10_000, max_samples=args.max_samples,
+                                    seed=args.seed)
     organization = Organization(contract, store, settings, test, log=quiet)
     clients = []
     for index in range(args.clients):

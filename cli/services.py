@@ -129,7 +129,7 @@ def run_organization(args: argparse.Namespace) -> int:
     _, test = load_data(args.data, args.test_data)
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
-                                    seed=args.seed)
+                                    max_samples=args.max_samples, seed=args.seed)
     store = open_store(args.ipfs, home)
     if web:
         node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",

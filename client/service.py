@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chain.contract import ClientStatus, FederatedLearningContract, RoundInfo, RoundState
-from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen
+from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen, SubmissionsClosed
 from chain.history import HistoryReader
 from client.state import ClientState, HistoryEntry
 from mlprocessor.data import Dataset
@@ -112,20 +112,21 @@ class Client:
         with timer.phase("evaluation"):
             after = evaluate(model_from_state(architecture, result.state), self.data).accuracy
         with timer.phase("serialization"):
-            metadata = update_metadata(architecture, round_id, len(self.data), info.base_cid, self.settings.encoding)
+            samples = min(len(self.data), info.max_samples)  # the round's cap on what one update may claim
+            metadata = update_metadata(architecture, round_id, samples, info.base_cid, self.settings.encoding)
             sections = {FISHER: fisher} if fisher is not None and plan.fedcurv_lambda > 0 else None
             update_bytes = encode_artifact(result.delta(base.tensors), metadata, sections)
         with timer.phase("ipfs"):
             update_cid = self.store.add_bytes(update_bytes)
         try:
             with timer.phase("chain"):
-                receipt = self.contract.submit_update(round_id, update_cid, len(self.data))
-        except (DeadlinePassed, RoundNotOpen) as closed:
+                receipt = self.contract.submit_update(round_id, update_cid, samples)
+        except (DeadlinePassed, RoundNotOpen, SubmissionsClosed) as closed:
             participation.skipped = str(closed)
             self.log(f"client {self.address}: skipped round {round_id}: {closed}")
             return participation
         participation.entry = HistoryEntry(
-            round=round_id, base_cid=str(info.base_cid), update_cid=str(update_cid), samples=len(self.data),
+            round=round_id, base_cid=str(info.base_cid), update_cid=str(update_cid), samples=samples,
             tx_hash=receipt.tx_hash, gas_used=receipt.gas_used, train_loss=result.stats.loss,
             local_accuracy_before=before, local_accuracy_after=after,
         )

@@ -40,6 +40,7 @@ class OrganizationSettings:
     quorum: int = 1  # the chain refuses to finalize with fewer submissions
     target: int = 1  # close as soon as this many updates arrived; else wait for the deadline
     deadline_blocks: int = 60
+    max_samples: int = 10_000  # the most examples one update may claim (its FedAvg weight is capped by it)
     seed: int = 0
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
@@ -116,7 +117,7 @@ class Organization:
     def open_round(self) -> tuple[int, TxResult]:
         base = self.next_base_cid()
         deadline = self.contract.block_number() + self.settings.deadline_blocks
-        round_id, result = self.contract.open_round(base, deadline, self.settings.quorum)
+        round_id, result = self.contract.open_round(base, deadline, self.settings.quorum, self.settings.max_samples)
         self.log(f"round {round_id}: opened on {base}, deadline block {deadline}, quorum {self.settings.quorum}")
         return round_id, result
 
