@@ -14,6 +14,7 @@ from chain.errors import ContractRevert
 from cli import bench_command, chain_commands, demo, ipfs_commands, services, verify_command
 from cli.common import UserError
 from mlprocessor.data import DataError
+from protocol.outages import RoundSettingsError
 from storage.cid import InvalidCidError
 from storage.model_file import ModelFileError
 from storage.store import StorageError
@@ -33,6 +34,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     StorageError,
     ModelFileError,
     DataError,
+    RoundSettingsError,
 )
 
 
