@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlprocessor.models import StateDict, tensor_spec
+from mlprocessor.validation import fisher_problem
 from storage import model_file
 from storage.cid import Cid
 from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
@@ -24,6 +25,7 @@ FEDCURV_U = "fedcurv_u"
 FEDCURV_V = "fedcurv_v"
 REJECTIONS = "rejections"  # result metadata: JSON object, update index -> the organization's reason
 MEDIAN_NORM = "screening.median_norm"  # result metadata: median norm of the round's accepted updates
+FEDCURV_U_LIMIT = 1e6  # u sums accepted Fishers (each at most 100, on our models under 1)
 REASON_CHARS = 300  # a published reason is cut here: metadata stays small whatever a file made us say
 
 
@@ -121,3 +123,17 @@ def published_rejections(metadata: ModelMetadata) -> dict[int, str]:
 def published_median_norm(metadata: ModelMetadata) -> float | None:
     value = metadata.extra.get(MEDIAN_NORM)
     return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def fedcurv_problem(base: Artifact) -> str | None:
+    """Why a base model's FedCurv sections cannot be trained against (a client then refuses the
+    base with this reason instead of crashing on NaNs), or None. No sections is usable: no penalty."""
+    u, v = base.section(FEDCURV_U), base.section(FEDCURV_V)
+    if (u is None) != (v is None):
+        return "the base carries only one of the FedCurv sections u and v"
+    if u is None or v is None:
+        return None
+    spec = model_file.expected_spec(base.tensors)
+    return fisher_problem(u, spec, FEDCURV_U_LIMIT, "FedCurv section u") or next(
+        (f"FedCurv section v {name} has non-finite values" for name, value in v.items()
+         if not np.isfinite(value).all()), None)
