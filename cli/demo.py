@@ -31,6 +31,7 @@ from cli.common import (
     home_of,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from client.adversary import ATTACKS, make_hostile
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
 from mlprocessor.data import load_data
@@ -58,6 +59,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="how clients store their updates (float16 and int8 are lossy and smaller)")
     demo.add_argument("--workers", type=int, default=None,
                       help="clients training at once (default: one per core, each on one torch thread)")
+    demo.add_argument("--attackers", type=int, default=0, help="how many of the clients are hostile")
+    demo.add_argument("--attack", choices=ATTACKS, default="sign-flip", help="what the hostile clients do")
     demo.add_argument("--json", type=Path, default=None, help="write the summary here")
     demo.set_defaults(handler=run_demo)
 
@@ -92,6 +95,7 @@ def run_demo(args: argparse.Namespace) -> int:
                         ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed), log=quiet)
         client.ensure_registered()
         clients.append(client)
+    clients = make_hostile(clients, args.attackers, args.attack, log=quiet)
 
     rounds = []
     with ThreadPoolExecutor(max_workers=workers) as pool:

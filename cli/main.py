@@ -42,6 +42,7 @@ EXPECTED_ERRORS = (
     ("storage.store", "StorageError"),
     ("storage.model_file", "ModelFileError"),
     ("mlprocessor.data", "DataError"),
+    ("protocol.outages", "RoundSettingsError"),
 )
 
 
