@@ -19,6 +19,7 @@ from cli.common import (
     account_of,
     add_account_options,
     add_chain_option,
+    add_contract_option,
     add_home_option,
     attached_contract,
     connect_chain,
@@ -49,6 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     history = commands.add_parser("history", help="the round history, read from the chain alone")
     add_home_option(history)
     add_chain_option(history)
+    add_contract_option(history)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(handler=run_history)
 
@@ -114,6 +116,9 @@ def run_history(args: argparse.Namespace) -> int:
         print()
         return 0
     print(f"contract {contract.address} on {contract.chain.name}: {len(rounds)} round(s)")
+    if not rounds:
+        print("no round has been opened on this contract yet")
+        return 0
     print(f"{'round':>5}  {'state':<9}  {'updates':>9}  {'base CID':<46}  {'result CID':<46}")
     for record in rounds:
         accepted = len(record.accepted) if record.result_cid else "-"
