@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 
 from chain.accounts import dev_accounts
@@ -25,6 +24,7 @@ from cli.common import (
     connect_chain,
     deployment_book,
     home_of,
+    local_ganache_lock,
 )
 
 
@@ -58,27 +58,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_chain(args: argparse.Namespace) -> int:
     home = home_of(args)
     url = ganache_url(args.port)
-    if ganache_answers(url):
-        raise UserError(f"a node already answers at {url}: stop it or choose another --port")
     database = home / "ganache" / "db"
-    ganache = start_ganache(args.port, database, block_time=args.block_time)
-    print(f"Ganache listening on {url} (chain id 1337, database {database})")
+    with local_ganache_lock(home):  # services of this home starting now wait instead of starting their own
+        if ganache_answers(url):
+            raise UserError(f"a node already answers at {url}: stop it or choose another --port")
+        ganache = start_ganache(args.port, database, block_time=args.block_time)
+    print(f"Ganache listening on {url} (chain id 1337, database {database}, PID {ganache.process.pid})")
     print("Accounts (deterministic; 0 is the organization by convention):")
     for index, account in enumerate(dev_accounts()):
         print(f"  ({index}) {account.address}  key {account.key.to_0x_hex()}")
-    print("Ctrl-C to stop.", flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops Ganache as cleanly as Ctrl-C
-    try:
-        ganache.process.wait()
-    except KeyboardInterrupt:
-        print("\nstopping Ganache")
+    print("Ctrl-C (or SIGTERM) stops it.", flush=True)
+    try:  # Ctrl-C and SIGTERM print one line and unwind through here (cli.stopping)
+        code = ganache.process.wait()
     finally:
         ganache.stop()
-    return 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    print(f"Ganache exited by itself with code {code}", file=sys.stderr)
+    return 1
 
 
 def compile_if_stale(log=print) -> None:
