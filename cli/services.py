@@ -104,9 +104,9 @@ def _link(args: argparse.Namespace, account: LocalAccount) -> ChainLink:
                      args.contract)
 
 
-def _serve(app_of: Callable[[Any, int], Flask], node: ServiceNode, args: argparse.Namespace, role: str) -> int:
+def _serve(app_of: Callable[[Any, int, str], Flask], node: ServiceNode, args: argparse.Namespace, role: str) -> int:
     """Serve until interrupted; the node's automatic loop runs beside the server."""
-    server = make_server(args.host, args.port, app_of(node, args.port), threaded=True)
+    server = make_server(args.host, args.port, app_of(node, args.port, args.host), threaded=True)
     node.auto = args.auto
     node.start()
     _say(f"{role} web interface on http://{args.host}:{server.port} (account {node.link.account.address})")
