@@ -47,6 +47,9 @@ def check_secure_arguments(args: argparse.Namespace) -> None:
         names = ", ".join("--" + name.replace("_", "-") for name in asked)
         raise UserError(f"{names} need(s) to see individual updates (per-update validation, Fisher sections), "
                         "which secure aggregation hides from everyone; drop them or --secure-aggregation")
+    if getattr(args, "attackers", 0):
+        raise UserError("--attackers: the simulated attacks act on plain updates; they are not available with "
+                        "--secure-aggregation (which does not protect the sum against poisoning either)")
     if getattr(args, "encoding", "float32") != "float32":
         raise UserError("--encoding: masked updates are 64-bit ring elements and cannot be compressed")
     clients, dropouts = getattr(args, "clients", None), getattr(args, "dropouts", 0)

@@ -8,6 +8,7 @@ and acts when the user clicks, or by itself with the automatic switch; without i
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -17,18 +18,21 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from chain.contract import FederatedLearningContract
-from chain.deployments import DeploymentNotFoundError
-from chain.migrate import attach, deploy
+from chain.migrate import deploy
 from cli.common import (
     UserError,
     account_of,
     add_account_options,
     add_chain_option,
+    add_contract_option,
     add_home_option,
     add_ipfs_option,
     connect_chain,
     deployment_book,
+    find_contract,
     home_of,
+    open_ipfs,
+    wait_for_contract,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
 from cli.secure_options import add_secure_options, check_secure_arguments, secure_rounds_of
@@ -43,17 +47,19 @@ from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from organization.web.journal import RoundJournal, journal_path
-from storage.store import open_store
 from webui.link import ChainLink
 from webui.node import ServiceNode
 
+UNTIL_STOPPED = sys.maxsize  # rounds for a headless organization without --rounds
+
 
 def register(commands: argparse._SubParsersAction) -> None:
-    organization = commands.add_parser("organization", help="the organization's service: runs rounds")
-    client = commands.add_parser("client", help="a client's service: trains when a round opens")
+    organization = commands.add_parser("organization")
+    client = commands.add_parser("client")
     for parser in (organization, client):
         add_home_option(parser)
         add_chain_option(parser)
+        add_contract_option(parser)
         add_ipfs_option(parser)
         add_account_options(parser)
         add_data_options(parser)
@@ -68,7 +74,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                             help="no web interface, only the automatic loop (the default without --port)")
         parser.add_argument("--auto", action="store_true", help="web interface: start with the automatic switch on")
     add_plan_options(organization)
-    organization.add_argument("--rounds", type=int, default=5, help="headless: rounds to close before exiting")
+    organization.add_argument("--rounds", type=int, default=None,
+                              help="headless: close this many rounds, then exit (default: run until stopped)")
     organization.add_argument("--quorum", type=int, default=2, help="fewest updates a round may be finalized with")
     organization.add_argument("--target", type=int, default=None,
                               help="close a round as soon as this many updates arrived (default: the quorum)")
@@ -100,12 +107,13 @@ def _say(line: str) -> None:
 
 def _link(args: argparse.Namespace, account: LocalAccount) -> ChainLink:
     home = home_of(args)
-    return ChainLink(lambda: connect_chain(args), lambda chain: deployment_book(chain, home), account)
+    return ChainLink(lambda: connect_chain(args, say=_say), lambda chain: deployment_book(chain, home), account,
+                     args.contract)
 
 
-def _serve(app_of: Callable[[Any, int], Flask], node: ServiceNode, args: argparse.Namespace, role: str) -> int:
+def _serve(app_of: Callable[[Any, int, str], Flask], node: ServiceNode, args: argparse.Namespace, role: str) -> int:
     """Serve until interrupted; the node's automatic loop runs beside the server."""
-    server = make_server(args.host, args.port, app_of(node, args.port), threaded=True)
+    server = make_server(args.host, args.port, app_of(node, args.port, args.host), threaded=True)
     node.auto = args.auto
     node.start()
     _say(f"{role} web interface on http://{args.host}:{server.port} (account {node.link.account.address})")
@@ -118,14 +126,15 @@ def _serve(app_of: Callable[[Any, int], Flask], node: ServiceNode, args: argpars
 
 
 def _organization_contract(args: argparse.Namespace) -> FederatedLearningContract:
-    """Attach to the recorded deployment, deploying one first when this chain has none."""
-    chain = connect_chain(args)
-    book = deployment_book(chain, home_of(args))
+    """`--contract`, else the deployment recorded in the home, else a new one (recorded for the clients)."""
+    chain = connect_chain(args, wait=True, say=_say)
     account = account_of(args, 0)
     try:
-        return attach(chain, book, account)
-    except DeploymentNotFoundError:
-        return deploy(chain, account, book)
+        return find_contract(args, chain, account)
+    except UserError:
+        if args.contract:
+            raise
+    return deploy(chain, account, deployment_book(chain, home_of(args)), log=_say)
 
 
 def run_organization(args: argparse.Namespace) -> int:
@@ -137,7 +146,7 @@ def run_organization(args: argparse.Namespace) -> int:
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
                                     max_samples=args.max_samples, seed=args.seed)
-    store = open_store(args.ipfs, home)
+    store = open_ipfs(args, wait=True, say=_say)
     if web:
         node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",
                                 args.poll, _say)
@@ -146,8 +155,11 @@ def run_organization(args: argparse.Namespace) -> int:
     organization = Organization(contract, store, settings, test, _say)
     journal = RoundJournal(journal_path(home / "organization", contract))  # rejection reasons for the web pages
     _say(f"organization {contract.account.address} on {contract.chain.name}, contract {contract.address}")
+    if args.rounds is None:
+        _say("organization: running rounds until stopped (Ctrl-C or SIGTERM; --rounds R stops after R)")
     driver = secure_rounds_of(organization, args.phase_blocks, args.quorum) if args.secure_aggregation else organization
-    driver.run(args.rounds, poll_seconds=args.poll, on_outcome=journal.record_outcome)
+    driver.run(args.rounds or UNTIL_STOPPED, poll_seconds=args.poll, on_outcome=journal.record_outcome)
+    _say(f"organization: closed {args.rounds} round(s) as --rounds {args.rounds} asked: stopping")
     return 0
 
 
@@ -169,15 +181,16 @@ def run_client(args: argparse.Namespace) -> int:
     data, description = _client_data(args)
     state = ClientState(home / "clients" / account.address)
     settings = ClientSettings(ewc_lambda=args.ewc_lambda, seed=args.seed)
-    store = open_store(args.ipfs, home)
+    store = open_ipfs(args, wait=True, say=_say)
     if web:
         node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say)
         return _serve(client_app, node, args, "client")
-    chain = connect_chain(args)
-    contract = attach(chain, deployment_book(chain, home), account)
+    chain = connect_chain(args, wait=True, say=_say)
+    contract = wait_for_contract(args, chain, account, _say)
     client = Client(contract, store, data, state, settings)
     _say(f"client {account.address} on {chain.name}: {description}, {len(data)} examples")
     (SecureParticipant(client) if args.secure_aggregation else client).run(poll_seconds=args.poll,
                                                                              max_rounds=args.rounds)
+    _say(f"client: answered {args.rounds} round(s) as --rounds {args.rounds} asked: stopping")
     return 0
 

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from chain.contract import ParticipantStatus, RoundState
 from chain.errors import DeadlinePassed, NoDropouts, RoundNotOpen
 from client.keys import load_or_create_keys
-from client.service import Client, Participation
+from client.service import Client, Participation, RefusedBase
 from client.state import HistoryEntry
+from protocol.outages import TRANSIENT_ERRORS, one_line
 from protocol.secure.keys import RoundContext
 from protocol.secure.masked_file import encode_masked
 from protocol.secure.participant import mask_delta, reveal_for
 from protocol.secure.public_round import read_secure_round, registered_keys
 from protocol.secure.reveal import SeedReveal, encode_reveal
+from storage.model_file import ModelFileError
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,11 @@ class SecureParticipant:
             info = self.contract.round(round_id)
             record = read_secure_round(self.contract, round_id)
         assert record is not None and info.base_cid is not None
-        trained = self.client.train(info, timer)
+        try:
+            trained = self.client.train(info, timer)
+        except RefusedBase as refusal:
+            participation.skipped = str(refusal)
+            return SecureSubmission(SecureStep(round_id, "dropped", str(refusal)), participation, 0)
         samples = min(len(self.client.data), info.max_samples)
         with timer.phase("serialization"):
             masked, clipped = mask_delta(trained.result.delta(trained.base.tensors), samples,
@@ -150,15 +156,18 @@ class SecureParticipant:
         self.client.ensure_registered()
         finished: set[int] = set()
         while not should_stop() and (max_rounds is None or len(finished) < max_rounds):
-            count = self.contract.round_count()
-            if count and self.contract.secure_round(count) is not None:
-                outcome = self.step(count)
-                if outcome.action == "done" and self.contract.participant_status(count, self.address) in (
-                        ParticipantStatus.SUBMITTED, ParticipantStatus.REVEALED):
-                    finished.add(count)
-            elif (info := self.client.pending_round()) is not None:
-                self.client.participate(info.round_id)
-                finished.add(info.round_id)
+            try:  # a node or daemon restarting, a reverted transaction: one line, then try again
+                count = self.contract.round_count()
+                if count and self.contract.secure_round(count) is not None:
+                    outcome = self.step(count)
+                    if outcome.action == "done" and self.contract.participant_status(count, self.address) in (
+                            ParticipantStatus.SUBMITTED, ParticipantStatus.REVEALED):
+                        finished.add(count)
+                elif (info := self.client.pending_round()) is not None:
+                    self.client.participate(info.round_id)
+                    finished.add(info.round_id)
+            except (*TRANSIENT_ERRORS, ModelFileError) as error:
+                self.client.log(f"client {self.address}: cannot take part yet: {one_line(error)}")
             time.sleep(poll_seconds)
 
 

@@ -17,6 +17,7 @@ from chain.transactions import TxResult
 from mlprocessor.evaluation import evaluate
 from mlprocessor.models import model_from_state
 from organization.service import Organization, OrganizationSettings, RoundOutcome
+from protocol.outages import TRANSIENT_ERRORS, one_line
 from protocol.secure.aggregate import SECURE_STRATEGIES, secure_result_file, secure_state
 from protocol.secure.masked_file import MaskedFileError
 from protocol.secure.public_round import load_masked_update, load_reveals, read_secure_round
@@ -113,7 +114,8 @@ class SecureRounds:
             with outcome.timer.phase("chain"):
                 result = self.contract.abort_round(round_id)
             outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.ABORTED, result.tx_hash, result.gas_used
-            organization.log(f"round {round_id}: aborted, the masked sum cannot be unmasked: {error}")
+            outcome.reason = f"the masked sum cannot be unmasked: {error}"
+            organization.log(f"round {round_id}: aborted, {outcome.reason}")
             return outcome
         outcome.accepted = [True] * len(updates)
         extra = organization.settings.plan.to_extra()
@@ -138,6 +140,7 @@ class SecureRounds:
         with outcome.timer.phase("chain"):
             result = self.contract.abort_secure_round(outcome.round_id)
         outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.ABORTED, result.tx_hash, result.gas_used
+        outcome.reason = why
         self.organization.log(f"round {outcome.round_id}: secure round aborted ({why})")
         return outcome
 
@@ -146,11 +149,16 @@ class SecureRounds:
         """Run until `rounds` secure rounds are closed, resuming an open one first."""
         closed = 0
         while closed < rounds and not should_stop():
-            info = self.organization.current_round()
-            if info is None:
-                self.open_round()
+            try:
+                info = self.organization.current_round()
+                if info is None:
+                    self.open_round()
+                    continue
+                outcome = self.step(info.round_id)
+            except TRANSIENT_ERRORS as error:  # a node or daemon restarting: one line, then try again
+                self.organization.log(f"organization: {one_line(error)}; retrying in {poll_seconds:g}s")
+                time.sleep(poll_seconds)
                 continue
-            outcome = self.step(info.round_id)
             if outcome is None:
                 self.contract.chain.tick()
                 time.sleep(poll_seconds)
