@@ -1,5 +1,9 @@
 """A secure round's result: the base plus the unmasked average, as a deterministic model file.
 
+Weights are the sample counts as claimed on-chain (each capped by the round's maxSamples): plain
+FedAvg's cap at twice the round's median claim needs every claim before anyone encodes its update,
+which masking clients do not have.
+
 The organization builds it to finalize and `verify` rebuilds it from public data; the same
 masked updates, participants and reveals give the same bytes and therefore the same CID.
 """

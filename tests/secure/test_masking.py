@@ -60,7 +60,8 @@ class Round:
     def fedavg(self, survivors: list[str]) -> np.ndarray:
         base = {name: np.zeros(shape, np.float32) for name, (shape, _) in tensor_spec(ARCH).items()}
         updates = [ClientUpdate(self.deltas[a], self.samples[a]) for a in survivors]
-        return flatten_state(FedAvg().combine(updates), ARCH) + flatten_state(base, ARCH)
+        # secure rounds weight by the claimed counts (capped on-chain by maxSamples), not by the median cap
+        return flatten_state(FedAvg(weight_cap=None).combine(updates), ARCH) + flatten_state(base, ARCH)
 
 
 def test_pair_seeds_agree_between_peers_and_differ_between_rounds_and_pairs():
