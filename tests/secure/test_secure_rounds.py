@@ -14,7 +14,7 @@ from web3.logs import DISCARD
 from chain import errors
 from chain.accounts import dev_account
 from chain.backends import EmbeddedChain
-from chain.contract import RoundState
+from chain.contract import RoundState, SecureDeadlines
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
 from client.secure import SecureParticipant
@@ -63,6 +63,17 @@ def build(home: Path, clients: int = CLIENTS) -> SecureFederation:
         participants.append(SecureParticipant(client))
     return SecureFederation(chain, store, organization, SecureRounds(organization, SecureSettings(phase_blocks=12)),
                             participants, log)
+
+
+def open_and_join(federation: SecureFederation) -> tuple[int, SecureDeadlines]:
+    """A secure round that every participant joined, its join phase over."""
+    contract = federation.organization.contract
+    round_id, _ = federation.rounds.open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    for participant in federation.participants:
+        participant.join(round_id)
+    advance_past(contract, deadlines.join)
+    return round_id, deadlines
 
 
 @pytest.fixture
@@ -120,11 +131,7 @@ def test_dropouts_after_joining_are_unmasked_with_the_survivors_reveals(federati
 def test_a_survivor_that_does_not_reveal_aborts_the_round_with_the_reason_recorded(federation, pool):
     rounds, contract = federation.rounds, federation.organization.contract
     federation.participants[0].drop_out = True
-    round_id, _ = rounds.open_round()
-    deadlines = contract.secure_round(round_id).deadlines
-    for participant in federation.participants:
-        participant.join(round_id)
-    advance_past(contract, deadlines.join)
+    round_id, deadlines = open_and_join(federation)
     for participant in federation.participants[1:]:
         participant.submit(round_id)
     advance_past(contract, deadlines.submit)
@@ -151,13 +158,9 @@ def test_too_few_joiners_abort_the_round(federation):
 
 def round_with_a_wrong_seed(federation: SecureFederation, pool: ThreadPoolExecutor) -> tuple[int, str]:
     """A secure round where participant 0 dropped and participant 4 revealed a wrong seed; its id and the liar."""
-    rounds, contract, store = federation.rounds, federation.organization.contract, federation.store
+    contract, store = federation.organization.contract, federation.store
     federation.participants[0].drop_out = True
-    round_id, _ = rounds.open_round()
-    deadlines = contract.secure_round(round_id).deadlines
-    for participant in federation.participants:
-        participant.join(round_id)
-    advance_past(contract, deadlines.join)
+    round_id, deadlines = open_and_join(federation)
     list(pool.map(lambda p: p.submit(round_id), federation.participants[1:]))
     advance_past(contract, deadlines.submit)
     for participant in federation.participants[1:4]:
@@ -187,16 +190,12 @@ def test_a_wrong_revealed_seed_is_detected_by_verification(federation, pool):
 
 
 def test_late_and_replayed_masked_updates_are_refused(federation, pool):
-    rounds, contract, store = federation.rounds, federation.organization.contract, federation.store
+    rounds, store = federation.rounds, federation.store
     first = run_local_secure_round(rounds, federation.participants, pool)
     old_cid = first.submissions[0].participation.entry.update_cid
     replayer = federation.participants[0]
 
-    round_id, _ = rounds.open_round()
-    deadlines = contract.secure_round(round_id).deadlines
-    for participant in federation.participants:
-        participant.join(round_id)
-    advance_past(contract, deadlines.join)
+    round_id, _ = open_and_join(federation)
     with pytest.raises(errors.UpdateReplayed):
         replayer.contract.submit_masked_update(round_id, old_cid, 100)
     # the same masked values under a new CID still name round 1: the organization will not sum them
@@ -211,13 +210,9 @@ def test_late_and_replayed_masked_updates_are_refused(federation, pool):
 
 
 def test_a_late_masked_update_after_the_submission_deadline_is_refused(federation, pool):
-    rounds, contract = federation.rounds, federation.organization.contract
+    contract = federation.organization.contract
     federation.participants[0].drop_out = True
-    round_id, _ = rounds.open_round()
-    deadlines = contract.secure_round(round_id).deadlines
-    for participant in federation.participants:
-        participant.join(round_id)
-    advance_past(contract, deadlines.join)
+    round_id, deadlines = open_and_join(federation)
     list(pool.map(lambda p: p.submit(round_id), federation.participants[1:]))
     advance_past(contract, deadlines.submit)
     late = federation.participants[0]
