@@ -42,6 +42,10 @@ def create_app(node: ClientNode, port: int = 0) -> Flask:
         job = node.train()
         return done(job.message, 202, job=job.to_json())
 
+    @app.post("/api/consolidate")
+    def consolidate() -> ResponseReturnValue:
+        return done(node.request_consolidation())
+
     @app.post("/api/auto")
     def auto() -> ResponseReturnValue:
         return done(node.set_auto(switch(inputs(), "enabled")))

@@ -1,0 +1,38 @@
+"""Continual learning on permuted MNIST: which task a round trains on, and accuracy per task.
+
+Every client switches task at the same round: rounds 1..R are task 0, R+1..2R task 1, and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from mlprocessor.data import Dataset, permuted_task
+from mlprocessor.evaluation import evaluate
+
+
+@dataclass(frozen=True)
+class TaskSchedule:
+    tasks: int
+    rounds_per_task: int
+
+    def __post_init__(self) -> None:
+        if self.tasks < 1 or self.rounds_per_task < 1:
+            raise ValueError("a continual schedule needs at least one task and one round per task")
+
+    @property
+    def rounds(self) -> int:
+        return self.tasks * self.rounds_per_task
+
+    def task_of(self, round_number: int) -> int:
+        """The task of 1-based round ``round_number``."""
+        if not 1 <= round_number <= self.rounds:
+            raise ValueError(f"round {round_number} is outside 1..{self.rounds}")
+        return (round_number - 1) // self.rounds_per_task
+
+
+def task_accuracies(model: nn.Module, test: Dataset, tasks_seen: int) -> list[float]:
+    """Test accuracy on each task 0..tasks_seen-1 (the test set permuted like that task)."""
+    return [evaluate(model, permuted_task(test, task)).accuracy for task in range(tasks_seen)]
