@@ -153,15 +153,15 @@ class Organization:
             return self._abort(outcome, "no update passed validation")
         accepted = [(record.submissions[i].client, updates[i]) for i, ok in enumerate(outcome.accepted) if ok]
         with outcome.timer.phase("aggregation"):
-            state = aggregate_state(base, accepted, self.settings.strategy)
+            aggregate = aggregate_state(base, accepted, self.settings.strategy)
         extra = self.settings.plan.to_extra()
         if self.test_data is not None:
             with outcome.timer.phase("evaluation"):
-                evaluation = evaluate(model_from_state(self.settings.model, state), self.test_data)
+                evaluation = evaluate(model_from_state(self.settings.model, aggregate.tensors), self.test_data)
             outcome.accuracy, outcome.loss = evaluation.accuracy, evaluation.loss
             extra.update({"test_accuracy": round(evaluation.accuracy, 6), "test_loss": round(evaluation.loss, 6)})
         with outcome.timer.phase("serialization"):
-            data = result_file(base, info.base_cid, round_id, state, accepted, self.settings.strategy, extra)
+            data = result_file(base, info.base_cid, round_id, aggregate, accepted, self.settings.strategy, extra)
         with outcome.timer.phase("ipfs"):
             outcome.result_cid = self.store.add_bytes(data)
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")
