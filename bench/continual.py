@@ -22,8 +22,8 @@ from bench.report import percent, table
 from bench.run_cache import cached_run
 from bench.settings import SuiteSettings
 from mlprocessor.aggregation import FedAvg
-from mlprocessor.continual import TaskSchedule, task_accuracies
-from mlprocessor.data import load_data, permuted_task
+from mlprocessor.continual import PermutedScenario, TaskSchedule
+from mlprocessor.data import load_data
 from mlprocessor.models import model_from_state
 from mlprocessor.partition import partition
 
@@ -49,13 +49,13 @@ def run_variant(settings: SuiteSettings, schedule: TaskSchedule, method: Method)
     parts = partition(train.y, settings.clients, "iid", seed=settings.seed)
     federation = LeanFederation(MODEL, [train.subset(p) for p in parts], method, settings.epochs,
                                 settings.batch_size, settings.lr, settings.seed, settings.fisher_samples)
+    scenario = PermutedScenario(schedule, train, test, parts)
     rounds = []
     for number in range(1, schedule.rounds + 1):
-        task = schedule.task_of(number)
-        if number > 1 and task != schedule.task_of(number - 1):
-            federation.switch_data([permuted_task(train, task).subset(p) for p in parts])
+        if (data := scenario.new_data(number)) is not None:
+            federation.switch_data(data)
         model = model_from_state(MODEL, federation.run_round())
-        rounds.append({"round": number, "task": task, "task_accuracies": task_accuracies(model, test, task + 1)})
+        rounds.append({"round": number, **scenario.report(number, model)})
     return {"rounds": rounds}
 
 

@@ -30,9 +30,11 @@ from cli.common import (
     deployment_book,
     home_of,
 )
+from cli.continual_demo import continual_report, continual_schedule, demo_ewc_lambda, switch_data
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
+from mlprocessor.continual import PermutedScenario
 from mlprocessor.data import load_data
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
@@ -51,6 +53,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
+    demo.add_argument("--tasks", type=int, default=1,
+                      help="continual learning on permuted MNIST: this many tasks, every client switching together")
+    demo.add_argument("--rounds-per-task", type=int, default=None, help="with --tasks: rounds = tasks x this")
     add_plan_options(demo)
     add_data_options(demo)
     add_client_training_options(demo)
@@ -65,6 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
+    schedule = continual_schedule(args)
     home = home_of(args)
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
@@ -74,6 +80,7 @@ def run_demo(args: argparse.Namespace) -> int:
     store = open_store(args.ipfs, home)
     train, test = load_data(args.data, args.test_data)
     parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
+    scenario = PermutedScenario(schedule, train, test, parts)
     plan, strategy = plan_and_strategy(args)
     quiet = _quiet_log
     contract = deploy(chain, dev_account(0), deployment_book(chain, home), reset=True, log=quiet)
@@ -88,14 +95,17 @@ def run_demo(args: argparse.Namespace) -> int:
         contract.fund(account.address, CLIENT_FUNDING_ETHER)
         client = Client(contract.with_account(account), store, train.subset(parts[index]),
                         ClientState(home / "demo-runs" / contract.address / account.address),
-                        ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed), log=quiet)
+                        ClientSettings(ewc_lambda=demo_ewc_lambda(args), encoding=args.encoding, seed=args.seed),
+                        log=quiet)
         client.ensure_registered()
         clients.append(client)
 
     rounds = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for number in range(1, args.rounds + 1):
+            switch_data(clients, scenario, number)
             rounds.append(_run_round(organization, clients, pool, number, args.rounds))
+            rounds[-1].update(continual_report(organization, scenario, number, rounds[-1]["result_cid"]))
     failures = [r for r in rounds if r["state"] != "finalized"]
     verified = [verify_round(contract, store, r["round"]) for r in rounds if r["state"] == "finalized"]
     mismatches = [v for v in verified if not v.ok]

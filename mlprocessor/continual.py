@@ -5,8 +5,11 @@ Every client switches task at the same round: rounds 1..R are task 0, R+1..2R ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from torch import nn
 
 from mlprocessor.data import Dataset, permuted_task
@@ -36,3 +39,27 @@ class TaskSchedule:
 def task_accuracies(model: nn.Module, test: Dataset, tasks_seen: int) -> list[float]:
     """Test accuracy on each task 0..tasks_seen-1 (the test set permuted like that task)."""
     return [evaluate(model, permuted_task(test, task)).accuracy for task in range(tasks_seen)]
+
+
+@dataclass(frozen=True)
+class PermutedScenario:
+    """Clients' data and test accuracies per task for a federation whose data is ``train`` split
+    by ``parts`` (client k holds ``train[parts[k]]`` in every task, permuted like the task)."""
+
+    schedule: TaskSchedule
+    train: Dataset
+    test: Dataset
+    parts: Sequence[np.ndarray]
+
+    def new_data(self, round_number: int) -> list[Dataset] | None:
+        """Every client's data when ``round_number`` starts a task (round 1 included), else None."""
+        task = self.schedule.task_of(round_number)
+        if round_number > 1 and task == self.schedule.task_of(round_number - 1):
+            return None
+        data = permuted_task(self.train, task)
+        return [data.subset(part) for part in self.parts]
+
+    def report(self, round_number: int, model: nn.Module) -> dict[str, Any]:
+        """The round's task and the model's accuracy on every task seen so far."""
+        task = self.schedule.task_of(round_number)
+        return {"task": task, "task_accuracies": task_accuracies(model, self.test, task + 1)}
