@@ -71,6 +71,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
     schedule = continual_schedule(args)
+    args.ewc_lambda = demo_ewc_lambda(args)
     home = home_of(args)
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
@@ -95,8 +96,7 @@ def run_demo(args: argparse.Namespace) -> int:
         contract.fund(account.address, CLIENT_FUNDING_ETHER)
         client = Client(contract.with_account(account), store, train.subset(parts[index]),
                         ClientState(home / "demo-runs" / contract.address / account.address),
-                        ClientSettings(ewc_lambda=demo_ewc_lambda(args), encoding=args.encoding, seed=args.seed),
-                        log=quiet)
+                        ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed), log=quiet)
         client.ensure_registered()
         clients.append(client)
 
