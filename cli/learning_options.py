@@ -20,6 +20,8 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--fedcurv-lambda", type=float, default=0.0, help="FedCurv strength (0: off)")
+    parser.add_argument("--max-samples", type=int, default=10_000,
+                        help="the most training examples one update may claim (caps its FedAvg weight)")
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

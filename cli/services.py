@@ -43,14 +43,14 @@ from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from organization.web.journal import RoundJournal, journal_path
-from storage.store import open_store
+from storage.factory import open_store
 from webui.link import ChainLink
 from webui.node import ServiceNode
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    organization = commands.add_parser("organization", help="the organization's service: runs rounds")
-    client = commands.add_parser("client", help="a client's service: trains when a round opens")
+    organization = commands.add_parser("organization")
+    client = commands.add_parser("client")
     for parser in (organization, client):
         add_home_option(parser)
         add_chain_option(parser)
@@ -133,7 +133,7 @@ def run_organization(args: argparse.Namespace) -> int:
     _, test = load_data(args.data, args.test_data)
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
-                                    seed=args.seed)
+                                    max_samples=args.max_samples, seed=args.seed)
     store = open_store(args.ipfs, home)
     if web:
         node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from chain.contract import ClientStatus, FederatedLearningContract, RoundInfo, RoundState
-from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen
+from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen, SubmissionsClosed
 from chain.history import HistoryReader
 from client.state import ClientState, Consolidation, DataRecord, HistoryEntry
 from mlprocessor.data import DataError, Dataset, dataset_fingerprint, directory_signature, load_directory
@@ -27,12 +27,22 @@ from mlprocessor.evaluation import evaluate
 from mlprocessor.ewc import EwcMemory, EwcState, fedcurv_penalty, fisher_diagonal
 from mlprocessor.models import model_from_state
 from mlprocessor.training import QuadraticPenalty, TrainConfig, train_local
-from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, decode_artifact, encode_artifact, update_metadata
+from protocol.artifacts import (
+    FEDCURV_U,
+    FEDCURV_V,
+    FISHER,
+    Artifact,
+    decode_artifact,
+    encode_artifact,
+    fedcurv_problem,
+    update_metadata,
+)
 from protocol.faults import pause_if_asked
+from protocol.outages import TRANSIENT_ERRORS, one_line
 from protocol.plan import TrainingPlan
 from protocol.timing import PhaseTimer
 from storage.model_file import Encoding, ModelFileError
-from storage.store import ContentStore, StorageError
+from storage.store import ContentStore
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,10 @@ class Client:
             base = decode_artifact(base_bytes)
         architecture = base.metadata.architecture
         plan = TrainingPlan.from_extra(base.metadata.extra)
+        if (refusal := _refusal(base, plan)) is not None:
+            participation.skipped = f"refused base {info.base_cid}: {refusal}"
+            self.log(f"client {self.address}: round {round_id}: {participation.skipped}")
+            return participation
         with timer.phase("training"):
             self.refresh_data()
             record, memory = self._follow_data(round_id, base)
@@ -123,20 +137,21 @@ class Client:
         with timer.phase("evaluation"):
             after = evaluate(model_from_state(architecture, result.state), self.data).accuracy
         with timer.phase("serialization"):
-            metadata = update_metadata(architecture, round_id, len(self.data), info.base_cid, self.settings.encoding)
+            samples = min(len(self.data), info.max_samples)  # the round's cap on what one update may claim
+            metadata = update_metadata(architecture, round_id, samples, info.base_cid, self.settings.encoding)
             sections = {FISHER: fisher} if fisher is not None and plan.fedcurv_lambda > 0 else None
             update_bytes = encode_artifact(result.delta(base.tensors), metadata, sections)
         with timer.phase("ipfs"):
             update_cid = self.store.add_bytes(update_bytes)
         try:
             with timer.phase("chain"):
-                receipt = self.contract.submit_update(round_id, update_cid, len(self.data))
-        except (DeadlinePassed, RoundNotOpen) as closed:
+                receipt = self.contract.submit_update(round_id, update_cid, samples)
+        except (DeadlinePassed, RoundNotOpen, SubmissionsClosed) as closed:
             participation.skipped = str(closed)
             self.log(f"client {self.address}: skipped round {round_id}: {closed}")
             return participation
         participation.entry = HistoryEntry(
-            round=round_id, base_cid=str(info.base_cid), update_cid=str(update_cid), samples=len(self.data),
+            round=round_id, base_cid=str(info.base_cid), update_cid=str(update_cid), samples=samples,
             tx_hash=receipt.tx_hash, gas_used=receipt.gas_used, train_loss=result.stats.loss,
             local_accuracy_before=before, local_accuracy_after=after, data_version=record.version,
         )
@@ -218,16 +233,23 @@ class Client:
         """Headless loop: answer each round as it opens."""
         self.ensure_registered()
         answered = 0
+        refused: set[int] = set()  # rounds whose base this client cannot use: not retried
         while not should_stop() and (max_rounds is None or answered < max_rounds):
-            info = self.pending_round()
-            if info is None:
-                time.sleep(poll_seconds)
-                continue
-            try:
-                self.participate(info.round_id)
-            except (StorageError, ModelFileError, DataError) as error:  # e.g. IPFS down, a data file half written
-                self.log(f"client {self.address}: cannot take part in round {info.round_id} yet: {error}")
+            try:  # a node or daemon restarting, a reverted transaction: one line, then try again
+                info = self.pending_round()
+                if info is None or info.round_id in refused:
+                    time.sleep(poll_seconds)
+                    continue
+                if self.participate(info.round_id).skipped:
+                    refused.add(info.round_id)
+            except (*TRANSIENT_ERRORS, ModelFileError, DataError) as error:  # DataError: a data file half written
+                self.log(f"client {self.address}: cannot take part yet: {one_line(error)}")
                 time.sleep(poll_seconds)
                 continue
             answered += 1
 
+
+
+def _refusal(base: Artifact, plan: TrainingPlan) -> str | None:
+    """Why this client will not train on `base` (its FedCurv sections are unusable), or None."""
+    return fedcurv_problem(base) if plan.fedcurv_lambda > 0 else None
