@@ -70,7 +70,8 @@ def run(settings: SuiteSettings) -> dict[str, Any]:
                    "lr": settings.lr, "seed": settings.seed, "fisher_samples": settings.fisher_samples,
                    "test_data": bool(settings.test_data)}
             record = cached_run(f"continual-{tasks}x{per_task}", key,
-                                lambda m=method, s=schedule: run_variant(settings, s, m))
+                                lambda m=method, s=schedule: run_variant(settings, s, m),
+                                settings.compute_missing)
             if record is not None:  # None: another process is still computing it
                 results[name] = record
         scenarios.append({"tasks": tasks, "rounds_per_task": per_task, "variants": results})

@@ -77,7 +77,8 @@ def run(settings: SuiteSettings) -> dict[str, Any]:
                "alpha": settings.dirichlet_alpha if scheme == "dirichlet" else None,
                "method_params": repr(method(name, settings)), "test_data": bool(settings.test_data)}
         record = cached_run(f"learning-{model}-{scheme}-{name}", key,
-                            lambda m=model, p=scheme, n=name, r=rounds: run_one(settings, m, p, n, r))
+                            lambda m=model, p=scheme, n=name, r=rounds: run_one(settings, m, p, n, r),
+                            settings.compute_missing)
         if record is not None:  # None: another process is still computing it
             models.setdefault(model, {"runs": []})["runs"].append({
                 "partition": scheme, "method": name, "command": record["command"],
@@ -86,7 +87,7 @@ def run(settings: SuiteSettings) -> dict[str, Any]:
     for model, result in models.items():
         record = cached_run(f"centralized-{model}", {"model": model, "epochs": settings.central_epochs,
                                                      "test_data": bool(settings.test_data)},
-                            lambda m=model: {"accuracy": centralized(m, settings)})
+                            lambda m=model: {"accuracy": centralized(m, settings)}, settings.compute_missing)
         result["centralized"] = record["data"]["accuracy"] if record is not None else []
     return {"models": models}
 

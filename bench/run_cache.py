@@ -25,14 +25,15 @@ def run_path(label: str, key: dict[str, Any]) -> Path:
     return RUNS / f"{label}-{digest}.json"
 
 
-def cached_run(label: str, key: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+def cached_run(label: str, key: dict[str, Any], compute: Callable[[], dict[str, Any]],
+               compute_missing: bool = True) -> dict[str, Any] | None:
     """The stored result of the run described by ``key``, computing and storing it when missing;
-    None when another live process is computing it. The record says what ran, when, how long and
-    under what load."""
+    None when another live process is computing it or ``compute_missing`` is off. The record says
+    what ran, when, how long and under what load."""
     path = run_path(label, key)
     if path.exists():
         return json.loads(path.read_text())
-    if not _claim(path.with_suffix(".claim")):
+    if not compute_missing or not _claim(path.with_suffix(".claim")):
         return None
     try:
         before, started = load_sample(), time.perf_counter()

@@ -30,6 +30,7 @@ class SuiteSettings:
     fisher_samples: int = 400  # every sample of a client's 400
     continual_scenarios: tuple[tuple[int, int], ...] = ((2, 2),)  # (tasks, rounds per task)
     continual_ewc_lambdas: tuple[float, ...] = (10.0, 100.0, 1000.0)
+    compute_missing: bool = True  # False: sections built from docs/bench/runs only (run.py bench --cached-only)
     flower_model: str = "2nn"
     flower_rounds: int = 5
     overhead_rounds: int = 3
@@ -63,8 +64,9 @@ def suite_settings(quick: bool, test_data: str | None) -> SuiteSettings:
         return SuiteSettings("quick", test_data, learning_runs=runs, attack_rounds=2)
     return SuiteSettings(
         "full", test_data, learning_rounds={"2nn": 50, "cnn": 20},
-        learning_runs=tuple(run for model in MODELS for run in (
-            *((model, p, m) for p in ("shards", "dirichlet") for m in METHODS), (model, "iid", "fedavg"))),
+        learning_runs=tuple(run for model in MODELS for run in (  # EWC last: on fixed data it trains like FedAvg
+            *((model, p, m) for p in ("shards", "dirichlet") for m in METHODS if m != "ewc"), (model, "iid", "fedavg"),
+            *((model, p, "ewc") for p in ("shards", "dirichlet")))),
         central_epochs=20,
         continual_scenarios=((3, 5), (5, 5)), flower_model="cnn", flower_rounds=20, overhead_epochs=(1, 5),
         scale_rounds=5, communication_rounds=10, attack_epochs=5,
