@@ -62,6 +62,8 @@ class QuadraticPenalty:
         self.strength = strength
         self.anchor = {k: _tensor(v) for k, v in anchor.items()}
         self.weights = None if weights is None else {k: _tensor(v).clamp_min(0) for k, v in weights.items()}
+        self._cached_lr: float | None = None
+        self._terms: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __call__(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The penalty's value (for reports and tests; training uses :meth:`step`)."""
@@ -74,10 +76,18 @@ class QuadraticPenalty:
     @torch.no_grad()
     def step(self, params: Mapping[str, torch.Tensor], lr: float) -> None:
         """The exact proximal step for this penalty, in place."""
-        scale = lr * self.strength
-        for name, anchor in self.anchor.items():
-            pull = scale if self.weights is None else scale * self.weights[name]
-            params[name].add_(anchor * pull).div_(1 + pull)
+        for name, (target, denominator) in self._step_terms(lr).items():
+            params[name].add_(target).div_(denominator)
+
+    def _step_terms(self, lr: float) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Per tensor, lr*strength*w*anchor and 1 + lr*strength*w: fixed for a given lr, so computed once."""
+        if self._cached_lr != lr:
+            scale = lr * self.strength
+            pulls = {name: torch.full_like(anchor, scale) if self.weights is None else scale * self.weights[name]
+                     for name, anchor in self.anchor.items()}
+            self._terms = {name: (self.anchor[name] * pull, 1 + pull) for name, pull in pulls.items()}
+            self._cached_lr = lr
+        return self._terms
 
 
 def _tensor(value: np.ndarray) -> torch.Tensor:
