@@ -31,10 +31,12 @@ from cli.common import (
     home_of,
     open_ipfs,
 )
+from cli.continual_demo import continual_report, continual_schedule, demo_ewc_lambda, switch_data
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
 from client.adversary import ATTACKS, make_hostile
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
+from mlprocessor.continual import PermutedScenario
 from mlprocessor.data import load_data
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
@@ -55,6 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
+    demo.add_argument("--tasks", type=int, default=1,
+                      help="continual learning on permuted MNIST: this many tasks, every client switching together")
+    demo.add_argument("--rounds-per-task", type=int, default=None, help="with --tasks: rounds = tasks x this")
     add_plan_options(demo)
     add_data_options(demo)
     add_client_training_options(demo)
@@ -72,6 +77,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
+    schedule = continual_schedule(args)
+    args.ewc_lambda = demo_ewc_lambda(args)
     home = home_of(args)
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
@@ -82,6 +89,7 @@ def run_demo(args: argparse.Namespace) -> int:
     store = open_ipfs(args)
     train, test = load_data(args.data, args.test_data)
     parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
+    scenario = PermutedScenario(schedule, train, test, parts)
     plan, strategy = plan_and_strategy(args)
     quiet = _quiet_log
     _status(f"deploying the contract on {chain.name}")
@@ -108,7 +116,9 @@ def run_demo(args: argparse.Namespace) -> int:
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         for number in range(1, args.rounds + 1):
+            switch_data(clients, scenario, number)
             rounds.append(_run_round(organization, clients, pool, number, args.rounds))
+            rounds[-1].update(continual_report(organization, scenario, number, rounds[-1]["result_cid"]))
     finally:  # on Ctrl-C, do not wait for the clients still training
         pool.shutdown(wait=False, cancel_futures=True)
     failures = [r for r in rounds if r["state"] != "finalized"]
