@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chain.accounts import InvalidKeyError
+from chain.accounts import DevKeysRefusedError, InvalidKeyError
 from chain.backends import ChainUnavailableError, InvalidChainSpecError
 from chain.compiler import CompilationError, CompilerNotFoundError
 from chain.contract import ContractNotFoundError
 from chain.deployments import DeploymentNotFoundError
 from chain.errors import ContractRevert
-from cli import bench_command, chain_commands, demo, ipfs_commands, services, verify_command
+from cli import bench_command, chain_commands, clients_command, demo, ipfs_commands, services, verify_command
 from cli.common import UserError
 from mlprocessor.data import DataError
 from storage.cid import InvalidCidError
@@ -23,6 +23,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     ChainUnavailableError,
     InvalidChainSpecError,
     InvalidKeyError,
+    DevKeysRefusedError,
     ContractNotFoundError,
     DeploymentNotFoundError,
     ContractRevert,
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Federated learning coordinated by an Ethereum contract, with models on IPFS.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (chain_commands, demo, services, verify_command, ipfs_commands, bench_command):
+    for module in (chain_commands, clients_command, demo, services, verify_command, ipfs_commands, bench_command):
         module.register(commands)
     return parser
 
