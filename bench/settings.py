@@ -38,9 +38,12 @@ class SuiteSettings:
     scale_clients: int = 100
     scale_rounds: int = 2
     communication_rounds: int = 3
+    attackers: int = 3
+    attack_rounds: int = 5
+    attack_epochs: int = 1
 
 
-SECTION_NAMES = ("learning", "forgetting", "flower", "overhead", "gas", "scale", "communication")
+SECTION_NAMES = ("learning", "forgetting", "flower", "overhead", "gas", "scale", "communication", "attacks")
 MODELS = ("2nn", "cnn")
 METHODS = ("fedavg", "fedprox", "ewc", "fedcurv")
 PARTITIONS = ("iid", "shards", "dirichlet")
@@ -57,11 +60,11 @@ def parse_learning_run(text: str) -> tuple[str, str, str]:
 def suite_settings(quick: bool, test_data: str | None) -> SuiteSettings:
     if quick:
         runs = (("2nn", "iid", "fedavg"), *(("2nn", "dirichlet", m) for m in METHODS))
-        return SuiteSettings("quick", test_data, learning_runs=runs)
+        return SuiteSettings("quick", test_data, learning_runs=runs, attack_rounds=2)
     return SuiteSettings(
         "full", test_data, learning_rounds=20,
         learning_runs=tuple((model, p, m) for model in MODELS for p in PARTITIONS for m in METHODS),
         central_epochs=20,
         forgetting_rounds_per_task=10, flower_model="cnn", flower_rounds=20, overhead_epochs=(1, 5), scale_rounds=5,
-        communication_rounds=10,
+        communication_rounds=10, attack_epochs=5,
     )

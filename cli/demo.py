@@ -32,6 +32,7 @@ from cli.common import (
     home_of,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from client.adversary import ATTACKS, make_hostile
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
 from mlprocessor.data import load_data
@@ -39,14 +40,14 @@ from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
+from storage.factory import open_store
 from storage.model_file import Encoding
-from storage.store import open_store
 
 CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives account 0 only 1,000 ether
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="run the whole system in one process and print a summary")
+    demo = commands.add_parser("demo")
     add_home_option(demo)
     add_chain_option(demo, default="embedded")
     add_dev_keys_option(demo)
@@ -60,6 +61,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="how clients store their updates (float16 and int8 are lossy and smaller)")
     demo.add_argument("--workers", type=int, default=None,
                       help="clients training at once (default: one per core, each on one torch thread)")
+    demo.add_argument("--attackers", type=int, default=0, help="how many of the clients are hostile")
+    demo.add_argument("--attack", choices=ATTACKS, default="sign-flip", help="what the hostile clients do")
     demo.add_argument("--json", type=Path, default=None, help="write the summary here")
     demo.set_defaults(handler=run_demo)
 
@@ -94,6 +97,7 @@ def run_demo(args: argparse.Namespace) -> int:
                         ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed), log=quiet)
         client.ensure_registered()
         clients.append(client)
+    clients = make_hostile(clients, args.attackers, args.attack, log=quiet)
 
     rounds = []
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -23,12 +23,22 @@ from mlprocessor.evaluation import evaluate
 from mlprocessor.ewc import EwcState, FedCurvPenalty, fisher_diagonal
 from mlprocessor.models import model_from_state
 from mlprocessor.training import Penalty, TrainConfig, train_local
-from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, decode_artifact, encode_artifact, update_metadata
+from protocol.artifacts import (
+    FEDCURV_U,
+    FEDCURV_V,
+    FISHER,
+    Artifact,
+    decode_artifact,
+    encode_artifact,
+    fedcurv_problem,
+    update_metadata,
+)
 from protocol.faults import pause_if_asked
+from protocol.outages import TRANSIENT_ERRORS, one_line
 from protocol.plan import TrainingPlan
 from protocol.timing import PhaseTimer
 from storage.model_file import Encoding, ModelFileError
-from storage.store import ContentStore, StorageError
+from storage.store import ContentStore
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,10 @@ class Client:
             base = decode_artifact(base_bytes)
         architecture = base.metadata.architecture
         plan = TrainingPlan.from_extra(base.metadata.extra)
+        if (refusal := _refusal(base, plan)) is not None:
+            participation.skipped = f"refused base {info.base_cid}: {refusal}"
+            self.log(f"client {self.address}: round {round_id}: {participation.skipped}")
+            return participation
         with timer.phase("evaluation"):
             before = evaluate(model_from_state(architecture, base.tensors), self.data).accuracy
         with timer.phase("training"):
@@ -181,16 +195,23 @@ class Client:
         """Headless loop: answer each round as it opens."""
         self.ensure_registered()
         answered = 0
+        refused: set[int] = set()  # rounds whose base this client cannot use: not retried
         while not should_stop() and (max_rounds is None or answered < max_rounds):
-            info = self.pending_round()
-            if info is None:
-                time.sleep(poll_seconds)
-                continue
-            try:
-                self.participate(info.round_id)
-            except (StorageError, ModelFileError) as error:  # e.g. the IPFS daemon is down: try again later
-                self.log(f"client {self.address}: cannot take part in round {info.round_id} yet: {error}")
+            try:  # a node or daemon restarting, a reverted transaction: one line, then try again
+                info = self.pending_round()
+                if info is None or info.round_id in refused:
+                    time.sleep(poll_seconds)
+                    continue
+                if self.participate(info.round_id).skipped:
+                    refused.add(info.round_id)
+            except (*TRANSIENT_ERRORS, ModelFileError) as error:
+                self.log(f"client {self.address}: cannot take part yet: {one_line(error)}")
                 time.sleep(poll_seconds)
                 continue
             answered += 1
 
+
+
+def _refusal(base: Artifact, plan: TrainingPlan) -> str | None:
+    """Why this client will not train on `base` (its FedCurv sections are unusable), or None."""
+    return fedcurv_problem(base) if plan.fedcurv_lambda > 0 else None

@@ -14,7 +14,7 @@ from mlprocessor.aggregation import ClientUpdate
 from mlprocessor.ewc import EwcState, fedcurv_totals
 from mlprocessor.models import StateDict
 from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, encode_artifact, model_metadata
-from protocol.plan import StrategySpec
+from protocol.plan import StrategySpec, TrainingPlan
 from storage.cid import Cid
 from storage.model_file import ExtraValue
 
@@ -44,8 +44,10 @@ def aggregate_state(base: Artifact, accepted: Sequence[tuple[str, Artifact]], st
 def result_file(base: Artifact, base_cid: Cid, round_id: int, state: StateDict,
                 accepted: Sequence[tuple[str, Artifact]], strategy: StrategySpec,
                 extra: Mapping[str, ExtraValue]) -> bytes:
-    """The bytes published as the round's result; `extra` carries the plan and the metrics."""
-    sections = fedcurv_sections(base.tensors, [artifact for _, artifact in accepted])
+    """The bytes published as the round's result; `extra` carries the plan and the metrics.
+    Fisher sections count only when the round's plan (in its base) asked for FedCurv."""
+    fedcurv = TrainingPlan.from_extra(base.metadata.extra).fedcurv_lambda > 0
+    sections = fedcurv_sections(base.tensors, [artifact for _, artifact in accepted]) if fedcurv else {}
     samples = sum(artifact.metadata.sample_count for _, artifact in accepted)
     metadata = model_metadata(base.metadata.architecture, round_id, samples, base_cid,
                               {**extra, **strategy.to_extra()})

@@ -9,10 +9,11 @@ from mlprocessor.aggregation.base import AggregationStrategy, ClientUpdate, Coor
 from mlprocessor.aggregation.fedavg import FedAvg
 from mlprocessor.aggregation.krum import Krum
 from mlprocessor.aggregation.robust import Median, TrimmedMean
+from mlprocessor.aggregation.weights import DEFAULT_WEIGHT_CAP
 
 
-def _fedprox(mu: float = 0.01) -> FedAvg:
-    return FedAvg(client_mu=mu)
+def _fedprox(mu: float = 0.01, weight_cap: float | None = DEFAULT_WEIGHT_CAP) -> FedAvg:
+    return FedAvg(client_mu=mu, weight_cap=weight_cap)
 
 
 _REGISTRY: dict[str, Callable[..., AggregationStrategy]] = {
@@ -32,7 +33,10 @@ def strategy_from_name(name: str, **params: Any) -> AggregationStrategy:
         factory = _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGY_NAMES)}") from None
-    return factory(**params)
+    try:
+        return factory(**params)
+    except TypeError as error:  # an unknown parameter, e.g. from a forged result file
+        raise ValueError(f"strategy {name!r} does not take parameters {sorted(params)}: {error}") from None
 
 
 __all__ = [

@@ -29,9 +29,15 @@ class AggregationStrategy(ABC):
     name: str = ""
     client_mu: float = 0.0  # FedProx weight the clients should use; 0 for plain local SGD
 
+    def minimum_updates(self) -> int:
+        """Fewest accepted updates this rule can combine: a round must be able to provide them."""
+        return 1
+
     def aggregate(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate]) -> StateDict:
         if not updates:
             raise ValueError(f"{self.name}: no updates to aggregate")
+        if len(updates) < self.minimum_updates():
+            raise ValueError(f"{self.name} needs at least {self.minimum_updates()} updates, got {len(updates)}")
         for i, update in enumerate(updates):
             if update.delta.keys() != base.keys():
                 raise ValueError(f"{self.name}: update {i} does not match the base model's tensors")

@@ -64,7 +64,7 @@ def _wrong_base_and_samples(round_id, base_cid, samples):
 
 @pytest.mark.parametrize("forge, reasons", [
     (_pickle, ["pickle"]),
-    (_loud, ["norm", "median"]),
+    (_loud, ["norm", "base model"]),
     (_wrong_base_and_samples, ["applies to base", "claims 10 samples, the chain records 999"]),
 ], ids=["pickle", "norm-outlier", "wrong-base-and-samples"])
 def test_bad_update_is_rejected_with_its_reason(federation: Federation, forge, reasons) -> None:
