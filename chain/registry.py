@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from eth_utils import event_abi_to_log_topic
 
 from chain.contract import ClientStatus, FederatedLearningContract
+from chain.history import LOG_PAGE_BLOCKS
 
-LOG_PAGE_BLOCKS = 5_000  # public nodes cap the block range of one log query
 _EVENTS = ("ClientAllowed", "ClientRegistered")
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 from web3 import Web3
 
+from chain.contract import FederatedLearningContract
 from chain.registry import known_clients
+from chain.transactions import TxResult
 from cli.common import UserError, add_account_options, add_chain_option, add_home_option, attached_contract
 
 REGISTRATION_MODES = ("open", "allow-list")
@@ -68,21 +71,25 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_allow(args: argparse.Namespace) -> int:
+def _for_each_address(args: argparse.Namespace, done: str,
+                      send: Callable[[FederatedLearningContract, str], TxResult]) -> FederatedLearningContract:
+    """Send one transaction per address given, saying what each did."""
     addresses = _addresses(args.addresses)
     contract = attached_contract(args, 0)
     for address in addresses:
-        print(f"allowed {address} (tx {contract.allow_client(address).tx_hash})")
+        print(f"{done} {address} (tx {send(contract, address).tx_hash})")
+    return contract
+
+
+def run_allow(args: argparse.Namespace) -> int:
+    contract = _for_each_address(args, "allowed", FederatedLearningContract.allow_client)
     if contract.registration_open():
         print("note: registration is open, so anyone may register anyway; `run.py clients mode allow-list` limits it")
     return 0
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    addresses = _addresses(args.addresses)
-    contract = attached_contract(args, 0)
-    for address in addresses:
-        print(f"removed {address} (tx {contract.remove_client(address).tx_hash})")
+    _for_each_address(args, "removed", FederatedLearningContract.remove_client)
     return 0
 
 
