@@ -43,7 +43,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_home_option(deploy_)
     add_chain_option(deploy_)
     add_account_options(deploy_)
-    deploy_.add_argument("--allow-list", action="store_true", help="only clients the owner allows may register")
+    deploy_.add_argument("--registration", choices=("open", "allow-list"), default=None,
+                         help="who may register: anyone, or the addresses the owner allows "
+                              "(default: open on dev chains, allow-list elsewhere)")
     deploy_.add_argument("--reset", action="store_true", help="run every migration again (a new contract)")
     deploy_.set_defaults(handler=run_deploy)
 
@@ -97,8 +99,9 @@ def run_compile(args: argparse.Namespace) -> int:
 def run_deploy(args: argparse.Namespace) -> int:
     compile_if_stale()
     chain = connect_chain(args)
+    registration_open = None if args.registration is None else args.registration == "open"
     contract = deploy(chain, account_of(args, 0), deployment_book(chain, home_of(args)),
-                      registration_open=not args.allow_list, reset=args.reset)
+                      registration_open=registration_open, reset=args.reset)
     print(contract.address)
     return 0
 

@@ -24,6 +24,7 @@ from chain.migrate import deploy
 from cli.common import (
     UserError,
     add_chain_option,
+    add_dev_keys_option,
     add_home_option,
     add_ipfs_option,
     connect_chain,
@@ -54,6 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo")
     add_home_option(demo)
     add_chain_option(demo, default="embedded")
+    add_dev_keys_option(demo)
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
