@@ -1,8 +1,9 @@
 """`run.py demo`: the whole system in one process: deploy, N clients, R rounds, a JSON summary.
 
 The organization and the clients are the same services `run.py organization` and
-`run.py client` run; here they share one chain connection and one content store, and the
-clients of a round train concurrently in a thread pool.
+`run.py client` run. The chain is by default a private Anvil for this run, so the clients of a
+round train at once in worker processes, one per core (client/pool.py); on the in-process EVM,
+which other processes cannot reach, they train in threads of this process.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, get_args
 
 import torch
 
-from chain.accounts import derived_account, dev_account
+from chain.accounts import dev_account
+from chain.backends import Chain, run_chain
 from chain.history import HistoryReader
 from chain.migrate import deploy
 from cli.common import (
@@ -26,13 +27,12 @@ from cli.common import (
     add_chain_option,
     add_home_option,
     add_ipfs_option,
-    connect_chain,
     deployment_book,
     home_of,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
-from client.service import Client, ClientSettings, Participation
-from client.state import ClientState
+from client.pool import ClientPool, ClientProcessPool, ClientThreadPool, Connection, SimulatedClient, build_client
+from client.service import ClientSettings
 from mlprocessor.data import load_data
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
@@ -47,7 +47,7 @@ CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives accou
 def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo")
     add_home_option(demo)
-    add_chain_option(demo, default="embedded")
+    add_chain_option(demo, default="auto")
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
@@ -65,15 +65,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
+    with run_chain(args.chain, home_of(args)) as chain:
+        return _run_demo(args, chain)
+
+
+def _run_demo(args: argparse.Namespace, chain: Chain) -> int:
     home = home_of(args)
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    torch.set_num_threads(1)  # as in every worker: intra-op threads would change float sums, and so the CIDs
+    client_settings = ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed)
+    processes = ClientProcessPool(client_settings, workers) if chain.endpoint else None  # they start up meanwhile
 
-    chain = connect_chain(args)
     store = open_store(args.ipfs, home)
     train, test = load_data(args.data, args.test_data)
     parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
+    simulated = [SimulatedClient("demo client", index, train.subset(parts[index])) for index in range(args.clients)]
     plan, strategy = plan_and_strategy(args)
     quiet = _quiet_log
     contract = deploy(chain, dev_account(0), deployment_book(chain, home), reset=True, log=quiet)
@@ -83,26 +90,27 @@ def run_demo(args: argparse.Namespace) -> int:
                                     target=args.clients, deadline_blocks=10_000, max_samples=args.max_samples,
                                     seed=args.seed)
     organization = Organization(contract, store, settings, test, log=quiet)
+    state_root = home / "demo-runs" / contract.address
     clients = []
-    for index in range(args.clients):
-        account = derived_account("demo client", index)
-        contract.fund(account.address, CLIENT_FUNDING_ETHER)
-        client = Client(contract.with_account(account), store, train.subset(parts[index]),
-                        ClientState(home / "demo-runs" / contract.address / account.address),
-                        ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed), log=quiet)
+    for spec in simulated:
+        client = build_client(contract, store, spec, client_settings, state_root)
+        contract.fund(client.address, CLIENT_FUNDING_ETHER)
         client.ensure_registered()
         clients.append(client)
+    if processes is not None:
+        processes.connect(Connection(chain.endpoint, contract.address, args.ipfs, home, state_root), simulated)
 
     rounds = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with processes or ClientThreadPool(clients, workers) as pool:
         for number in range(1, args.rounds + 1):
-            rounds.append(_run_round(organization, clients, pool, number, args.rounds))
+            rounds.append(_run_round(organization, pool, number, args.rounds))
     failures = [r for r in rounds if r["state"] != "finalized"]
     verified = [verify_round(contract, store, r["round"]) for r in rounds if r["state"] == "finalized"]
     mismatches = [v for v in verified if not v.ok]
     summary = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"},
         "contract": contract.address, "chain": chain.name, "workers": workers,
+        "clients_in": "processes" if processes is not None else "threads",
         "torch_threads": torch.get_num_threads(), "rounds": rounds,
         "verified": [v.to_json() for v in verified],
         "history": [record.to_json() for record in HistoryReader(contract).rounds()],
@@ -121,18 +129,14 @@ def run_demo(args: argparse.Namespace) -> int:
     return 1 if failures or mismatches else 0
 
 
-def _run_round(organization: Organization, clients: list[Client], pool: ThreadPoolExecutor,
-               number: int, total: int) -> dict[str, Any]:
+def _run_round(organization: Organization, pool: ClientPool, number: int, total: int) -> dict[str, Any]:
     started = time.perf_counter()
     timer = PhaseTimer()
     with timer.phase("chain"):
         round_id, opened = organization.open_round()
-    progress = _Progress(number, total, len(clients))
-    futures = [pool.submit(client.participate, round_id) for client in clients]
-    for _ in as_completed(futures):
-        progress.advance()
+    progress = _Progress(number, total, pool.count)
+    participations = pool.participate_all(round_id, progress.advance)
     progress.done()
-    participations: list[Participation] = [future.result() for future in futures]
     outcome: RoundOutcome = organization.close_round(round_id)
     for participation in participations:
         timer.merge(participation.timer)
@@ -141,7 +145,7 @@ def _run_round(organization: Organization, clients: list[Client], pool: ThreadPo
     wall = time.perf_counter() - started
     accuracy = f"{outcome.accuracy:.2%}" if outcome.accuracy is not None else "-"
     print(f"round {round_id}/{total}: test accuracy {accuracy}, loss {outcome.loss or float('nan'):.4f}, "
-          f"{sum(outcome.accepted)}/{len(clients)} updates accepted, {wall:.1f}s -> {outcome.result_cid}")
+          f"{sum(outcome.accepted)}/{pool.count} updates accepted, {wall:.1f}s -> {outcome.result_cid}")
     return {
         "round": round_id, "state": str(outcome.state), "accuracy": outcome.accuracy, "loss": outcome.loss,
         "base_cid": str(outcome.base_cid), "result_cid": str(outcome.result_cid) if outcome.result_cid else None,
