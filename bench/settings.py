@@ -38,9 +38,10 @@ class SuiteSettings:
     scale_clients: int = 100
     scale_rounds: int = 2
     communication_rounds: int = 3
+    timing_rounds: int = 12
 
 
-SECTION_NAMES = ("learning", "forgetting", "flower", "overhead", "gas", "scale", "communication")
+SECTION_NAMES = ("learning", "forgetting", "flower", "overhead", "gas", "scale", "communication", "rounds")
 MODELS = ("2nn", "cnn")
 METHODS = ("fedavg", "fedprox", "ewc", "fedcurv")
 PARTITIONS = ("iid", "shards", "dirichlet")
@@ -62,6 +63,6 @@ def suite_settings(quick: bool, test_data: str | None) -> SuiteSettings:
         "full", test_data, learning_rounds=20,
         learning_runs=tuple((model, p, m) for model in MODELS for p in PARTITIONS for m in METHODS),
         central_epochs=20,
-        forgetting_rounds_per_task=10, flower_model="cnn", flower_rounds=20, overhead_epochs=(1, 5), scale_rounds=5,
-        communication_rounds=10,
+        forgetting_rounds_per_task=10, overhead_epochs=(1, 5), scale_rounds=5, communication_rounds=10,
+        timing_rounds=50,
     )

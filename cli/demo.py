@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -115,6 +116,7 @@ def _run_demo(args: argparse.Namespace, chain: Chain) -> int:
         "verified": [v.to_json() for v in verified],
         "history": [record.to_json() for record in HistoryReader(contract).rounds()],
         "total_seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # this process only
     }
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
