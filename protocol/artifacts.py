@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlprocessor.models import StateDict, tensor_spec
+from mlprocessor.specs import StateDict, tensor_spec
 from storage import model_file
 from storage.cid import Cid
 from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
