@@ -10,40 +10,19 @@ chain, no content store, no files, no processes: what federated averaging costs 
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from mlprocessor.data import load_data
+from bench.experiment_args import experiment
 from mlprocessor.models import build_model
-from mlprocessor.partition import partition
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="2nn")
-    parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--partition", default="iid")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=10)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--test-data", default=None)
-    parser.add_argument("--json", type=Path, required=True)
-    return parser.parse_args()
 
 
 def main() -> None:
     started = time.perf_counter()
-    args = parse_args()
-    torch.set_num_threads(1)
-    train, test = load_data("mnist-5k", args.test_data)
-    parts = partition(train.y, args.clients, args.partition, seed=args.seed)
+    args, train, test, parts = experiment(__doc__.splitlines()[0])
     x, y = (torch.from_numpy(a) for a in (train.x, train.y))
     test_x, test_y = (torch.from_numpy(a) for a in (test.x, test.y))
     model = build_model(args.model, seed=args.seed)
