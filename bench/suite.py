@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import communication, flower, forgetting, gas, learning, overhead, rounds, scale
+from bench import attacks, communication, continual, flower, gas, learning, overhead, rounds, scale
 from bench.machine import load_sample, machine_description
 from bench.report import provenance, seconds, table
 from bench.settings import SECTION_NAMES, SuiteSettings
@@ -42,13 +42,14 @@ class Section:
 
 SECTIONS = (
     Section("learning", "1. Learning", learning),
-    Section("forgetting", "2. Forgetting (permuted MNIST)", forgetting),
+    Section("continual", "2. Continual learning (permuted MNIST)", continual),
     Section("flower", "3. Side by side: framework-free loop, Flower, ours", flower),
     Section("overhead", "4. Overhead per round, by phase", overhead),
     Section("gas", "5. Gas", gas),
     Section("scale", "6. Scale: 100 clients on Anvil + js-ipfs and on Ganache + js-ipfs", scale),
     Section("communication", "7. Communication", communication),
-    Section("rounds", "8. Round time against round number", rounds),
+    Section("attacks", "8. Attacks: accuracy with hostile clients", attacks),
+    Section("rounds", "9. Round time against round number", rounds),
 )
 assert tuple(section.name for section in SECTIONS) == SECTION_NAMES
 MODES = ("full", "partial", "quick")

@@ -17,6 +17,7 @@ __all__ = [
     "Cid",
     "ContentNotFoundError",
     "ContentStore",
+    "ContentTooLargeError",
     "ContentVerificationError",
     "InvalidCidError",
     "StorageError",
@@ -32,6 +33,10 @@ class StorageError(Exception):
 
 class ContentNotFoundError(StorageError):
     """The store does not hold (or could not retrieve) the content of a CID."""
+
+
+class ContentTooLargeError(StorageError):
+    """The content is larger than the caller accepts; it was not downloaded in full."""
 
 
 class ContentVerificationError(StorageError):
@@ -78,3 +83,12 @@ class ContentStore(ABC):
     @abstractmethod
     def size(self, cid: Cid | str) -> int:
         """The content's length in bytes, without fetching it (lets callers refuse oversize content)."""
+
+    def get_bounded(self, cid: Cid | str, max_bytes: int, seconds: float) -> bytes:
+        """`get` for content from strangers: at most `max_bytes` (ContentTooLargeError, without
+        downloading it) and at most `seconds` in total (ContentNotFoundError). Local stores
+        answer at once, so this checks the size first; network stores override it."""
+        size = self.size(cid)
+        if size > max_bytes:
+            raise ContentTooLargeError(f"{as_cid(cid)} is {size} bytes, over the limit of {max_bytes}")
+        return self.get(cid)
