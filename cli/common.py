@@ -56,8 +56,10 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_chain_option(parser: argparse.ArgumentParser, default: str = "ganache") -> None:
+    auto = " | auto (a private Anvil for this run when installed, else embedded)" if default == "auto" else ""
     parser.add_argument("--chain", default=default,
-                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL")
+                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL"
+                             + auto)
 
 
 def add_contract_option(parser: argparse.ArgumentParser) -> None:

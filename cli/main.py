@@ -22,7 +22,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("cli.chain_commands", "run the migrations on a chain and print the contract address"),
     "history": ("cli.chain_commands", "the round history, read from the chain alone"),
     "clients": ("cli.clients_command", "list the clients, allow or remove them, switch who may register"),
-    "clients": ("cli.clients_command", "list the clients, allow or remove them, switch who may register"),
     "demo": ("cli.demo", "run the whole system in one process and print a summary"),
     "organization": ("cli.services", "the organization's service: runs rounds"),
     "client": ("cli.services", "a client's service: trains when a round opens"),

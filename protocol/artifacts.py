@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlprocessor.models import StateDict, tensor_spec
+from mlprocessor.specs import StateDict, tensor_spec
 from mlprocessor.validation import fisher_problem
 from storage import model_file
 from storage.cid import Cid
