@@ -15,7 +15,9 @@ from cli.common import UserError
 from mlprocessor.data import Dataset
 from organization.service import Organization, OrganizationSettings
 from organization.web.journal import RoundJournal, journal_path
+from protocol.outages import RoundSettingsError
 from protocol.plan import StrategySpec
+from protocol.rejections import rejections_of_result
 from protocol.verification import Verification, verify_round
 from storage.cid import Cid
 from storage.model_file import ModelFileError, read_metadata
@@ -143,7 +145,9 @@ class OrganizationNode(ServiceNode):
             raise LookupError(f"round {round_id} does not exist on this contract")
         entry = self.journal().entry(round_id)
         detail = record.to_json()
-        reasons = entry.get("rejections", {})
+        reasons = entry.get("rejections") or {}
+        if not reasons and record.result_cid:  # closed elsewhere: as its result file publishes them
+            reasons = {str(i): r for i, r in (rejections_of_result(self.store, record.result_cid) or {}).items()}
         for submission in detail["submissions"]:
             submission["reason"] = reasons.get(str(submission["index"]))
         detail.update(self._result_metrics(record), strategy=entry.get("strategy"))
@@ -178,9 +182,14 @@ class OrganizationNode(ServiceNode):
         self.jobs.require_idle()
         with self._lock:
             organization = self.organization()
-            organization.settings = replace(organization.settings, deadline_blocks=deadline_blocks, quorum=quorum,
+            previous = organization.settings
+            organization.settings = replace(previous, deadline_blocks=deadline_blocks, quorum=quorum,
                                             target=quorum, strategy=strategy)
-            tx_hash = self._open(organization)
+            try:
+                tx_hash = self._open(organization)
+            except RoundSettingsError as error:  # e.g. krum's f too large for the quorum
+                organization.settings = previous
+                raise InvalidInput(str(error)) from None
         return f"{self.last_line} (strategy {strategy.name}, tx {tx_hash})"
 
     def _open(self, organization: Organization) -> str:

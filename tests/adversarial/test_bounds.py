@@ -17,12 +17,11 @@ from protocol.artifacts import (
     decode_artifact,
     encode_artifact,
     model_metadata,
-    published_rejections,
 )
 from protocol.outages import RoundSettingsError
 from protocol.plan import StrategySpec, TrainingPlan
+from protocol.rejections import rejections_of_result
 from protocol.verification import verify_round
-from storage.model_file import read_metadata
 from tests.adversarial.conftest import hostile_federation
 
 FEDCURV = TrainingPlan(epochs=1, batch_size=10, lr=0.1, fedcurv_lambda=0.5)
@@ -100,8 +99,7 @@ def test_resubmitted_cid_counts_once_and_the_reasons_are_published(tmp_path) -> 
     round_id, outcome = hostile.round()
     assert outcome.accepted == [True, True, True, False]
     assert outcome.rejections == {3: "duplicate of update 0"}
-    metadata = read_metadata(hostile.store.get(outcome.result_cid))
-    assert published_rejections(metadata) == {3: "duplicate of update 0"}  # from IPFS alone
+    assert rejections_of_result(hostile.store, outcome.result_cid) == {3: "duplicate of update 0"}  # IPFS alone
     assert verify_round(hostile.organization.contract, hostile.store, round_id).ok
 
 
