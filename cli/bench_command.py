@@ -11,7 +11,7 @@ from cli.common import UserError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    bench = commands.add_parser("bench", help="run the benchmark suite and write docs/BENCHMARKS.md")
+    bench = commands.add_parser("bench")
     bench.add_argument("--quick", action="store_true", help="fewer rounds and configurations (under 10 minutes)")
     bench.add_argument("--out", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
     bench.add_argument("--sections", nargs="+", choices=SECTION_NAMES, default=list(SECTION_NAMES),

@@ -32,7 +32,7 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
 
 def add_chain_option(parser: argparse.ArgumentParser, default: str = "ganache") -> None:
     parser.add_argument("--chain", default=default,
-                        help="embedded | ganache (local, started on demand) | http(s) JSON-RPC URL "
+                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL "
                              f"(default: {default})")
 
 

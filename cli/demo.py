@@ -39,14 +39,14 @@ from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
+from storage.factory import open_store
 from storage.model_file import Encoding
-from storage.store import open_store
 
 CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives account 0 only 1,000 ether
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="run the whole system in one process and print a summary")
+    demo = commands.add_parser("demo")
     add_home_option(demo)
     add_chain_option(demo, default="embedded")
     add_ipfs_option(demo)

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cli.common import add_home_option, add_ipfs_option, home_of
+from storage.factory import open_store
 from storage.hashing import cid_of_file
-from storage.store import StorageError, open_store
+from storage.store import StorageError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    ipfs = commands.add_parser("ipfs", help="the content store by hand: add a file, cat a CID")
+    ipfs = commands.add_parser("ipfs")
     actions = ipfs.add_subparsers(dest="ipfs_command", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="store a file and print its CID (Kubo-identical)")
     add.add_argument("file", type=Path)

@@ -41,14 +41,14 @@ from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from organization.web.journal import RoundJournal, journal_path
-from storage.store import open_store
+from storage.factory import open_store
 from webui.link import ChainLink
 from webui.node import ServiceNode
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    organization = commands.add_parser("organization", help="the organization's service: runs rounds")
-    client = commands.add_parser("client", help="a client's service: trains when a round opens")
+    organization = commands.add_parser("organization")
+    client = commands.add_parser("client")
     for parser in (organization, client):
         add_home_option(parser)
         add_chain_option(parser)

@@ -8,11 +8,11 @@ import json
 from chain.contract import RoundState
 from cli.common import UserError, add_chain_option, add_home_option, add_ipfs_option, attached_contract, home_of
 from protocol.verification import verify_round
-from storage.store import open_store
+from storage.factory import open_store
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    verify = commands.add_parser("verify", help="recompute finalized rounds and compare their result CIDs")
+    verify = commands.add_parser("verify")
     add_home_option(verify)
     add_chain_option(verify)
     add_ipfs_option(verify)

@@ -1,7 +1,8 @@
-"""The content store interface every backend implements, its errors, and `open_store` to pick one.
+"""The content store interface every backend implements, and its errors.
 
 Callers (organization, clients, verify) only see `ContentStore`; whether bytes live on local
-disk or in an IPFS daemon is a command-line choice (`--ipfs embedded|MULTIADDR`).
+disk or in an IPFS daemon is a command-line choice (`--ipfs embedded|MULTIADDR`) that
+`storage.factory.open_store` turns into a backend. This module depends on no backend.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ __all__ = [
     "StorageError",
     "StoreUnavailableError",
     "as_cid",
-    "open_store",
     "verified",
 ]
 
@@ -92,19 +92,3 @@ class ContentStore(ABC):
         if size > max_bytes:
             raise ContentTooLargeError(f"{as_cid(cid)} is {size} bytes, over the limit of {max_bytes}")
         return self.get(cid)
-
-
-def open_store(spec: str, home: Path) -> ContentStore:
-    """`embedded` for the on-disk store under `home/ipfs`, or an IPFS daemon's API multiaddr."""
-    # Backends are imported here because they import this module (and ipfshttpclient is slow to load).
-    if spec == "embedded":
-        from storage.embedded import EmbeddedStore
-
-        return EmbeddedStore(Path(home) / "ipfs")
-    if spec.startswith("/"):
-        from storage.ipfs_daemon import IpfsHttpStore
-
-        return IpfsHttpStore(spec)
-    raise ValueError(
-        f"unknown IPFS store {spec!r}: use 'embedded' or a daemon API multiaddr such as /ip4/127.0.0.1/tcp/5001"
-    )
