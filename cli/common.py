@@ -1,20 +1,41 @@
-"""Options and helpers every command shares: the home directory, the chain, the account."""
+"""Options and helpers every command shares: the home directory, the chain, the contract, IPFS, the account."""
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
 from chain.accounts import choose_account
-from chain.backends import Chain, connect
-from chain.contract import FederatedLearningContract
-from chain.deployments import DeploymentBook
+from chain.backends import (
+    GANACHE_DEFAULT_PORT,
+    Chain,
+    ChainUnavailableError,
+    GanacheChain,
+    connect,
+    ganache_answers,
+    ganache_url,
+    start_ganache,
+)
+from chain.contract import ContractNotFoundError, FederatedLearningContract
+from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach
+from cli.ipfs_address import IpfsAddressError, daemon_multiaddr, daemon_problem
+from storage.factory import open_store
+from storage.store import ContentStore
 
 HOME_ENVIRONMENT_VARIABLE = "FEDCHAIN_HOME"
+GANACHE_PORT_ENVIRONMENT_VARIABLE = "FEDCHAIN_GANACHE_PORT"
+WAIT_POLL_SECONDS = 1.0
+
+Say = Callable[[str], None]
 
 
 class UserError(Exception):
@@ -25,6 +46,10 @@ def default_home() -> Path:
     return Path(os.environ.get(HOME_ENVIRONMENT_VARIABLE, Path.home() / ".fedchain"))
 
 
+def say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def add_home_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", type=Path, default=None,
                         help=f"directory for all local state (default: ${HOME_ENVIRONMENT_VARIABLE} or ~/.fedchain)")
@@ -32,14 +57,19 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
 
 def add_chain_option(parser: argparse.ArgumentParser, default: str = "ganache") -> None:
     parser.add_argument("--chain", default=default,
-                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL "
-                             f"(default: {default})")
+                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL")
+
+
+def add_contract_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--contract", default=None, metavar="ADDRESS",
+                        help="the FederatedLearning contract to attach to, from any home "
+                             "(default: the deployment recorded in --home for this chain)")
 
 
 def add_ipfs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipfs", default="embedded",
-                        help="embedded (a content store in --home) | MULTIADDR of a Kubo-compatible daemon's API, "
-                             "e.g. /ip4/127.0.0.1/tcp/5001 (default: embedded)")
+                        help="embedded (a content store in --home) | a Kubo-compatible daemon's API as "
+                             "http://HOST:PORT or MULTIADDR, e.g. http://127.0.0.1:5001 or /ip4/127.0.0.1/tcp/5001")
 
 
 def add_account_options(parser: argparse.ArgumentParser) -> None:
@@ -63,14 +93,142 @@ def deployment_book(chain: Chain, home: Path) -> DeploymentBook:
     return DeploymentBook(home / "deployments.json" if chain.persistent else None)
 
 
-def connect_chain(args: argparse.Namespace) -> Chain:
-    return connect(args.chain, home_of(args))
+# ---------------------------------------------------------------- the chain
 
 
-def attached_contract(args: argparse.Namespace, default_account_index: int) -> FederatedLearningContract:
-    """The recorded deployment on the chosen chain; the embedded EVM has none outside one process."""
-    chain = connect_chain(args)
+@contextmanager
+def _home_lock(home: Path, name: str) -> Iterator[None]:
+    """Serializes check-then-start between processes sharing a home (all started at once)."""
+    path = home / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def local_ganache_lock(home: Path) -> AbstractContextManager[None]:
+    """Held while a local Ganache is looked for and started (by `run.py chain` or on demand)."""
+    return _home_lock(home, "ganache/start.lock")
+
+
+def _local_ganache(home: Path, say: Say) -> GanacheChain:
+    """The local Ganache; one started on demand is announced with its URL, PID and how to stop it."""
+    port = int(os.environ.get(GANACHE_PORT_ENVIRONMENT_VARIABLE, GANACHE_DEFAULT_PORT))
+    url = ganache_url(port)
+    with local_ganache_lock(home):
+        if not ganache_answers(url):
+            log = home / "ganache" / "ganache.log"
+            started = start_ganache(port, home / "ganache" / "db", log, detach=True)
+            pid = started.process.pid
+            (home / "ganache" / "ganache.pid").write_text(f"{pid}\n")
+            say(f"started Ganache on demand at {url} (PID {pid}, log {log}); it keeps running after this "
+                f"command: stop it with `kill {pid}`")
+    return GanacheChain(url)
+
+
+def connect_chain(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> Chain:
+    """The chain of `--chain`; with `wait`, a node that does not answer yet is waited for (said once)."""
+    home = home_of(args)
+    if args.chain == "ganache":
+        return _local_ganache(home, say)
+    waiting = False
+    while True:
+        try:
+            return connect(args.chain, home)
+        except ChainUnavailableError as error:
+            if not wait:
+                raise
+            if not waiting:
+                say(f"waiting for the chain: {error}")
+                waiting = True
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+# ---------------------------------------------------------------- the contract
+
+
+def contract_at(chain: Chain, address: str, account: LocalAccount) -> FederatedLearningContract:
+    """The contract at a given address, with the ABI of the committed artifact."""
+    try:
+        return FederatedLearningContract(chain, address, account)
+    except ContractNotFoundError as error:
+        raise UserError(f"{error}: check --contract and --chain") from None
+
+
+def _not_recorded(chain: Chain, home: Path) -> str:
+    return (f"no FederatedLearning deployment is recorded for chain {chain.web3.eth.chain_id} in "
+            f"{home / 'deployments.json'}: pass the contract's address with --contract ADDRESS "
+            "(or use the home the organization deployed from)")
+
+
+def find_contract(args: argparse.Namespace, chain: Chain, account: LocalAccount) -> FederatedLearningContract:
+    """`--contract ADDRESS` when given, else the deployment recorded in the home for this chain."""
     if not chain.persistent:
         raise UserError("the embedded chain exists only inside one process (run.py demo): "
                         "use --chain ganache or a JSON-RPC URL")
-    return attach(chain, deployment_book(chain, home_of(args)), account_of(args, default_account_index))
+    address = getattr(args, "contract", None)
+    if address:
+        return contract_at(chain, address, account)
+    home = home_of(args)
+    try:
+        return attach(chain, deployment_book(chain, home), account)
+    except DeploymentNotFoundError:
+        raise UserError(_not_recorded(chain, home)) from None
+    except ContractNotFoundError as error:
+        raise UserError(f"the deployment recorded in {home / 'deployments.json'} is gone ({error}); "
+                        "the chain was reset: deploy again or pass --contract") from None
+
+
+def wait_for_contract(args: argparse.Namespace, chain: Chain, account: LocalAccount,
+                      say: Say) -> FederatedLearningContract:
+    """Like `find_contract`, but a deployment that is not there yet is waited for (said once)."""
+    waiting = False
+    while True:
+        try:
+            return find_contract(args, chain, account)
+        except UserError as error:
+            if getattr(args, "contract", None):
+                raise
+            if not waiting:
+                say(f"waiting for the organization to deploy the contract ({error})")
+                waiting = True
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+def attached_contract(args: argparse.Namespace, default_account_index: int) -> FederatedLearningContract:
+    """The contract of `--contract` or the home, on the chosen chain."""
+    chain = connect_chain(args)
+    return find_contract(args, chain, account_of(args, default_account_index))
+
+
+# ---------------------------------------------------------------- IPFS
+
+
+def open_ipfs(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> ContentStore:
+    """The content store of `--ipfs`."""
+    return open_ipfs_store(args.ipfs, home_of(args), wait=wait, say=say)
+
+
+def open_ipfs_store(spec: str, home: Path, *, wait: bool = False, say: Say = say_on_stderr) -> ContentStore:
+    """The store for an `--ipfs` value; a daemon is probed first so a wrong address is one clear line,
+    and with `wait` a daemon that does not answer yet is waited for (said once)."""
+    try:
+        multiaddr = daemon_multiaddr(spec)
+    except IpfsAddressError as error:
+        raise UserError(str(error)) from None
+    if multiaddr is None:
+        return open_store("embedded", home)
+    waiting = False
+    while True:
+        reachable, problem = daemon_problem(multiaddr)
+        if problem is None:
+            return open_store(multiaddr, home)
+        if reachable or not wait:
+            raise UserError(problem)
+        if not waiting:
+            say(f"waiting for IPFS: {problem}")
+            waiting = True
+        time.sleep(WAIT_POLL_SECONDS)

@@ -29,19 +29,24 @@ from cli.common import (
     connect_chain,
     deployment_book,
     home_of,
+    open_ipfs,
 )
+from cli.continual_demo import continual_report, continual_schedule, demo_ewc_lambda, switch_data
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
 from client.adversary import ATTACKS, make_hostile
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
+from mlprocessor.continual import PermutedScenario
 from mlprocessor.data import load_data
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
-from storage.factory import open_store
 from storage.model_file import Encoding
 
+SUMMARY_FILE = "demo-summary.json"
+SECONDS_NOTE = ("per round, `seconds` sums each phase over the organization and every client; clients run "
+                "concurrently, so the sum can exceed `wall_seconds`, the round's elapsed time")
 CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives account 0 only 1,000 ether
 
 
@@ -52,6 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
+    demo.add_argument("--tasks", type=int, default=1,
+                      help="continual learning on permuted MNIST: this many tasks, every client switching together")
+    demo.add_argument("--rounds-per-task", type=int, default=None, help="with --tasks: rounds = tasks x this")
     add_plan_options(demo)
     add_data_options(demo)
     add_client_training_options(demo)
@@ -61,24 +69,30 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="clients training at once (default: one per core, each on one torch thread)")
     demo.add_argument("--attackers", type=int, default=0, help="how many of the clients are hostile")
     demo.add_argument("--attack", choices=ATTACKS, default="sign-flip", help="what the hostile clients do")
-    demo.add_argument("--json", type=Path, default=None, help="write the summary here")
+    demo.add_argument("--json", type=Path, default=None,
+                      help=f"write the JSON summary here (default: {SUMMARY_FILE} in the home)")
     demo.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
+    schedule = continual_schedule(args)
+    args.ewc_lambda = demo_ewc_lambda(args)
     home = home_of(args)
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
+    _status("connecting to the chain and IPFS, loading the data")
     chain = connect_chain(args)
-    store = open_store(args.ipfs, home)
+    store = open_ipfs(args)
     train, test = load_data(args.data, args.test_data)
     parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
+    scenario = PermutedScenario(schedule, train, test, parts)
     plan, strategy = plan_and_strategy(args)
     quiet = _quiet_log
+    _status(f"deploying the contract on {chain.name}")
     contract = deploy(chain, dev_account(0), deployment_book(chain, home), reset=True, log=quiet)
     print(f"fedchain demo: {args.clients} clients x {args.rounds} rounds, {args.model}, {args.partition}, "
           f"{args.strategy}; chain: {chain.name}; IPFS: {args.ipfs}; contract {contract.address}; home {home}")
@@ -86,6 +100,7 @@ def run_demo(args: argparse.Namespace) -> int:
                                     target=args.clients, deadline_blocks=10_000, max_samples=args.max_samples,
                                     seed=args.seed)
     organization = Organization(contract, store, settings, test, log=quiet)
+    _status(f"registering {args.clients} clients")
     clients = []
     for index in range(args.clients):
         account = derived_account("demo client", index)
@@ -98,26 +113,33 @@ def run_demo(args: argparse.Namespace) -> int:
     clients = make_hostile(clients, args.attackers, args.attack, log=quiet)
 
     rounds = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         for number in range(1, args.rounds + 1):
+            switch_data(clients, scenario, number)
             rounds.append(_run_round(organization, clients, pool, number, args.rounds))
+            rounds[-1].update(continual_report(organization, scenario, number, rounds[-1]["result_cid"]))
+    finally:  # on Ctrl-C, do not wait for the clients still training
+        pool.shutdown(wait=False, cancel_futures=True)
     failures = [r for r in rounds if r["state"] != "finalized"]
-    verified = [verify_round(contract, store, r["round"]) for r in rounds if r["state"] == "finalized"]
+    finalized = [r for r in rounds if r["state"] == "finalized"]
+    _status(f"verifying {len(finalized)} finalized round(s) from the chain and IPFS")
+    verified = [verify_round(contract, store, r["round"]) for r in finalized]
     mismatches = [v for v in verified if not v.ok]
     summary = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"},
         "contract": contract.address, "chain": chain.name, "workers": workers,
-        "torch_threads": torch.get_num_threads(), "rounds": rounds,
+        "torch_threads": torch.get_num_threads(), "seconds_note": SECONDS_NOTE, "rounds": rounds,
         "verified": [v.to_json() for v in verified],
         "history": [record.to_json() for record in HistoryReader(contract).rounds()],
         "total_seconds": round(time.perf_counter() - started, 2),
     }
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    summary_path = args.json or home / SUMMARY_FILE
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     final = rounds[-1]["accuracy"]
-    print(f"done in {summary['total_seconds']:.1f}s: final test accuracy "
-          f"{final:.2%}; {len(verified) - len(mismatches)}/{len(verified)} rounds verified"
-          + (f"; summary in {args.json}" if args.json else ""))
+    accuracy = f"{final:.2%}" if final is not None else "-"
+    print(f"done in {summary['total_seconds']:.1f}s: final test accuracy {accuracy}; "
+          f"{len(verified) - len(mismatches)}/{len(verified)} rounds verified; summary in {summary_path}")
     for problem in failures:
         print(f"error: round {problem['round']} was {problem['state']}", file=sys.stderr)
     for mismatch in mismatches:
@@ -160,12 +182,17 @@ def _run_round(organization: Organization, clients: list[Client], pool: ThreadPo
     }
 
 
+def _status(line: str) -> None:
+    """What a long phase is doing, so no phase is silent (stderr: stdout keeps the results)."""
+    print(f"{line}…", file=sys.stderr, flush=True)
+
+
 class _Progress:
-    """A progress bar on a terminal; silent when output is redirected."""
+    """A progress bar on a terminal; plain lines (one per client done) when output is redirected."""
 
     def __init__(self, number: int, total: int, clients: int) -> None:
         self._label, self._clients, self._done = f"round {number}/{total}", clients, 0
-        self._enabled = sys.stderr.isatty()
+        self._terminal = sys.stderr.isatty()
         self._draw()
 
     def advance(self) -> None:
@@ -173,15 +200,18 @@ class _Progress:
         self._draw()
 
     def _draw(self) -> None:
-        if self._enabled:
+        if self._terminal:
             filled = round(20 * self._done / self._clients)
             sys.stderr.write(f"\r{self._label} [{'#' * filled}{'.' * (20 - filled)}] "
                              f"{self._done}/{self._clients} clients trained")
-            sys.stderr.flush()
+        else:
+            sys.stderr.write(f"{self._label}: {self._done}/{self._clients} clients trained\n")
+        sys.stderr.flush()
 
     def done(self) -> None:
-        if self._enabled:
+        if self._terminal:
             sys.stderr.write("\r\033[K")
+        _status(f"{self._label}: aggregating, evaluating and finalizing")
 
 
 def _quiet_log(_: str) -> None:

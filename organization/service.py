@@ -247,17 +247,17 @@ class Organization:
             return self._abort(outcome, f"{len(accepted)} of {info.submissions} updates passed screening; "
                                         f"{strategy.name} needs at least {needed}")
         with outcome.timer.phase("aggregation"):
-            state = aggregate_state(screen.base, accepted, strategy)
+            aggregate = aggregate_state(screen.base, accepted, strategy)
         extra = self.settings.plan.to_extra()
         if self.test_data is not None:
             with outcome.timer.phase("evaluation"):
-                evaluation = evaluate(model_from_state(self.settings.model, state), self.test_data)
+                evaluation = evaluate(model_from_state(self.settings.model, aggregate.tensors), self.test_data)
             outcome.accuracy, outcome.loss = evaluation.accuracy, evaluation.loss
             extra.update({"test_accuracy": round(evaluation.accuracy, 6), "test_loss": round(evaluation.loss, 6)})
         accepted_norms = [norms[i] for i, ok in enumerate(outcome.accepted) if ok]
         extra.update(screening_extra(outcome.rejections, float(np.median(accepted_norms))))
         with outcome.timer.phase("serialization"):
-            data = result_file(screen.base, info.base_cid, round_id, state, accepted, strategy, extra)
+            data = result_file(screen.base, info.base_cid, round_id, aggregate, accepted, strategy, extra)
         with outcome.timer.phase("ipfs"):
             outcome.result_cid = self.store.add_bytes(data)
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")

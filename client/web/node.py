@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from client.state import ClientState, history_json
 from mlprocessor.data import Dataset
 from storage.atomic import write_text_atomically
 from storage.store import ContentStore
+from webui.explorer import Explorer
 from webui.jobs import Job
 from webui.link import ChainLink
 from webui.node import ServiceNode
@@ -30,18 +32,20 @@ class ClientNode(ServiceNode):
 
     def __init__(self, link: ChainLink, store: ContentStore, data: Dataset, state: ClientState,
                  settings: ClientSettings, data_description: str, poll_seconds: float = 1.0,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, data_dir: Path | None = None) -> None:
         super().__init__(link, store, poll_seconds, log)
         self.data = data
+        self.data_dir = data_dir
         self.state = state
         self.settings = self._saved_settings(settings)
         self.data_description = data_description
         self._client: Client | None = None
+        self.explorer = Explorer(link, store)
 
     def client(self) -> Client:
         contract = self.link.require_contract()
         if self._client is None or self._client.contract is not contract:
-            self._client = Client(contract, self.store, self.data, self.state, self.settings, self.log)
+            self._client = Client(contract, self.store, self.data, self.state, self.settings, self.log, self.data_dir)
         return self._client
 
     # ---------------------------------------------------------------- views
@@ -49,8 +53,10 @@ class ClientNode(ServiceNode):
     def status(self) -> dict[str, Any]:
         view, block = self.base_status()
         view.update(settings=asdict(self.settings), contract=None, registration=None, round=None)
-        contract = self.link.contract() if block is not None else None
-        if contract is None or block is None:
+        if block is None:  # the chain does not answer: the last known contract, registration and round
+            return self.last_known(view, ("contract", "registration", "round"))
+        contract = self.link.contract()
+        if contract is None:
             return view
         info = contract.client_info(self.link.account.address)
         view["contract"] = {"address": contract.address, "registration_open": contract.registration_open()}
@@ -67,12 +73,22 @@ class ClientNode(ServiceNode):
                 "can_train": (latest.state is RoundState.OPEN and block < latest.deadline and not submitted
                               and info.status is ClientStatus.REGISTERED),
             }
-        return view
+        return self.remember(view)
 
     def data_summary(self) -> dict[str, Any]:
-        histogram = np.bincount(self.data.y, minlength=10)
-        return {"examples": len(self.data), "description": self.data_description,
-                "histogram": [int(count) for count in histogram]}
+        """The data of the latest round (a watched directory may have changed since the start), its
+        version, the consolidations so far and the local accuracy reached on each data version."""
+        data = self._client.data if self._client is not None else self.data
+        histogram = np.bincount(data.y, minlength=10)
+        record = self.state.data_record()
+        versions: dict[int, dict[str, Any]] = {}
+        for entry in self.state.history():
+            seen = versions.setdefault(entry.data_version, {"version": entry.data_version, "rounds": 0})
+            seen.update(rounds=seen["rounds"] + 1, last_round=entry.round, local_accuracy=entry.local_accuracy_after)
+        return {"examples": len(data), "description": self.data_description,
+                "histogram": [int(count) for count in histogram], "version": record.version,
+                "consolidate_requested": record.consolidate_requested,
+                "consolidations": [asdict(c) for c in record.consolidations], "versions": list(versions.values())}
 
     def history(self) -> list[dict[str, Any]]:
         return history_json(self.state.history())
@@ -109,6 +125,11 @@ class ClientNode(ServiceNode):
             return f"round {round_id} skipped: {participation.skipped}"
         return (f"round {round_id}: submitted {entry.update_cid} (local accuracy "
                 f"{entry.local_accuracy_before:.1%} → {entry.local_accuracy_after:.1%})")
+
+    def request_consolidation(self) -> str:
+        """EWC: protect what was learned on the current data, at the start of the next round."""
+        self.state.request_consolidation()
+        return "the next round starts with a consolidation"
 
     def update_settings(self, changes: dict[str, Any]) -> str:
         """Apply validated settings to the next rounds and keep them for the next start."""

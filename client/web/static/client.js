@@ -3,15 +3,21 @@
 let historyKey = null;
 
 function showStatus(status) {
-  fc.banner(status.problems);
-  fc.text("account", status.account);
+  fc.showProblems(status);
+  fc.put("account", fc.addressLink(status.account));
   fc.text("heading-account", status.account);
-  fc.text("chain-name", status.chain && `${status.chain.name} (block ${status.chain.block})`);
-  fc.text("contract-address", status.contract ? status.contract.address : "no contract deployed yet");
+  document.getElementById("public-page").href = `/clients/${status.account}`;
+  fc.text("chain-name", status.chain ? `${status.chain.name} (block ${status.chain.block})`
+                                     : status.stale && `last seen at block ${status.last_block}`);
+  fc.text("contract-address", status.contract ? status.contract.address
+    : status.chain ? "no contract deployed yet: waiting for the organization" : "unknown while the chain does not answer");
   const registration = status.registration;
   fc.text("registration", registration && (registration.status === "registered"
     ? `registered as client #${registration.client_id}` : registration.status));
-  document.getElementById("register").disabled = !registration || registration.status === "registered";
+  const live = !!status.chain && !!status.contract && !status.stale;
+  fc.enable({register: [live && !!registration && registration.status !== "registered",
+                        registration && registration.status === "registered" ? "already registered"
+                                                                              : "no contract deployed yet"]});
   document.getElementById("auto").checked = status.auto;
   const round = status.round;
   document.getElementById("round-none").hidden = !!round;
@@ -22,7 +28,8 @@ function showStatus(status) {
   }
   const job = status.job;
   const running = job && job.state === "running";
-  document.getElementById("train").disabled = running || !(round && round.can_train);
+  fc.enable({train: [live && !running && !!round && round.can_train,
+                     running ? "training is running" : "no open round waits for this client's update"]});
   document.getElementById("job-bar").hidden = !running;
   document.getElementById("job-bar").className = running ? "progress busy" : "progress";
   fc.text("job", job ? `${job.name}: ${job.state} (${job.seconds} s) — ${job.message}` : "idle");
@@ -33,14 +40,14 @@ function showStatus(status) {
 function showHistory(entries) {
   fc.fillTable("history", entries.slice().reverse(), (row, e) => {
     row.dataset.round = e.round;
-    fc.cell(row, e.round);
-    fc.cell(row, e.base_cid, "mono");
-    fc.cell(row, e.update_cid, "mono update-cid");
+    fc.cell(row, fc.roundLink(e.round));
+    fc.cell(row, fc.cidLink(e.base_cid));
+    fc.cell(row, fc.cidLink(e.update_cid), "update-cid");
     fc.cell(row, e.samples);
     fc.cell(row, `${fc.percent(e.local_accuracy_before)} → ${fc.percent(e.local_accuracy_after)}`);
     fc.cell(row, e.train_loss.toFixed(4));
     fc.cell(row, e.gas_used);
-    fc.cell(row, e.tx_hash, "mono");
+    fc.cell(row, fc.txLink(e.tx_hash));
   }, "this client has not joined a round yet");
 }
 
@@ -48,6 +55,7 @@ async function refresh() {
   const key = showStatus(await fc.api("/api/status"));
   if (key !== historyKey) {
     showHistory((await fc.api("/api/history")).history);
+    await showData();
     historyKey = key;
   }
 }
@@ -56,8 +64,22 @@ async function showData() {
   const data = await fc.api("/api/data");
   fc.text("data-description", `${data.examples} examples: ${data.description}`);
   fc.barChart(document.getElementById("histogram"), data.histogram, data.histogram.map((_, digit) => `${digit}`));
+  fc.text("data-version", data.version);
+  fc.text("consolidate-pending", data.consolidate_requested ? "(consolidation requested for the next round)" : "");
+  fc.fillTable("consolidations", data.consolidations.slice().reverse(), (row, c) => {
+    fc.cell(row, c.round);
+    fc.cell(row, c.data_version);
+    fc.cell(row, c.samples);
+    fc.cell(row, new Date(c.time * 1000).toLocaleString());
+  }, "no consolidation yet");
+  fc.fillTable("versions", data.versions.slice().reverse(), (row, v) => {
+    fc.cell(row, v.version);
+    fc.cell(row, v.rounds);
+    fc.cell(row, v.last_round);
+    fc.cell(row, fc.percent(v.local_accuracy));
+  }, "no round yet");
 }
 
-fc.bindForms(refresh);
+fc.bindForms(async () => { historyKey = null; await refresh(); });
 showData().catch((error) => fc.flash(error.message, "error"));
 fc.poll(refresh, 1500);
