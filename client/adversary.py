@@ -64,6 +64,10 @@ class Adversary:
     def data(self) -> Dataset:
         return self.client.data
 
+    @data.setter
+    def data(self, data: Dataset) -> None:  # the continual demo hands out a new task's data
+        self.client.data = data
+
     def ensure_registered(self) -> None:
         self.client.ensure_registered()
 
