@@ -20,12 +20,15 @@ from cli.common import (
     add_chain_option,
     add_contract_option,
     add_home_option,
+    add_ipfs_option,
     attached_contract,
     connect_chain,
     deployment_book,
     home_of,
     local_ganache_lock,
+    open_ipfs_store,
 )
+from protocol.rejections import rejections_of_result
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -52,6 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     history = commands.add_parser("history")
     add_home_option(history)
     add_chain_option(history)
+    add_ipfs_option(history)  # where the result files publishing the rejection reasons live
     add_contract_option(history)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(handler=run_history)
@@ -109,8 +113,12 @@ def run_deploy(args: argparse.Namespace) -> int:
 def run_history(args: argparse.Namespace) -> int:
     contract = attached_contract(args, 0)
     rounds = HistoryReader(contract).rounds()
+    store = open_ipfs_store(args.ipfs, home_of(args))
+    reasons = {r.round_id: rejections_of_result(store, r.result_cid) for r in rounds
+               if r.result_cid and any(s.accepted is False for s in r.submissions)}
     if args.json:
-        json.dump({"contract": contract.address, "rounds": [r.to_json() for r in rounds]}, sys.stdout, indent=2)
+        json.dump({"contract": contract.address, "rounds": [
+            {**r.to_json(), "rejections": reasons.get(r.round_id) or {}} for r in rounds]}, sys.stdout, indent=2)
         print()
         return 0
     print(f"contract {contract.address} on {contract.chain.name}: {len(rounds)} round(s)")
@@ -123,4 +131,8 @@ def run_history(args: argparse.Namespace) -> int:
         result = str(record.result_cid) if record.result_cid else "-"
         updates = f"{accepted}/{len(record.submissions)}"
         print(f"{record.round_id:>5}  {record.state!s:<9}  {updates:>9}  {record.base_cid!s:<46}  {result:<46}")
+        for index, reason in sorted((reasons.get(record.round_id) or {}).items()):
+            print(f"{'':>5}  rejected update {index}: {reason}")
+        if record.round_id in reasons and reasons[record.round_id] is None:
+            print(f"{'':>5}  (rejection reasons: result file not available from IPFS)")
     return 0
