@@ -43,9 +43,9 @@ else
 fi
 rm -f "$requirements"
 
-# --- Node: Ganache, solcjs, OpenZeppelin, js-ipfs -----------------------------------------
+# --- Node: Ganache, Anvil (binary inside the npm package), solcjs, OpenZeppelin, js-ipfs -----------------------------------------
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  say "node/npm not found: skipped Ganache, solcjs and the IPFS daemon."
+  say "node/npm not found: skipped Ganache, Anvil, solcjs and the IPFS daemon."
   say "  the demo still runs on the embedded chain and store; install Node 20 with npm"
   say "  (e.g. apt-get install nodejs npm) and run ./setup.sh again for the real components."
 else
@@ -61,7 +61,7 @@ else
       exit 1
     fi
     echo "$node_deps" > "$STAMPS/node"
-    say "installed npm packages (ganache, solc, @openzeppelin/contracts, ipfs) from package-lock.json"
+    say "installed npm packages (ganache, @foundry-rs/anvil, solc, @openzeppelin/contracts, ipfs) from package-lock.json"
   fi
 fi
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import communication, flower, forgetting, gas, learning, overhead, scale
+from bench import attacks, communication, continual, flower, gas, learning, overhead, scale
 from bench.machine import load_sample, machine_description
 from bench.report import provenance, seconds, table
 from bench.settings import SECTION_NAMES, SuiteSettings
@@ -42,12 +42,13 @@ class Section:
 
 SECTIONS = (
     Section("learning", "1. Learning", learning),
-    Section("forgetting", "2. Forgetting (permuted MNIST)", forgetting),
+    Section("continual", "2. Continual learning (permuted MNIST)", continual),
     Section("flower", "3. Side by side with Flower", flower),
     Section("overhead", "4. Overhead per round, by phase", overhead),
     Section("gas", "5. Gas", gas),
     Section("scale", "6. Scale: 100 clients on Ganache + js-ipfs", scale),
     Section("communication", "7. Communication", communication),
+    Section("attacks", "8. Attacks: accuracy with hostile clients", attacks),
 )
 assert tuple(section.name for section in SECTIONS) == SECTION_NAMES
 MODES = ("full", "partial", "quick")

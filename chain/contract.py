@@ -12,12 +12,14 @@ from web3 import Web3
 
 from chain.backends import Chain
 from chain.compiler import Artifact
-from chain.errors import RevertDecoder
+from chain.errors import InvalidMaxSamples, RevertDecoder, TooManySamples
 from chain.transactions import TransactionSender, TxResult
 from storage.cid import Cid, as_cid
 
 CONTRACT_NAME = "FederatedLearning"
 _EMPTY_DIGEST = bytes(32)
+UINT32_MAX = 2**32 - 1
+KEY_BYTES = 32
 
 
 class ContractNotFoundError(LookupError):
@@ -56,12 +58,16 @@ class RoundInfo:
     quorum: int
     submissions: int
     total_samples: int
+    max_samples: int
+    submissions_closed: bool
+    open_block: int  # the round's events lie in blocks [open_block, next round's open_block]
 
     @classmethod
     def from_tuple(cls, values: Sequence[Any]) -> RoundInfo:
-        round_id, state, base, result, deadline, quorum, submissions, total_samples = values
+        (round_id, state, base, result, deadline, quorum, submissions, total_samples,
+         max_samples, submissions_closed, open_block) = values
         return cls(round_id, RoundState(state), _optional_cid(base), _optional_cid(result),
-                   deadline, quorum, submissions, total_samples)
+                   deadline, quorum, submissions, total_samples, max_samples, submissions_closed, open_block)
 
 
 @dataclass(frozen=True)
@@ -119,8 +125,13 @@ class FederatedLearningContract:
 
     # ---------------------------------------------------------------- transactions
 
-    def register(self) -> TxResult:
-        return self._sender.send(self._functions.register())
+    def register(self, encryption_key: bytes | None = None) -> TxResult:
+        """Register the sender; `encryption_key` is its 32-byte X25519 public key for secure
+        aggregation (None: no key, recorded as zero)."""
+        key = bytes(32) if encryption_key is None else bytes(encryption_key)
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"an encryption key is {KEY_BYTES} bytes (X25519), got {len(key)}")
+        return self._sender.send(self._functions.register(key))
 
     def set_registration_open(self, open_: bool) -> TxResult:
         return self._sender.send(self._functions.setRegistrationOpen(open_))
@@ -131,14 +142,23 @@ class FederatedLearningContract:
     def remove_client(self, client: str) -> TxResult:
         return self._sender.send(self._functions.removeClient(Web3.to_checksum_address(client)))
 
-    def open_round(self, base_cid: Cid | str, deadline: int, quorum: int) -> tuple[int, TxResult]:
-        """Open the next round; returns its id (read from the RoundOpened event) and the receipt."""
-        result = self._sender.send(self._functions.openRound(as_cid(base_cid).digest, deadline, quorum))
+    def open_round(self, base_cid: Cid | str, deadline: int, quorum: int, max_samples: int) -> tuple[int, TxResult]:
+        """Open the next round, in which one submission may claim at most `max_samples` examples;
+        returns its id (read from the RoundOpened event) and the receipt."""
+        if not 0 < max_samples <= UINT32_MAX:
+            raise InvalidMaxSamples()
+        result = self._sender.send(self._functions.openRound(as_cid(base_cid).digest, deadline, quorum, max_samples))
         (event,) = self.web3_contract.events.RoundOpened().process_receipt(result.receipt)
         return event["args"]["roundId"], result
 
     def submit_update(self, round_id: int, cid: Cid | str, samples: int) -> TxResult:
+        if samples > UINT32_MAX:  # cannot even be encoded; refused like the contract would
+            raise TooManySamples(samples=samples, maxSamples=self.round(round_id).max_samples)
         return self._sender.send(self._functions.submitUpdate(round_id, as_cid(cid).digest, samples))
+
+    def close_submissions(self, round_id: int) -> TxResult:
+        """Freeze the round's submission set (before screening): later submissions are refused."""
+        return self._sender.send(self._functions.closeSubmissions(round_id))
 
     def finalize_round(self, round_id: int, result_cid: Cid | str, accepted: Sequence[bool]) -> TxResult:
         return self._sender.send(
@@ -148,10 +168,25 @@ class FederatedLearningContract:
     def abort_round(self, round_id: int) -> TxResult:
         return self._sender.send(self._functions.abortRound(round_id))
 
+    def transfer_ownership(self, new_owner: str) -> TxResult:
+        """Step one of handing the contract over: `new_owner` becomes owner once it accepts."""
+        return self._sender.send(self._functions.transferOwnership(Web3.to_checksum_address(new_owner)))
+
+    def accept_ownership(self) -> TxResult:
+        """Step two, sent by the pending owner."""
+        return self._sender.send(self._functions.acceptOwnership())
+
+    def renounce_ownership(self) -> TxResult:
+        """Leave the contract without owner for good (refused while a round is open)."""
+        return self._sender.send(self._functions.renounceOwnership())
+
     # ---------------------------------------------------------------- views
 
     def owner(self) -> str:
         return self._sender.call(self._functions.owner())
+
+    def pending_owner(self) -> str:
+        return self._sender.call(self._functions.pendingOwner())
 
     def registration_open(self) -> bool:
         return self._sender.call(self._functions.registrationOpen())

@@ -31,15 +31,23 @@ class InvalidCid(ContractRevert):
 
 
 class InvalidDeadline(ContractRevert):
-    template = "the deadline block {deadline} is not after the current block {currentBlock}"
+    template = "the deadline block {deadline} must be after the current block {currentBlock} and below 2**40"
 
 
 class InvalidQuorum(ContractRevert):
     template = "the quorum must be at least 1"
 
 
+class InvalidMaxSamples(ContractRevert):
+    template = "the cap on samples per submission must be between 1 and 4294967295"
+
+
 class InvalidSampleCount(ContractRevert):
     template = "the sample count must be at least 1"
+
+
+class TooManySamples(ContractRevert):
+    template = "an update may claim at most {maxSamples} samples in this round, not {samples}"
 
 
 class InvalidAcceptedSet(ContractRevert):
@@ -72,6 +80,10 @@ class RoundStillOpen(ContractRevert):
 
 class RoundNotOpen(ContractRevert):
     template = "round {roundId} is not open: it {state}"
+
+
+class SubmissionsClosed(ContractRevert):
+    template = "round {roundId} no longer takes submissions: the organization froze its submission set"
 
 
 class DeadlinePassed(ContractRevert):

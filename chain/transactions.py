@@ -1,32 +1,76 @@
 """Build, sign locally, send and await transactions; turn reverts into readable exceptions.
 
-Every transaction is estimated first, so a call the contract would refuse raises the named
-exception before anything is signed or sent, and costs nothing.
+Gas is flat by design (every function costs the same whatever the number of clients or rounds,
+tests/chain/test_gas.py checks it), so each contract function is estimated once per chain and
+its limit reused with a margin. Every later call is pre-flighted with one `eth_call`, so a call
+the contract would refuse still raises the named exception before anything is signed or sent.
+A transaction that runs out of gas anyway is re-estimated and sent once more.
 """
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import Web3
-from web3.contract.contract import ContractFunction
+from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from chain.errors import RevertDecoder, UnknownRevert
 
-GAS_MARGIN = 1.25
+GAS_MARGIN = 1.5  # unused gas is refunded: a generous limit costs nothing and absorbs cold storage slots
 RECEIPT_TIMEOUT_SECONDS = 120
 
 
+class GasLimits:
+    """Gas limits per (contract, function), shared by every sender on one chain connection."""
+
+    _by_connection: ClassVar[weakref.WeakKeyDictionary[Web3, GasLimits]] = weakref.WeakKeyDictionary()
+    _creating: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self._limits: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, web3: Web3) -> GasLimits:
+        with cls._creating:
+            if web3 not in cls._by_connection:
+                cls._by_connection[web3] = cls()
+            return cls._by_connection[web3]
+
+    def get(self, function: ContractFunction | ContractConstructor) -> int | None:
+        """The known limit; none for a deployment (its gas depends on the bytecode, and it runs once)."""
+        if isinstance(function, ContractConstructor):
+            return None
+        with self._lock:
+            return self._limits.get(_function_key(function))
+
+    def learn(self, function: ContractFunction | ContractConstructor, estimate: int) -> int:
+        """Record an estimate; the limit only grows, so one cold-slot estimate covers every later call."""
+        limit = int(estimate * GAS_MARGIN)
+        if isinstance(function, ContractConstructor):
+            return limit
+        key = _function_key(function)
+        with self._lock:
+            self._limits[key] = max(self._limits.get(key, 0), limit)
+            return self._limits[key]
+
+
+def _function_key(function: ContractFunction) -> tuple[str, str]:
+    return str(function.address), function.fn_name
+
+
 class TransactionFailedError(RuntimeError):
-    """A mined transaction reverted (status 0) even though its estimate passed."""
+    """A mined transaction reverted (status 0) even though its pre-flight passed."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +93,7 @@ class TransactionSender:
         self._decoder = decoder
         self._lock = threading.Lock()
         self._chain_id: int | None = None
+        self._gas_limits = GasLimits.of(web3)
 
     @property
     def chain_id(self) -> int:
@@ -74,33 +119,60 @@ class TransactionSender:
             tx_hash = self._web3.eth.send_raw_transaction(self.account.sign_transaction(transaction).raw_transaction)
         return self._await(tx_hash, started)
 
-    def send(self, function: ContractFunction) -> TxResult:
+    def send(self, function: ContractFunction | ContractConstructor) -> TxResult:
+        """Send a contract call: refused calls raise the contract's named error and spend nothing."""
         started = time.perf_counter()
+        gas = self._preflight(function)
+        receipt, tx_hash = self._send_and_wait(function, gas)
+        if receipt["status"] != 1 and receipt["gasUsed"] >= gas:  # out of gas: the limit was too tight
+            gas = self._estimate(function)
+            receipt, tx_hash = self._send_and_wait(function, gas)
+        if receipt["status"] != 1:
+            self._estimate(function)  # the state changed since the pre-flight: raise the contract's reason
+            raise TransactionFailedError(f"transaction {tx_hash.to_0x_hex()} reverted when mined")
+        return _result(tx_hash, receipt, started)
+
+    def _preflight(self, function: ContractFunction | ContractConstructor) -> int:
+        """The gas limit to send with, after checking the call would succeed (one eth_call once known)."""
+        gas = self._gas_limits.get(function)
+        if gas is None:
+            return self._estimate(function)
+        with reverts_decoded(self._decoder):
+            function.call({"from": self.account.address})
+        return gas
+
+    def _estimate(self, function: ContractFunction | ContractConstructor) -> int:
+        with reverts_decoded(self._decoder):
+            estimate = function.estimate_gas({"from": self.account.address})
+        return self._gas_limits.learn(function, estimate)
+
+    def _send_and_wait(self, function: ContractFunction | ContractConstructor, gas: int) -> tuple[Any, Any]:
         with self._lock:
-            with reverts_decoded(self._decoder):
-                gas = function.estimate_gas({"from": self.account.address})
             transaction = function.build_transaction({
                 "from": self.account.address,
                 "nonce": self._web3.eth.get_transaction_count(self.account.address, "pending"),
-                "gas": int(gas * GAS_MARGIN),
+                "gas": gas,
                 "chainId": self.chain_id,
             })
             signed = self.account.sign_transaction(transaction)
             tx_hash = self._web3.eth.send_raw_transaction(signed.raw_transaction)
-        return self._await(tx_hash, started)
+        return self._web3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS), tx_hash
 
     def _await(self, tx_hash: Any, started: float) -> TxResult:
         receipt = self._web3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS)
         if receipt["status"] != 1:
             raise TransactionFailedError(f"transaction {tx_hash.to_0x_hex()} reverted when mined")
-        return TxResult(
-            tx_hash=tx_hash.to_0x_hex(),
-            block_number=receipt["blockNumber"],
-            gas_used=receipt["gasUsed"],
-            seconds=time.perf_counter() - started,
-            receipt=receipt,
-        )
+        return _result(tx_hash, receipt, started)
 
+
+def _result(tx_hash: Any, receipt: Any, started: float) -> TxResult:
+    return TxResult(
+        tx_hash=tx_hash.to_0x_hex(),
+        block_number=receipt["blockNumber"],
+        gas_used=receipt["gasUsed"],
+        seconds=time.perf_counter() - started,
+        receipt=receipt,
+    )
 
 
 @contextmanager
@@ -126,11 +198,14 @@ def _ganache_revert_data(error: ContractLogicError) -> str | None:
 
 
 def _decode_tester_revert(decoder: RevertDecoder, error: TesterTransactionFailed) -> Exception:
-    """web3's eth-tester provider re-raises reverts as text; the raw data is on the original."""
+    """web3's eth-tester provider re-raises reverts as text; the raw data is on the original
+    (an `eth_call` in eth-tester keeps only the repr of the revert bytes: a Python bytes literal)."""
     original = error.__context__
     raw = original.args[0] if isinstance(original, TesterTransactionFailed) and original.args else None
     if isinstance(raw, Exception) and raw.args:
         raw = raw.args[0]
+    if isinstance(raw, str) and raw.startswith(("b'", 'b"')):
+        raw = ast.literal_eval(raw)  # literals only: this text comes from the in-process EVM
     if isinstance(raw, bytes) and len(raw) >= 4:
         return decoder.decode(raw)
     return UnknownRevert(reason=str(error))

@@ -29,17 +29,17 @@ from cli.common import (
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    chain = commands.add_parser("chain", help="run a local Ganache in the foreground (Ctrl-C stops it)")
+    chain = commands.add_parser("chain")
     add_home_option(chain)
     chain.add_argument("--port", type=int, default=GANACHE_DEFAULT_PORT)
     chain.add_argument("--block-time", type=float, default=0,
                        help="seconds between blocks (default 0: a block per transaction)")
     chain.set_defaults(handler=run_chain)
 
-    compile_ = commands.add_parser("compile", help="compile contracts/ into contracts/build/")
+    compile_ = commands.add_parser("compile")
     compile_.set_defaults(handler=run_compile)
 
-    deploy_ = commands.add_parser("deploy", help="run the migrations on a chain and print the contract address")
+    deploy_ = commands.add_parser("deploy")
     add_home_option(deploy_)
     add_chain_option(deploy_)
     add_account_options(deploy_)
@@ -47,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     deploy_.add_argument("--reset", action="store_true", help="run every migration again (a new contract)")
     deploy_.set_defaults(handler=run_deploy)
 
-    history = commands.add_parser("history", help="the round history, read from the chain alone")
+    history = commands.add_parser("history")
     add_home_option(history)
     add_chain_option(history)
     add_contract_option(history)

@@ -28,7 +28,8 @@ from chain.contract import ContractNotFoundError, FederatedLearningContract
 from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach
 from cli.ipfs_address import IpfsAddressError, daemon_multiaddr, daemon_problem
-from storage.store import ContentStore, open_store
+from storage.factory import open_store
+from storage.store import ContentStore
 
 HOME_ENVIRONMENT_VARIABLE = "FEDCHAIN_HOME"
 GANACHE_PORT_ENVIRONMENT_VARIABLE = "FEDCHAIN_GANACHE_PORT"
@@ -56,7 +57,7 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
 
 def add_chain_option(parser: argparse.ArgumentParser, default: str = "ganache") -> None:
     parser.add_argument("--chain", default=default,
-                        help="embedded | ganache (local, started on demand) | http(s) JSON-RPC URL")
+                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL")
 
 
 def add_contract_option(parser: argparse.ArgumentParser) -> None:

@@ -31,9 +31,12 @@ from cli.common import (
     home_of,
     open_ipfs,
 )
+from cli.continual_demo import continual_report, continual_schedule, demo_ewc_lambda, switch_data
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from client.adversary import ATTACKS, make_hostile
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
+from mlprocessor.continual import PermutedScenario
 from mlprocessor.data import load_data
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
@@ -48,12 +51,15 @@ CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives accou
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="run the whole system in one process and print a summary")
+    demo = commands.add_parser("demo")
     add_home_option(demo)
     add_chain_option(demo, default="embedded")
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
+    demo.add_argument("--tasks", type=int, default=1,
+                      help="continual learning on permuted MNIST: this many tasks, every client switching together")
+    demo.add_argument("--rounds-per-task", type=int, default=None, help="with --tasks: rounds = tasks x this")
     add_plan_options(demo)
     add_data_options(demo)
     add_client_training_options(demo)
@@ -61,6 +67,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="how clients store their updates (float16 and int8 are lossy and smaller)")
     demo.add_argument("--workers", type=int, default=None,
                       help="clients training at once (default: one per core, each on one torch thread)")
+    demo.add_argument("--attackers", type=int, default=0, help="how many of the clients are hostile")
+    demo.add_argument("--attack", choices=ATTACKS, default="sign-flip", help="what the hostile clients do")
     demo.add_argument("--json", type=Path, default=None,
                       help=f"write the JSON summary here (default: {SUMMARY_FILE} in the home)")
     demo.set_defaults(handler=run_demo)
@@ -69,6 +77,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
+    schedule = continual_schedule(args)
+    args.ewc_lambda = demo_ewc_lambda(args)
     home = home_of(args)
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
@@ -79,6 +89,7 @@ def run_demo(args: argparse.Namespace) -> int:
     store = open_ipfs(args)
     train, test = load_data(args.data, args.test_data)
     parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
+    scenario = PermutedScenario(schedule, train, test, parts)
     plan, strategy = plan_and_strategy(args)
     quiet = _quiet_log
     _status(f"deploying the contract on {chain.name}")
@@ -86,7 +97,8 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"fedchain demo: {args.clients} clients x {args.rounds} rounds, {args.model}, {args.partition}, "
           f"{args.strategy}; chain: {chain.name}; IPFS: {args.ipfs}; contract {contract.address}; home {home}")
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.clients,
-                                    target=args.clients, deadline_blocks=10_000, seed=args.seed)
+                                    target=args.clients, deadline_blocks=10_000, max_samples=args.max_samples,
+                                    seed=args.seed)
     organization = Organization(contract, store, settings, test, log=quiet)
     _status(f"registering {args.clients} clients")
     clients = []
@@ -98,12 +110,15 @@ def run_demo(args: argparse.Namespace) -> int:
                         ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed), log=quiet)
         client.ensure_registered()
         clients.append(client)
+    clients = make_hostile(clients, args.attackers, args.attack, log=quiet)
 
     rounds = []
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         for number in range(1, args.rounds + 1):
+            switch_data(clients, scenario, number)
             rounds.append(_run_round(organization, clients, pool, number, args.rounds))
+            rounds[-1].update(continual_report(organization, scenario, number, rounds[-1]["result_cid"]))
     finally:  # on Ctrl-C, do not wait for the clients still training
         pool.shutdown(wait=False, cancel_futures=True)
     failures = [r for r in rounds if r["state"] != "finalized"]

@@ -1,41 +1,52 @@
-"""Parse the command line, dispatch, and turn expected failures into one clear line."""
+"""Parse the command line, dispatch, and turn expected failures into one clear line.
+
+Start-up is lazy: only the module of the command being run is imported (`run.py --help` imports
+none of them, so it answers in a fraction of a second), and no command that does not train
+(`history`, `ipfs`, ...) pays for importing torch.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import threading
 
-from chain.accounts import InvalidKeyError
-from chain.backends import ChainUnavailableError, InvalidChainSpecError
-from chain.compiler import CompilationError, CompilerNotFoundError
-from chain.contract import ContractNotFoundError
-from chain.deployments import DeploymentNotFoundError
-from chain.errors import ContractRevert
-from cli import bench_command, chain_commands, demo, ipfs_commands, services, verify_command
-from cli.common import UserError
 from cli.stopping import FORCED_EXIT_CODE, Stopping, stop_on_signals
-from mlprocessor.data import DataError
-from storage.cid import InvalidCidError
-from storage.model_file import ModelFileError
-from storage.store import StorageError
 
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
-    UserError,
-    ChainUnavailableError,
-    InvalidChainSpecError,
-    InvalidKeyError,
-    ContractNotFoundError,
-    DeploymentNotFoundError,
-    ContractRevert,
-    InvalidCidError,
-    CompilerNotFoundError,
-    CompilationError,
-    FileNotFoundError,
-    StorageError,
-    ModelFileError,
-    DataError,
+# command -> (module that registers and runs it, one-line summary for `run.py --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "chain": ("cli.chain_commands", "run a local Ganache in the foreground (Ctrl-C stops it)"),
+    "compile": ("cli.chain_commands", "compile contracts/ into contracts/build/"),
+    "deploy": ("cli.chain_commands", "run the migrations on a chain and print the contract address"),
+    "history": ("cli.chain_commands", "the round history, read from the chain alone"),
+    "demo": ("cli.demo", "run the whole system in one process and print a summary"),
+    "organization": ("cli.services", "the organization's service: runs rounds"),
+    "client": ("cli.services", "a client's service: trains when a round opens"),
+    "verify": ("cli.verify_command", "recompute finalized rounds and compare their result CIDs"),
+    "ipfs": ("cli.ipfs_commands", "the content store by hand: add a file, cat a CID"),
+    "bench": ("cli.bench_command", "run the benchmark suite and write docs/BENCHMARKS.md"),
+}
+
+# Failures printed as one line. An error class whose module was never imported cannot have been
+# raised, so they are looked up in sys.modules after the fact instead of imported up front.
+EXPECTED_ERRORS = (
+    ("cli.common", "UserError"),
+    ("chain.backends", "ChainUnavailableError"),
+    ("chain.backends", "InvalidChainSpecError"),
+    ("chain.accounts", "InvalidKeyError"),
+    ("chain.contract", "ContractNotFoundError"),
+    ("chain.deployments", "DeploymentNotFoundError"),
+    ("chain.errors", "ContractRevert"),
+    ("storage.cid", "InvalidCidError"),
+    ("chain.compiler", "CompilerNotFoundError"),
+    ("chain.compiler", "CompilationError"),
+    ("builtins", "FileNotFoundError"),
+    ("storage.store", "StorageError"),
+    ("storage.model_file", "ModelFileError"),
+    ("mlprocessor.data", "DataError"),
+    ("protocol.outages", "RoundSettingsError"),
 )
 
 
@@ -61,31 +72,42 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
             action.help = "(default: %(default)s)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with the full options of the command named in `argv` (all commands listed)."""
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="Federated learning coordinated by an Ethereum contract, with models on IPFS.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (chain_commands, demo, services, verify_command, ipfs_commands, bench_command):
-        module.register(commands)
+    chosen = next((word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")), None)
+    if chosen in COMMANDS:
+        importlib.import_module(COMMANDS[chosen][0]).register(commands)
+    for name, (_, summary) in COMMANDS.items():
+        if name not in commands.choices:
+            commands.add_parser(name, help=summary)
     _show_defaults(parser)
     return parser
 
 
+def expected_errors() -> tuple[type[BaseException], ...]:
+    return tuple(getattr(sys.modules[module], name) for module, name in EXPECTED_ERRORS if module in sys.modules)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         with stop_on_signals(f"run.py {args.command}"):
             return args.handler(args)
-    except EXPECTED_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt as interrupt:
         if not isinstance(interrupt, Stopping):
             print("interrupted", file=sys.stderr)
         _exit_now_if_threads_linger()
         return FORCED_EXIT_CODE
+    except Exception as error:
+        if not isinstance(error, expected_errors()):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 def _exit_now_if_threads_linger() -> None:

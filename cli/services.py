@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,7 +41,8 @@ from client.service import Client, ClientSettings
 from client.state import ClientState
 from client.web import ClientNode
 from client.web import create_app as client_app
-from mlprocessor.data import Dataset, load_data
+from mlprocessor.data import DEFAULT_SOURCE, DataError, Dataset, load_data, load_directory
+from mlprocessor.ewc import DEFAULT_EWC_LAMBDA
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
@@ -54,8 +56,8 @@ UNTIL_STOPPED = sys.maxsize  # rounds for a headless organization without --roun
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    organization = commands.add_parser("organization", help="the organization's service: runs rounds")
-    client = commands.add_parser("client", help="a client's service: trains when a round opens")
+    organization = commands.add_parser("organization")
+    client = commands.add_parser("client")
     for parser in (organization, client):
         add_home_option(parser)
         add_chain_option(parser)
@@ -87,6 +89,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     client.add_argument("--partition-index", type=int, default=None,
                         help="which part is this client's (default: account index - 1)")
     client.add_argument("--rounds", type=int, default=None, help="headless: answer this many rounds, then exit")
+    client.add_argument("--consolidate", action="store_true",
+                        help="EWC: consolidate what was learned on the current data at the next round")
     client.set_defaults(handler=run_client)
 
 
@@ -140,7 +144,7 @@ def run_organization(args: argparse.Namespace) -> int:
     _, test = load_data(args.data, args.test_data)
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
-                                    seed=args.seed)
+                                    max_samples=args.max_samples, seed=args.seed)
     store = open_ipfs(args, wait=True, say=_say)
     if web:
         node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",
@@ -157,14 +161,22 @@ def run_organization(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client_data(args: argparse.Namespace) -> tuple[Dataset, str]:
-    """This client's share of the training data, and a sentence saying which share it is."""
+def _client_data(args: argparse.Namespace) -> tuple[Dataset, str, Path | None]:
+    """This client's training data, a sentence saying what it is, and the directory to watch: with
+    ``--data DIR`` all of DIR (IDX training pair and/or .npz files), reloaded when its files change;
+    otherwise one partition of the bundled images."""
+    if args.data != DEFAULT_SOURCE:
+        directory = Path(args.data)
+        try:
+            return load_directory(directory), f"all data in {directory} (watched for changes)", directory
+        except DataError as error:
+            raise UserError(str(error)) from None
     train, _ = load_data(args.data, args.test_data)
     index = args.partition_index if args.partition_index is not None else max(0, (args.account or 1) - 1)
     parts = partition(train.y, args.num_partitions, args.partition, seed=args.seed, alpha=args.alpha)
     if not 0 <= index < len(parts):
         raise UserError(f"--partition-index {index} is outside 0..{len(parts) - 1}")
-    return train.subset(parts[index]), f"partition {index} of {args.num_partitions} ({args.partition})"
+    return train.subset(parts[index]), f"partition {index} of {args.num_partitions} ({args.partition})", None
 
 
 def run_client(args: argparse.Namespace) -> int:
@@ -172,16 +184,22 @@ def run_client(args: argparse.Namespace) -> int:
     web = _web(args)
     home = home_of(args)
     account = account_of(args, 1)
-    data, description = _client_data(args)
+    data, description, data_dir = _client_data(args)
     state = ClientState(home / "clients" / account.address)
-    settings = ClientSettings(ewc_lambda=args.ewc_lambda, seed=args.seed)
+    ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
+    settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed)
     store = open_ipfs(args, wait=True, say=_say)
     if web:
-        node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say)
+        node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say,
+                          data_dir=data_dir)
+        if args.consolidate:
+            state.request_consolidation()
         return _serve(client_app, node, args, "client")
     chain = connect_chain(args, wait=True, say=_say)
     contract = wait_for_contract(args, chain, account, _say)
-    client = Client(contract, store, data, state, settings)
+    client = Client(contract, store, data, state, settings, data_dir=data_dir)
+    if args.consolidate:
+        state.request_consolidation()
     _say(f"client {account.address} on {chain.name}: {description}, {len(data)} examples")
     client.run(poll_seconds=args.poll, max_rounds=args.rounds)
     _say(f"client: answered {args.rounds} round(s) as --rounds {args.rounds} asked: stopping")

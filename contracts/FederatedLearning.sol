@@ -2,18 +2,21 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 /// @title FederatedLearning
 /// @notice Coordination and audit log of federated-learning rounds. The organization (owner)
-/// opens a round on a base model, registered clients submit one update each, and the
-/// organization finalizes the round with the aggregate it published and the set of updates it
-/// accepted, or aborts it.
+/// opens a round on a base model, registered clients submit one update each, the organization
+/// freezes the submission set before it screens the updates, and finalizes the round with the
+/// aggregate it published and the set of updates it accepted, or aborts it.
 /// @dev Models live on IPFS. A CID is stored as the 32-byte sha2-256 digest of its CIDv0
 /// multihash: the usual text form is base58btc(0x1220 || digest), recoverable from chain data
 /// alone. Every transaction touches a fixed number of storage slots: no loop grows with the
 /// number of clients or rounds. Per-submission sender and sample count are kept in the
 /// `UpdateSubmitted` event (chain data too), so a submission costs a single new storage slot.
-contract FederatedLearning is Ownable {
+/// One submission claims at most the round's `maxSamples` (a uint32) and a round has at most
+/// 2**32 - 1 submissions, so a round's uint64 sample total cannot overflow.
+contract FederatedLearning is Ownable2Step {
     enum RoundState {
         None,
         Open,
@@ -28,23 +31,35 @@ contract FederatedLearning is Ownable {
         Removed
     }
 
-    /// @dev Packed into one slot: 8 + 4 + 4 + 8 + 1 bytes.
+    /// @dev `None` is never stored after construction: it keeps the registry's slot non-zero, so
+    /// the first registration and the first round cost the same gas as the later ones.
+    enum RegistrationMode {
+        None,
+        AllowList,
+        Open
+    }
+
+    /// @dev Exactly one slot: 5 + 5 + 4 + 4 + 4 + 8 + 1 + 1 bytes. Block numbers fit in 40 bits
+    /// (a block a second for 34,000 years).
     struct RoundHeader {
-        uint64 deadline;
+        uint40 openBlock;
+        uint40 deadline;
         uint32 quorum;
+        uint32 maxSamples;
         uint32 submissions;
         uint64 totalSamples;
         RoundState state;
+        bool submissionsClosed;
     }
 
     /// @dev Packed into one slot; `lastRound` enforces one submission per client per round.
     struct Client {
         ClientStatus status;
         uint32 id;
-        uint64 lastRound;
+        uint32 lastRound;
     }
 
-    /// @notice A round as the paged views return it.
+    /// @notice A round as the views return it.
     struct RoundView {
         uint256 id;
         RoundState state;
@@ -54,12 +69,17 @@ contract FederatedLearning is Ownable {
         uint32 quorum;
         uint32 submissions;
         uint64 totalSamples;
+        uint32 maxSamples;
+        bool submissionsClosed;
+        uint64 openBlock;
     }
 
     error InvalidCid();
     error InvalidDeadline(uint64 deadline, uint256 currentBlock);
     error InvalidQuorum();
+    error InvalidMaxSamples();
     error InvalidSampleCount();
+    error TooManySamples(uint32 samples, uint32 maxSamples);
     error InvalidAcceptedSet(uint256 expectedBytes, uint256 givenBytes);
     error RegistrationClosed(address client);
     error AlreadyRegistered(address client);
@@ -68,32 +88,43 @@ contract FederatedLearning is Ownable {
     error ClientWasRemoved(address client);
     error RoundStillOpen(uint256 roundId);
     error RoundNotOpen(uint256 roundId, RoundState state);
+    error SubmissionsClosed(uint256 roundId);
     error DeadlinePassed(uint256 roundId, uint64 deadline);
     error AlreadySubmitted(uint256 roundId, address client);
     error QuorumNotMet(uint256 roundId, uint32 submissions, uint32 quorum);
 
+    /// @notice Registration became open to anyone (`open`) or limited to the allow-list.
     event RegistrationModeChanged(bool open);
+    /// @notice The owner put `client` on the allow-list.
     event ClientAllowed(address indexed client);
+    /// @notice The owner removed `client`: it can no longer submit.
     event ClientRemoved(address indexed client);
-    event ClientRegistered(address indexed client, uint32 clientId);
-    event RoundOpened(uint256 indexed roundId, bytes32 baseCid, uint64 deadline, uint32 quorum);
+    /// @notice `client` registered with id `clientId` and an X25519 public key for secure
+    /// aggregation (zero: none).
+    event ClientRegistered(address indexed client, uint32 clientId, bytes32 encryptionKey);
+    /// @notice Round `roundId` opened on the model `baseCid`.
+    event RoundOpened(uint256 indexed roundId, bytes32 baseCid, uint64 deadline, uint32 quorum, uint32 maxSamples);
+    /// @notice `client` submitted update number `index` of round `roundId`.
     event UpdateSubmitted(
-        uint256 indexed roundId, address indexed client, uint32 index, bytes32 cid, uint64 samples
+        uint256 indexed roundId, address indexed client, uint32 index, bytes32 cid, uint32 samples
     );
+    /// @notice The owner froze the submission set of round `roundId` at `submissions` updates.
+    event SubmissionsFrozen(uint256 indexed roundId, uint32 submissions);
+    /// @notice Round `roundId` closed with the aggregate `resultCid` of the updates whose bits are set.
     event RoundFinalized(uint256 indexed roundId, bytes32 resultCid, uint32 submissions, bytes acceptedBitmap);
+    /// @notice Round `roundId` closed without a result.
     event RoundAborted(uint256 indexed roundId, uint32 submissions);
 
-    // These four share one storage slot. `deploymentBlock` is never zero, so the slot is never
-    // zero either: the first round and the first registration cost the same gas as the later ones.
+    /// @notice The block of the deployment: where readers of the event history start.
+    uint64 public immutable deploymentBlock;
 
-    /// @notice Whether anyone may register (true) or only addresses the owner allowed (false).
-    bool public registrationOpen;
+    // These share one storage slot with Ownable2Step's pending owner; the mode is never None,
+    // so the slot is never zero.
+    RegistrationMode private _registrationMode;
     /// @notice Number of clients that ever registered; client ids run from 1 to this value.
     uint32 public clientCount;
     /// @notice Number of rounds ever opened; round ids run from 1 to this value.
-    uint64 public roundCount;
-    /// @notice The block of the deployment: where readers of the event history start.
-    uint64 public deploymentBlock;
+    uint32 public roundCount;
 
     mapping(address client => Client) private _clients;
     mapping(uint256 roundId => RoundHeader) private _rounds;
@@ -103,17 +134,30 @@ contract FederatedLearning is Ownable {
 
     /// @param registrationOpen_ true for open registration, false for an owner-managed allow-list.
     constructor(bool registrationOpen_) Ownable(msg.sender) {
-        registrationOpen = registrationOpen_;
         deploymentBlock = uint64(block.number);
-        emit RegistrationModeChanged(registrationOpen_);
+        _setRegistrationMode(registrationOpen_);
+    }
+
+    // ------------------------------------------------------------------ ownership
+
+    /// @notice Give up ownership for good; refused while a round is open, since nobody could
+    /// close it afterwards.
+    function renounceOwnership() public override onlyOwner {
+        uint256 latest = roundCount;
+        if (_rounds[latest].state == RoundState.Open) revert RoundStillOpen(latest);
+        super.renounceOwnership();
     }
 
     // ------------------------------------------------------------------ client registry
 
+    /// @notice Whether anyone may register (true) or only addresses the owner allowed (false).
+    function registrationOpen() external view returns (bool) {
+        return _registrationMode == RegistrationMode.Open;
+    }
+
     /// @notice Switch between open registration and the allow-list.
     function setRegistrationOpen(bool open) external onlyOwner {
-        registrationOpen = open;
-        emit RegistrationModeChanged(open);
+        _setRegistrationMode(open);
     }
 
     /// @notice Put `client` on the allow-list (again, if it was removed).
@@ -138,58 +182,91 @@ contract FederatedLearning is Ownable {
 
     /// @notice Register the sender as a client; needs open registration or an allow-list entry.
     /// A removed client needs the owner to allow it again.
-    function register() external {
+    /// @param encryptionKey the client's X25519 public key for secure aggregation, or zero for
+    /// none; kept in the `ClientRegistered` event only.
+    function register(bytes32 encryptionKey) external {
         Client storage record = _clients[msg.sender];
         if (record.status == ClientStatus.Registered) revert AlreadyRegistered(msg.sender);
         if (record.status == ClientStatus.Removed) revert ClientWasRemoved(msg.sender);
-        if (record.status != ClientStatus.Allowed && !registrationOpen) revert RegistrationClosed(msg.sender);
+        if (record.status != ClientStatus.Allowed && _registrationMode != RegistrationMode.Open) {
+            revert RegistrationClosed(msg.sender);
+        }
         uint32 id = record.id;
         if (id == 0) {
             id = ++clientCount;
             record.id = id;
         }
         record.status = ClientStatus.Registered;
-        emit ClientRegistered(msg.sender, id);
+        emit ClientRegistered(msg.sender, id, encryptionKey);
     }
 
     // ------------------------------------------------------------------ rounds
 
     /// @notice Open the next round on the model `baseCid`; submissions are accepted up to and
-    /// including block `deadline`, and the round can be finalized once `quorum` updates arrived.
+    /// including block `deadline` (or until the owner closes them), each claiming at most
+    /// `maxSamples` examples, and the round can be finalized once `quorum` updates arrived.
     /// @return roundId the new round's id.
-    function openRound(bytes32 baseCid, uint64 deadline, uint32 quorum) external onlyOwner returns (uint256 roundId) {
+    function openRound(bytes32 baseCid, uint64 deadline, uint32 quorum, uint32 maxSamples)
+        external
+        onlyOwner
+        returns (uint256 roundId)
+    {
         if (baseCid == bytes32(0)) revert InvalidCid();
-        if (deadline <= block.number) revert InvalidDeadline(deadline, block.number);
+        if (deadline <= block.number || deadline > type(uint40).max) revert InvalidDeadline(deadline, block.number);
         if (quorum == 0) revert InvalidQuorum();
+        if (maxSamples == 0) revert InvalidMaxSamples();
         uint256 latest = roundCount;
         if (_rounds[latest].state == RoundState.Open) revert RoundStillOpen(latest); // round 0 is never open
 
         roundId = latest + 1;
-        roundCount = uint64(roundId);
+        roundCount = uint32(roundId);
         _rounds[roundId] = RoundHeader({
-            deadline: deadline, quorum: quorum, submissions: 0, totalSamples: 0, state: RoundState.Open
+            openBlock: uint40(block.number),
+            deadline: uint40(deadline),
+            quorum: quorum,
+            maxSamples: maxSamples,
+            submissions: 0,
+            totalSamples: 0,
+            state: RoundState.Open,
+            submissionsClosed: false
         });
         _baseCids[roundId] = baseCid;
-        emit RoundOpened(roundId, baseCid, deadline, quorum);
+        emit RoundOpened(roundId, baseCid, deadline, quorum, maxSamples);
     }
 
     /// @notice Record the sender's update `cid`, trained on `samples` local examples.
-    function submitUpdate(uint256 roundId, bytes32 cid, uint64 samples) external {
+    function submitUpdate(uint256 roundId, bytes32 cid, uint32 samples) external {
         RoundHeader storage round = _rounds[roundId];
         if (round.state != RoundState.Open) revert RoundNotOpen(roundId, round.state);
+        if (round.submissionsClosed) revert SubmissionsClosed(roundId);
         if (block.number > round.deadline) revert DeadlinePassed(roundId, round.deadline);
         Client storage client = _clients[msg.sender];
         if (client.status != ClientStatus.Registered) revert NotRegistered(msg.sender);
         if (client.lastRound == roundId) revert AlreadySubmitted(roundId, msg.sender);
         if (cid == bytes32(0)) revert InvalidCid();
         if (samples == 0) revert InvalidSampleCount();
+        if (samples > round.maxSamples) revert TooManySamples(samples, round.maxSamples);
 
         uint32 index = round.submissions;
-        round.submissions = index + 1;
-        round.totalSamples += samples;
-        client.lastRound = uint64(roundId);
+        // Cannot overflow: each registered client (at most 2**32 - 1 of them) submits once, and
+        // (2**32 - 1) submissions of at most 2**32 - 1 samples fit in 64 bits.
+        unchecked {
+            round.submissions = index + 1;
+            round.totalSamples += samples;
+        }
+        client.lastRound = uint32(roundId);
         _updateCids[roundId][index] = cid;
         emit UpdateSubmitted(roundId, msg.sender, index, cid, samples);
+    }
+
+    /// @notice Freeze the submission set of round `roundId`: later submissions are refused, so
+    /// the updates the owner screens are exactly the ones finalizeRound's bitmap covers.
+    function closeSubmissions(uint256 roundId) external onlyOwner {
+        RoundHeader storage round = _rounds[roundId];
+        if (round.state != RoundState.Open) revert RoundNotOpen(roundId, round.state);
+        if (round.submissionsClosed) revert SubmissionsClosed(roundId);
+        round.submissionsClosed = true;
+        emit SubmissionsFrozen(roundId, round.submissions);
     }
 
     /// @notice Close round `roundId` with the aggregate `resultCid`. Bit i of `acceptedBitmap`
@@ -223,7 +300,7 @@ contract FederatedLearning is Ownable {
     // ------------------------------------------------------------------ views
 
     /// @notice Registration status, id and last round submitted to of `client`.
-    function clientInfo(address client) external view returns (ClientStatus status, uint32 id, uint64 lastRound) {
+    function clientInfo(address client) external view returns (ClientStatus status, uint32 id, uint32 lastRound) {
         Client storage record = _clients[client];
         return (record.status, record.id, record.lastRound);
     }
@@ -239,13 +316,16 @@ contract FederatedLearning is Ownable {
             deadline: header.deadline,
             quorum: header.quorum,
             submissions: header.submissions,
-            totalSamples: header.totalSamples
+            totalSamples: header.totalSamples,
+            maxSamples: header.maxSamples,
+            submissionsClosed: header.submissionsClosed,
+            openBlock: header.openBlock
         });
     }
 
     /// @notice Up to `limit` rounds starting at id `firstId` (ids start at 1).
     function getRounds(uint256 firstId, uint256 limit) external view returns (RoundView[] memory rounds) {
-        uint256 end = _pageEnd(firstId, limit, roundCount + 1);
+        uint256 end = _pageEnd(firstId, limit, uint256(roundCount) + 1);
         rounds = new RoundView[](end > firstId ? end - firstId : 0);
         for (uint256 i = 0; i < rounds.length; ++i) {
             rounds[i] = getRound(firstId + i);
@@ -263,6 +343,11 @@ contract FederatedLearning is Ownable {
         for (uint256 i = 0; i < cids.length; ++i) {
             cids[i] = _updateCids[roundId][offset + i];
         }
+    }
+
+    function _setRegistrationMode(bool open) private {
+        _registrationMode = open ? RegistrationMode.Open : RegistrationMode.AllowList;
+        emit RegistrationModeChanged(open);
     }
 
     function _pageEnd(uint256 start, uint256 limit, uint256 total) private pure returns (uint256) {

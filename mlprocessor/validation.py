@@ -1,4 +1,16 @@
-"""Screening of client updates before aggregation; every rejection carries a reason."""
+"""Screening of client updates before aggregation; every rejection carries a reason.
+
+Each rule bounds what one hostile client can do, with something it does not control:
+- structure: the architecture's tensor names, shapes and dtypes, finite values, a sample count
+  within the round's declared cap;
+- Fisher sections (FedCurv): finite, non-negative, at most `fisher_max` per entry (a diagonal
+  Fisher is an expected squared gradient, so it cannot be negative; on our models it stays
+  under 1);
+- duplicates: an update CID already submitted in the round counts once (the first time);
+- norm: a fixed bound as in Sun et al. 2019 ("Can you really backdoor federated learning?"),
+  anchored to the base model's norm and to the accepted norms of the previous round, which
+  this round's submitters cannot move; plus this round's outliers against its median.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +21,16 @@ import numpy as np
 
 from mlprocessor.aggregation.base import ClientUpdate
 
+TensorSpec = Mapping[str, tuple[tuple[int, ...], str]]
+
 
 @dataclass(frozen=True)
 class ValidationConfig:
     norm_factor: float | None = 10.0  # reject ||delta|| > norm_factor * median norm of the round
-    max_samples: int = 1_000_000  # a claimed sample count above this is implausible
+    base_norm_fraction: float | None = 0.5  # reject ||delta|| > fraction * ||theta_base||
+    history_norm_factor: float | None = 2.0  # reject ||delta|| > factor * previous round's accepted median
+    max_samples: int = 1_000_000  # a claimed sample count above this is implausible (the round's cap)
+    fisher_max: float = 100.0  # largest plausible entry of a diagonal Fisher
 
 
 @dataclass(frozen=True)
@@ -33,9 +50,7 @@ def l2_norm(delta: Mapping[str, np.ndarray]) -> float:
     return float(np.sqrt(sum(np.square(np.asarray(v, np.float64)).sum() for v in delta.values())))
 
 
-def structural_problem(
-    update: ClientUpdate, spec: Mapping[str, tuple[tuple[int, ...], str]], config: ValidationConfig
-) -> str | None:
+def structural_problem(update: ClientUpdate, spec: TensorSpec, config: ValidationConfig) -> str | None:
     """Why one update is unusable on its own (architecture, values, sample count), or None."""
     names = set(update.delta)
     if names != set(spec):
@@ -53,31 +68,113 @@ def structural_problem(
     return None
 
 
+def fisher_problem(fisher: Mapping[str, np.ndarray], spec: TensorSpec, limit: float,
+                   what: str = "Fisher section") -> str | None:
+    """Why a diagonal Fisher (or FedCurv's sum u of them) cannot be used, or None."""
+    if set(fisher) != set(spec):
+        return f"{what} does not have the model's tensors"
+    for name, (shape, _) in spec.items():
+        value = np.asarray(fisher[name])
+        if tuple(value.shape) != tuple(shape):
+            return f"{what} {name} has shape {list(value.shape)}, expected {list(shape)}"
+        if not np.isfinite(value).all():
+            return f"{what} {name} has non-finite values"
+        if value.size and float(value.min()) < 0:
+            return f"{what} {name} has negative values (min {float(value.min()):.4g}); a Fisher is non-negative"
+        if value.size and float(value.max()) > limit:
+            return f"{what} {name} has values up to {float(value.max()):.4g}, above the limit {limit:g}"
+    return None
+
+
+def duplicate_of(cids: Sequence[str], index: int) -> str | None:
+    """'duplicate of update i' when the CID at `index` was already submitted at an earlier i."""
+    first = cids.index(cids[index])
+    return f"duplicate of update {first}" if first < index else None
+
+
+@dataclass(frozen=True)
+class NormBound:
+    """An upper bound on ||delta|| and where it comes from, for the rejection reason."""
+
+    limit: float
+    source: str
+
+    def problem(self, norm: float) -> str | None:
+        if norm <= self.limit:
+            return None
+        return f"update norm {norm:.4g} exceeds {self.limit:.4g} ({self.source})"
+
+
+def base_norm_bound(base_norm: float, config: ValidationConfig) -> NormBound | None:
+    """Anchored to the base model: moved only by aggregates that were themselves bounded."""
+    if config.base_norm_fraction is None or base_norm <= 0:
+        return None
+    return NormBound(config.base_norm_fraction * base_norm,
+                     f"{config.base_norm_fraction:g} x the base model's norm {base_norm:.4g}")
+
+
+def history_norm_bound(reference: float | None, config: ValidationConfig) -> NormBound | None:
+    """Anchored to the median accepted norm of the round that produced the base."""
+    if config.history_norm_factor is None or reference is None or reference <= 0:
+        return None
+    return NormBound(config.history_norm_factor * reference,
+                     f"{config.history_norm_factor:g} x the previous round's accepted median {reference:.4g}")
+
+
+def update_problem(update: ClientUpdate, spec: TensorSpec, config: ValidationConfig,
+                   bound: NormBound | None, fisher: Mapping[str, np.ndarray] | None = None) -> str | None:
+    """Every rule that looks at one update alone; `fisher` only when FedCurv is on."""
+    problem = structural_problem(update, spec, config)
+    if problem is None and fisher is not None:
+        problem = fisher_problem(fisher, spec, config.fisher_max)
+    if problem is None and bound is not None:
+        problem = bound.problem(l2_norm(update.delta))
+    return problem
+
+
+def round_problems(norms: Mapping[int, float], config: ValidationConfig,
+                   history: NormBound | None) -> dict[int, str]:
+    """Rules over the round's individually valid updates (index -> norm).
+
+    The history bound applies when most updates fit it: if most do not (the data changed, a new
+    task began), the fixed base bound still holds and the round is not stuck. Attackers can only
+    make it apply (by sending small updates), never loosen the base bound.
+    """
+    problems: dict[int, str] = {}
+    if history is not None and 2 * sum(n <= history.limit for n in norms.values()) > len(norms):
+        problems.update({i: p for i, n in norms.items() if (p := history.problem(n))})
+    if config.norm_factor is not None and norms:
+        bound = config.norm_factor * float(np.median(list(norms.values())))
+        for i, norm in norms.items():
+            if norm > bound and i not in problems:
+                problems[i] = (f"update norm {norm:.4g} exceeds {config.norm_factor:g} x "
+                               f"the round's median ({bound:.4g})")
+    return problems
+
+
 def validate_updates(
     updates: Sequence[ClientUpdate],
-    spec: Mapping[str, tuple[tuple[int, ...], str]],
+    spec: TensorSpec,
     config: ValidationConfig | None = None,
+    *,
+    bound: NormBound | None = None,
+    history: NormBound | None = None,
 ) -> ValidationReport:
     """Split ``updates`` (submission order kept) into accepted and rejected-with-reason.
 
-    ``spec`` is :func:`mlprocessor.models.tensor_spec` of the round's architecture. The norm bound
-    is relative to the median norm of the structurally valid updates of this round.
+    ``spec`` is :func:`mlprocessor.models.tensor_spec` of the round's architecture; ``bound`` and
+    ``history`` come from :func:`base_norm_bound` and :func:`history_norm_bound`.
     """
     config = config or ValidationConfig()
     problems: dict[int, str] = {}
     norms: dict[int, float] = {}
     for i, update in enumerate(updates):
-        problem = structural_problem(update, spec, config)
+        problem = update_problem(update, spec, config, bound)
         if problem is None:
             norms[i] = l2_norm(update.delta)
         else:
             problems[i] = problem
-    if config.norm_factor is not None and norms:
-        bound = config.norm_factor * float(np.median(list(norms.values())))
-        for i, norm in norms.items():
-            if norm > bound:
-                problems[i] = (f"update norm {norm:.4g} exceeds {config.norm_factor:g} x "
-                               f"the round's median ({bound:.4g})")
+    problems.update(round_problems(norms, config, history))
     report = ValidationReport()
     for i, update in enumerate(updates):
         if i in problems:

@@ -3,33 +3,68 @@
 Everything it decides is derived from the chain and IPFS: the next base model is the last
 finalized result (or the seeded initial model), an open round is resumed, and aggregation is
 deterministic, so a restart finalizes a pending round exactly once with the same result.
+
+Updates are screened as they land (each once per round; the verdicts are cached by submission
+index), fetched in parallel under one deadline per pass, each capped in size and time. A store
+outage postpones the close and is retried; it never rejects an update nor aborts a round. The
+submission set is frozen on-chain before the final screening, so finalize covers exactly it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from chain.contract import FederatedLearningContract, RoundInfo, RoundState
-from chain.errors import InvalidAcceptedSet
-from chain.history import HistoryReader, RoundRecord
+from chain.history import HistoryReader, SubmissionRecord
 from chain.transactions import TxResult
+from mlprocessor.aggregation import ClientUpdate
 from mlprocessor.data import Dataset
 from mlprocessor.evaluation import evaluate
 from mlprocessor.models import initial_state, model_from_state, tensor_spec
-from mlprocessor.validation import ValidationConfig, validate_updates
-from protocol.aggregate import aggregate_state, client_updates, result_file
-from protocol.artifacts import Artifact, decode_artifact, encode_artifact, expect_update_for, model_metadata
+from mlprocessor.validation import (
+    NormBound,
+    ValidationConfig,
+    base_norm_bound,
+    duplicate_of,
+    history_norm_bound,
+    l2_norm,
+    round_problems,
+    update_problem,
+)
+from protocol.aggregate import aggregate_state, result_file
+from protocol.artifacts import (
+    FISHER,
+    Artifact,
+    decode_artifact,
+    encode_artifact,
+    expect_update_for,
+    model_metadata,
+    published_median_norm,
+    screening_extra,
+)
 from protocol.faults import pause_if_asked
+from protocol.outages import TRANSIENT_ERRORS, RoundSettingsError, one_line
 from protocol.plan import StrategySpec, TrainingPlan
 from protocol.timing import PhaseTimer
 from storage.cid import Cid
 from storage.model_file import ModelFileError
-from storage.store import ContentStore, StorageError
+from storage.store import (
+    ContentNotFoundError,
+    ContentStore,
+    ContentTooLargeError,
+    ContentVerificationError,
+    StorageError,
+)
 
-CLOSE_ATTEMPTS = 3
+FETCH_WORKERS = 8
+MIN_FETCH_SECONDS = 1.0  # a download that would get less than this waits for the next pass
+UPDATE_SIZE_FACTOR = 3  # an update may be this many times the float32 model (delta + Fisher + slack)
 
 
 @dataclass(frozen=True)
@@ -40,8 +75,14 @@ class OrganizationSettings:
     quorum: int = 1  # the chain refuses to finalize with fewer submissions
     target: int = 1  # close as soon as this many updates arrived; else wait for the deadline
     deadline_blocks: int = 60
+    max_samples: int = 10_000  # the most examples one update may claim (its FedAvg weight is capped by it)
     seed: int = 0
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    fetch_seconds: float = 60.0  # one deadline for all the downloads of one screening pass
+
+
+class ScreeningPostponed(Exception):
+    """The store could not deliver some updates (an outage, not their fault): close later."""
 
 
 @dataclass
@@ -58,6 +99,7 @@ class RoundOutcome:
     loss: float | None = None
     tx_hash: str | None = None
     gas_used: int = 0
+    reason: str | None = None  # why the round was aborted, or why its close was postponed
     timer: PhaseTimer = field(default_factory=PhaseTimer)
 
     def to_json(self) -> dict[str, Any]:
@@ -66,7 +108,34 @@ class RoundOutcome:
             "result_cid": str(self.result_cid) if self.result_cid else None,
             "accepted": self.accepted, "rejections": {str(i): r for i, r in self.rejections.items()},
             "accuracy": self.accuracy, "loss": self.loss, "tx_hash": self.tx_hash, "gas_used": self.gas_used,
+            "reason": self.reason,
         }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One screened submission: its decoded update and norm, or why it is refused."""
+
+    client: str
+    artifact: Artifact | None = None
+    norm: float = 0.0
+    reason: str | None = None
+
+
+@dataclass
+class RoundScreen:
+    """What screening knows about one open round; verdicts are keyed by submission index."""
+
+    base: Artifact
+    plan: TrainingPlan
+    bound: NormBound | None
+    history: NormBound | None
+    verdicts: dict[int, Verdict] = field(default_factory=dict)
+
+
+def max_update_bytes(architecture: str) -> int:
+    float32_bytes = sum(4 * int(np.prod(shape)) for shape, _ in tensor_spec(architecture).values())
+    return UPDATE_SIZE_FACTOR * float32_bytes + 64 * 1024
 
 
 class Organization:
@@ -80,6 +149,7 @@ class Organization:
         self.test_data = test_data
         self.log = log
         self.history = HistoryReader(contract)
+        self._screens: dict[int, RoundScreen] = {}
 
     # ---------------------------------------------------------------- models
 
@@ -113,55 +183,81 @@ class Organization:
         info = self.contract.round(count)
         return info if info.state is RoundState.OPEN else None
 
+    def check_settings(self) -> None:
+        """Refuse settings no round could finalize with, before a round is opened with them."""
+        settings = self.settings
+        try:
+            needed = settings.strategy.build().minimum_updates()
+        except ValueError as error:
+            raise RoundSettingsError(f"strategy {settings.strategy.name}: {error}") from None
+        if settings.quorum < needed:
+            raise RoundSettingsError(
+                f"strategy {settings.strategy.name} {settings.strategy.params or ''} needs at least {needed} "
+                f"accepted updates, but the quorum is {settings.quorum}: raise the quorum or choose other "
+                "parameters")
+
     def open_round(self) -> tuple[int, TxResult]:
+        self.check_settings()
         base = self.next_base_cid()
         deadline = self.contract.block_number() + self.settings.deadline_blocks
-        round_id, result = self.contract.open_round(base, deadline, self.settings.quorum)
+        round_id, result = self.contract.open_round(base, deadline, self.settings.quorum, self.settings.max_samples)
         self.log(f"round {round_id}: opened on {base}, deadline block {deadline}, quorum {self.settings.quorum}")
         return round_id, result
 
     def ready_to_close(self, info: RoundInfo) -> bool:
         deadline_passed = self.contract.block_number() > info.deadline
-        return info.submissions >= self.settings.target or deadline_passed
+        return info.submissions >= self.settings.target or deadline_passed or info.submissions_closed
 
     def close_round(self, round_id: int) -> RoundOutcome:
-        """Finalize with the valid updates if the quorum is met, else abort.
-
-        An update that lands while the round is being aggregated changes the size of the accepted
-        set the contract expects; the contract refuses, and the round is aggregated again with it.
-        """
-        for _ in range(CLOSE_ATTEMPTS - 1):
-            try:
-                return self._close(round_id)
-            except InvalidAcceptedSet:
-                self.log(f"round {round_id}: an update arrived during aggregation; aggregating again")
-        return self._close(round_id)
-
-    def _close(self, round_id: int) -> RoundOutcome:
+        """Freeze the submissions, screen what is not screened yet, then finalize with the valid
+        updates or abort with a reason. A store outage leaves the round open (state OPEN and
+        `reason` say so): call again later."""
         info = self.contract.round(round_id)
         outcome = RoundOutcome(round_id, info.state, info.base_cid)
         if info.state is not RoundState.OPEN:
             return outcome
         if info.submissions < info.quorum:
             return self._abort(outcome, f"{info.submissions} of {info.quorum} required updates")
-        with outcome.timer.phase("chain"):
-            record = self.history.round(round_id, with_gas=False)
-        assert record is not None
-        base = self.fetch_model(info.base_cid, outcome.timer)
-        updates = self._screen(record, outcome)
-        if not any(outcome.accepted):
-            return self._abort(outcome, "no update passed validation")
-        accepted = [(record.submissions[i].client, updates[i]) for i, ok in enumerate(outcome.accepted) if ok]
+        if not info.submissions_closed:
+            with outcome.timer.phase("chain"):
+                self.contract.close_submissions(round_id)
+                info = self.contract.round(round_id)
+        try:
+            screen = self.screen_new(round_id, outcome.timer)
+        except ScreeningPostponed as postponed:
+            outcome.reason = f"close postponed: {postponed}"
+            self.log(f"round {round_id}: {outcome.reason}")
+            return outcome
+        return self._finish(info, screen, outcome)
+
+    def _finish(self, info: RoundInfo, screen: RoundScreen, outcome: RoundOutcome) -> RoundOutcome:
+        round_id = info.round_id
+        verdicts = [screen.verdicts[i] for i in range(info.submissions)]
+        norms = {i: v.norm for i, v in enumerate(verdicts) if v.artifact is not None}
+        outcome.rejections = {i: v.reason for i, v in enumerate(verdicts) if v.reason is not None}
+        outcome.rejections.update(round_problems(norms, self._validation(info), screen.history))
+        outcome.accepted = [i not in outcome.rejections for i in range(info.submissions)]
+        for index, reason in sorted(outcome.rejections.items()):
+            self.log(f"round {round_id}: rejected update {index} ({verdicts[index].client}): {reason}")
+        accepted = [(v.client, v.artifact) for v, ok in zip(verdicts, outcome.accepted, strict=True)
+                    if ok and v.artifact is not None]
+        strategy = self.settings.strategy
+        needed = strategy.build().minimum_updates()
+        if len(accepted) < needed:
+            return self._abort(outcome, f"{len(accepted)} of {info.submissions} updates passed screening; "
+                                        f"{strategy.name} needs at least {needed}")
         with outcome.timer.phase("aggregation"):
-            state = aggregate_state(base, accepted, self.settings.strategy)
+            aggregate = aggregate_state(screen.base, accepted, strategy)
         extra = self.settings.plan.to_extra()
         if self.test_data is not None:
             with outcome.timer.phase("evaluation"):
-                evaluation = evaluate(model_from_state(self.settings.model, state), self.test_data)
+                evaluation = evaluate(model_from_state(self.settings.model, aggregate.tensors), self.test_data)
             outcome.accuracy, outcome.loss = evaluation.accuracy, evaluation.loss
             extra.update({"test_accuracy": round(evaluation.accuracy, 6), "test_loss": round(evaluation.loss, 6)})
+        accepted_norms = [norms[i] for i, ok in enumerate(outcome.accepted) if ok]
+        extra.update(screening_extra(outcome.rejections, float(np.median(accepted_norms))))
         with outcome.timer.phase("serialization"):
-            data = result_file(base, info.base_cid, round_id, state, accepted, self.settings.strategy, extra)
+            data = result_file(screen.base, info.base_cid, round_id, aggregate, accepted, strategy, extra)
         with outcome.timer.phase("ipfs"):
             outcome.result_cid = self.store.add_bytes(data)
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")
@@ -169,60 +265,164 @@ class Organization:
         with outcome.timer.phase("chain"):
             result = self.contract.finalize_round(round_id, outcome.result_cid, outcome.accepted)
         outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.FINALIZED, result.tx_hash, result.gas_used
+        self._screens.pop(round_id, None)
         accuracy = f", test accuracy {outcome.accuracy:.2%}" if outcome.accuracy is not None else ""
         self.log(f"round {round_id}: finalized with {sum(outcome.accepted)}/{len(outcome.accepted)} updates "
                  f"-> {outcome.result_cid}{accuracy}")
         return outcome
 
-    def _screen(self, record: RoundRecord, outcome: RoundOutcome) -> dict[int, Artifact]:
-        """Fetch, decode and validate each submission; every rejection gets a reason."""
-        readable: dict[int, Artifact] = {}
-        for submission in record.submissions:
-            try:
-                with outcome.timer.phase("ipfs"):
-                    data = self.store.get(submission.cid)
-                with outcome.timer.phase("serialization"):
-                    artifact = decode_artifact(data, self.settings.model)
-                expect_update_for(artifact, record.round_id, record.base_cid, submission.samples)
-                readable[submission.index] = artifact
-            except (StorageError, ModelFileError) as error:
-                outcome.rejections[submission.index] = f"unusable file: {error}"
-        indices = sorted(readable)
-        with outcome.timer.phase("aggregation"):
-            report = validate_updates(
-                client_updates([(record.submissions[i].client, readable[i]) for i in indices]),
-                tensor_spec(self.settings.model), self.settings.validation,
-            )
-        for rejection in report.rejected:
-            outcome.rejections[indices[rejection.index]] = rejection.reason
-        outcome.accepted = [s.index in readable and s.index not in outcome.rejections for s in record.submissions]
-        for index, reason in sorted(outcome.rejections.items()):
-            self.log(f"round {record.round_id}: rejected update {index} ({record.submissions[index].client}): {reason}")
-        return readable
-
     def _abort(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
         with outcome.timer.phase("chain"):
             result = self.contract.abort_round(outcome.round_id)
         outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.ABORTED, result.tx_hash, result.gas_used
+        outcome.reason = why
+        self._screens.pop(outcome.round_id, None)
         self.log(f"round {outcome.round_id}: aborted ({why})")
         return outcome
 
+    # ---------------------------------------------------------------- screening
+
+    def _validation(self, info: RoundInfo) -> ValidationConfig:
+        config = self.settings.validation
+        return replace(config, max_samples=min(config.max_samples, info.max_samples))
+
+    def screened(self, round_id: int) -> int:
+        """How many of the round's submissions have a verdict already."""
+        screen = self._screens.get(round_id)
+        return len(screen.verdicts) if screen else 0
+
+    def _screen_of(self, info: RoundInfo, timer: PhaseTimer) -> RoundScreen:
+        if info.round_id not in self._screens:
+            assert info.base_cid is not None
+            base = self.fetch_model(info.base_cid, timer)
+            config = self._validation(info)
+            self._screens[info.round_id] = RoundScreen(
+                base, TrainingPlan.from_extra(base.metadata.extra), base_norm_bound(l2_norm(base.tensors), config),
+                history_norm_bound(published_median_norm(base.metadata), config))
+        return self._screens[info.round_id]
+
+    def screen_new(self, round_id: int, timer: PhaseTimer | None = None) -> RoundScreen:
+        """Screen the submissions that have no verdict yet; raise ScreeningPostponed when the
+        store could not deliver some of them (they are tried again on the next call)."""
+        timer = timer or PhaseTimer()
+        info = self.contract.round(round_id)
+        screen = self._screen_of(info, timer)
+        if len(screen.verdicts) >= info.submissions:
+            return screen
+        with timer.phase("chain"):
+            record = self.history.round(round_id, with_gas=False)
+        assert record is not None
+        cids = [str(s.cid) for s in record.submissions]
+        new = [s for s in record.submissions if s.index not in screen.verdicts]
+        for submission in new:
+            if (duplicate := duplicate_of(cids, submission.index)) is not None:  # refused without a download
+                screen.verdicts[submission.index] = Verdict(submission.client, reason=duplicate)
+        new = [s for s in new if s.index not in screen.verdicts]
+        with timer.phase("ipfs"):
+            downloads, outages = self._fetch_all(new, info)
+        for submission in new:
+            if submission.index in downloads:
+                screen.verdicts[submission.index] = self._judge(submission, downloads[submission.index], info, screen)
+        if outages:
+            raise ScreeningPostponed(f"{len(outages)} update(s) could not be fetched yet ({outages[0]})")
+        return screen
+
+    def _fetch_all(self, submissions: Sequence[SubmissionRecord],
+                   info: RoundInfo) -> tuple[dict[int, bytes | str], list[str]]:
+        """Download in parallel under one deadline: index -> bytes or a rejection reason; plus the
+        outages. A CID the store cannot find counts against the update only while the store
+        still serves the base model; otherwise the store is down and nothing is held against anyone."""
+        deadline = time.monotonic() + self.settings.fetch_seconds
+        limit = max_update_bytes(self.settings.model)
+
+        def fetch(submission: SubmissionRecord) -> bytes | StorageError:
+            remaining = deadline - time.monotonic()
+            if remaining < MIN_FETCH_SECONDS:
+                return StorageError(f"the screening deadline of {self.settings.fetch_seconds:g}s passed first")
+            try:
+                return self.store.get_bounded(submission.cid, limit, remaining)
+            except StorageError as error:
+                return error
+
+        if not submissions:
+            return {}, []
+        with ThreadPoolExecutor(min(FETCH_WORKERS, len(submissions))) as pool:
+            results = dict(zip((s.index for s in submissions), pool.map(fetch, submissions), strict=True))
+        store_works = not any(isinstance(r, ContentNotFoundError) for r in results.values()) or self._store_works(info)
+        downloads: dict[int, bytes | str] = {}
+        outages: list[str] = []
+        for index, result in results.items():
+            if isinstance(result, bytes):
+                downloads[index] = result
+            elif isinstance(result, ContentTooLargeError | ContentVerificationError) or (
+                    isinstance(result, ContentNotFoundError) and store_works):
+                downloads[index] = f"unusable file: {result}"
+            else:
+                outages.append(f"update {index}: {one_line(result)}")
+        return downloads, outages
+
+    def _store_works(self, info: RoundInfo) -> bool:
+        """Whether the store still delivers the round's base: then a missing CID is the submitter's fault."""
+        assert info.base_cid is not None
+        try:
+            self.store.get_bounded(info.base_cid, max_update_bytes(self.settings.model), MIN_FETCH_SECONDS * 10)
+        except StorageError:
+            return False
+        return True
+
+    def _judge(self, submission: SubmissionRecord, download: bytes | str, info: RoundInfo,
+               screen: RoundScreen) -> Verdict:
+        if isinstance(download, str):
+            return Verdict(submission.client, reason=download)
+        try:
+            artifact = decode_artifact(download, self.settings.model)
+            expect_update_for(artifact, info.round_id, info.base_cid, submission.samples)
+        except ModelFileError as error:
+            return Verdict(submission.client, reason=f"unusable file: {error}")
+        fisher = artifact.section(FISHER) if screen.plan.fedcurv_lambda > 0 else None  # ignored when FedCurv is off
+        update = ClientUpdate(artifact.tensors, artifact.metadata.sample_count, submission.client)
+        problem = update_problem(update, tensor_spec(self.settings.model), self._validation(info), screen.bound, fisher)
+        if problem is not None:
+            return Verdict(submission.client, reason=problem)
+        return Verdict(submission.client, artifact, l2_norm(update.delta))
+
     # ---------------------------------------------------------------- the loop
+
+    def step(self) -> RoundOutcome | None:
+        """One pass of the automatic loop: open a round, screen what landed, or close; the
+        outcome when a round was closed (or its close postponed)."""
+        info = self.current_round()
+        if info is None:
+            self.open_round()
+            return None
+        if self.ready_to_close(info):
+            return self.close_round(info.round_id)
+        if info.submissions > self.screened(info.round_id):
+            try:
+                self.screen_new(info.round_id)
+            except ScreeningPostponed as postponed:
+                self.log(f"round {info.round_id}: screening waits for the store: {postponed}")
+        self.contract.chain.tick()
+        return None
 
     def run(self, rounds: int, poll_seconds: float = 1.0, on_outcome: Callable[[RoundOutcome], None] | None = None,
             should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Run until `rounds` rounds are closed, resuming an open round first (restart safety)."""
+        """Run until `rounds` rounds are closed, resuming an open round first (restart safety).
+
+        Chain and store problems cost one log line and a retry; settings that cannot work raise
+        RoundSettingsError before any round is opened with them."""
+        self.check_settings()
         closed = 0
         while closed < rounds and not should_stop():
-            info = self.current_round()
-            if info is None:
-                self.open_round()
-                continue
-            if not self.ready_to_close(info):
-                self.contract.chain.tick()
+            try:
+                outcome = self.step()
+            except TRANSIENT_ERRORS as error:
+                self.log(f"organization: {one_line(error)}; retrying in {poll_seconds:g}s")
                 time.sleep(poll_seconds)
                 continue
-            outcome = self.close_round(info.round_id)
+            if outcome is None or outcome.state is RoundState.OPEN:
+                time.sleep(poll_seconds)
+                continue
             closed += 1
             if on_outcome:
                 on_outcome(outcome)

@@ -8,12 +8,14 @@ architecture, the round, the sample count and, for an update, the CID of its bas
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mlprocessor.models import StateDict, tensor_spec
+from mlprocessor.validation import fisher_problem
 from storage import model_file
 from storage.cid import Cid
 from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
@@ -21,6 +23,10 @@ from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
 FISHER = "fisher"
 FEDCURV_U = "fedcurv_u"
 FEDCURV_V = "fedcurv_v"
+REJECTIONS = "rejections"  # result metadata: JSON object, update index -> the organization's reason
+MEDIAN_NORM = "screening.median_norm"  # result metadata: median norm of the round's accepted updates
+FEDCURV_U_LIMIT = 1e6  # u sums accepted Fishers (each at most 100, on our models under 1)
+REASON_CHARS = 300  # a published reason is cut here: metadata stays small whatever a file made us say
 
 
 class UnexpectedArtifactError(ModelFileError):
@@ -93,3 +99,41 @@ def expect_update_for(artifact: Artifact, round_id: int, base_cid: Cid, sample_c
         problems.append(f"it claims {metadata.sample_count} samples, the chain records {sample_count}")
     if problems:
         raise UnexpectedArtifactError("; ".join(problems))
+
+
+def screening_extra(rejections: Mapping[int, str], median_norm: float | None) -> dict[str, ExtraValue]:
+    """What a result publishes about its round's screening: why updates were rejected (readable
+    from chain and IPFS alone) and the accepted median norm that anchors the next round's bound."""
+    reasons = {str(index): reason[:REASON_CHARS] for index, reason in sorted(rejections.items())}
+    extra: dict[str, ExtraValue] = {REJECTIONS: json.dumps(reasons, sort_keys=True)}
+    if median_norm is not None:
+        extra[MEDIAN_NORM] = round(float(median_norm), 6)
+    return extra
+
+
+def published_rejections(metadata: ModelMetadata) -> dict[int, str]:
+    """Index -> reason as a result file publishes them ({} when it publishes none, or garbage)."""
+    try:
+        reasons = json.loads(str(metadata.extra.get(REJECTIONS, "{}")))
+        return {int(index): str(reason) for index, reason in reasons.items()}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
+def published_median_norm(metadata: ModelMetadata) -> float | None:
+    value = metadata.extra.get(MEDIAN_NORM)
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def fedcurv_problem(base: Artifact) -> str | None:
+    """Why a base model's FedCurv sections cannot be trained against (a client then refuses the
+    base with this reason instead of crashing on NaNs), or None. No sections is usable: no penalty."""
+    u, v = base.section(FEDCURV_U), base.section(FEDCURV_V)
+    if (u is None) != (v is None):
+        return "the base carries only one of the FedCurv sections u and v"
+    if u is None or v is None:
+        return None
+    spec = model_file.expected_spec(base.tensors)
+    return fisher_problem(u, spec, FEDCURV_U_LIMIT, "FedCurv section u") or next(
+        (f"FedCurv section v {name} has non-finite values" for name, value in v.items()
+         if not np.isfinite(value).all()), None)

@@ -2,7 +2,9 @@
 
 The base model, the accepted updates (in on-chain order) and the strategy named in the result
 file determine the result's tensors; metrics in its metadata are the organization's claims and
-are carried over as published. Any difference in the tensors changes the CID.
+are carried over as published, and so are the reasons for rejected updates (`rejections`): the
+accepted set itself is on-chain. Any difference in the tensors changes the CID; a result that
+cannot be recomputed (unknown strategy or parameter, missing file) fails with the reason.
 """
 
 from __future__ import annotations
@@ -50,10 +52,10 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
             accepted.append((submission.client, update))
         published = decode_artifact(store.get(info.result_cid), architecture)
         strategy = StrategySpec.from_extra(published.metadata.extra)
-        state = aggregate_state(base, accepted, strategy)
-        recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, state, accepted, strategy,
+        aggregate = aggregate_state(base, accepted, strategy)
+        recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, aggregate, accepted, strategy,
                                               published.metadata.extra))
-    except (StorageError, ModelFileError, ValueError) as error:
+    except (StorageError, ModelFileError, ValueError, TypeError, KeyError) as error:  # a malformed result fails
         return Verification(round_id, False, onchain, None, f"round {round_id} cannot be recomputed: {error}")
     if recomputed != info.result_cid:
         return Verification(round_id, False, onchain, str(recomputed),

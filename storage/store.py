@@ -1,7 +1,8 @@
-"""The content store interface every backend implements, its errors, and `open_store` to pick one.
+"""The content store interface every backend implements, and its errors.
 
 Callers (organization, clients, verify) only see `ContentStore`; whether bytes live on local
-disk or in an IPFS daemon is a command-line choice (`--ipfs embedded|MULTIADDR`).
+disk or in an IPFS daemon is a command-line choice (`--ipfs embedded|MULTIADDR`) that
+`storage.factory.open_store` turns into a backend. This module depends on no backend.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ __all__ = [
     "Cid",
     "ContentNotFoundError",
     "ContentStore",
+    "ContentTooLargeError",
     "ContentVerificationError",
     "InvalidCidError",
     "StorageError",
     "StoreUnavailableError",
     "as_cid",
-    "open_store",
     "verified",
 ]
 
@@ -32,6 +33,10 @@ class StorageError(Exception):
 
 class ContentNotFoundError(StorageError):
     """The store does not hold (or could not retrieve) the content of a CID."""
+
+
+class ContentTooLargeError(StorageError):
+    """The content is larger than the caller accepts; it was not downloaded in full."""
 
 
 class ContentVerificationError(StorageError):
@@ -79,18 +84,11 @@ class ContentStore(ABC):
     def size(self, cid: Cid | str) -> int:
         """The content's length in bytes, without fetching it (lets callers refuse oversize content)."""
 
-
-def open_store(spec: str, home: Path) -> ContentStore:
-    """`embedded` for the on-disk store under `home/ipfs`, or an IPFS daemon's API multiaddr."""
-    # Backends are imported here because they import this module (and ipfshttpclient is slow to load).
-    if spec == "embedded":
-        from storage.embedded import EmbeddedStore
-
-        return EmbeddedStore(Path(home) / "ipfs")
-    if spec.startswith("/"):
-        from storage.ipfs_daemon import IpfsHttpStore
-
-        return IpfsHttpStore(spec)
-    raise ValueError(
-        f"unknown IPFS store {spec!r}: use 'embedded' or a daemon API multiaddr such as /ip4/127.0.0.1/tcp/5001"
-    )
+    def get_bounded(self, cid: Cid | str, max_bytes: int, seconds: float) -> bytes:
+        """`get` for content from strangers: at most `max_bytes` (ContentTooLargeError, without
+        downloading it) and at most `seconds` in total (ContentNotFoundError). Local stores
+        answer at once, so this checks the size first; network stores override it."""
+        size = self.size(cid)
+        if size > max_bytes:
+            raise ContentTooLargeError(f"{as_cid(cid)} is {size} bytes, over the limit of {max_bytes}")
+        return self.get(cid)

@@ -29,14 +29,29 @@ class AggregationStrategy(ABC):
     name: str = ""
     client_mu: float = 0.0  # FedProx weight the clients should use; 0 for plain local SGD
 
+    def minimum_updates(self) -> int:
+        """Fewest accepted updates this rule can combine: a round must be able to provide them."""
+        return 1
+
     def aggregate(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate]) -> StateDict:
+        self.check(base, updates)
+        combined = self.combine(updates)
+        return {k: (np.asarray(base[k], dtype=np.float64) + combined[k]).astype(np.float32) for k in base}
+
+    def check(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate]) -> None:
         if not updates:
             raise ValueError(f"{self.name}: no updates to aggregate")
+        if len(updates) < self.minimum_updates():
+            raise ValueError(f"{self.name} needs at least {self.minimum_updates()} updates, got {len(updates)}")
         for i, update in enumerate(updates):
             if update.delta.keys() != base.keys():
                 raise ValueError(f"{self.name}: update {i} does not match the base model's tensors")
-        combined = self.combine(updates)
-        return {k: (np.asarray(base[k], dtype=np.float64) + combined[k]).astype(np.float32) for k in base}
+
+    def aggregate_with_state(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate],
+                             state: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[StateDict, dict[str, StateDict]]:
+        """The next model and the rule's state for the next round (server optimizers carry one;
+        the stateless rules ignore it and return none)."""
+        return self.aggregate(base, updates), {}
 
     @abstractmethod
     def combine(self, updates: Sequence[ClientUpdate]) -> dict[str, np.ndarray]:

@@ -1,4 +1,5 @@
-"""FedAvg (McMahan et al. 2017): the sample-weighted mean of the client deltas."""
+"""FedAvg (McMahan et al. 2017): the sample-weighted mean of the client deltas, with each
+client's weight capped relative to the round (see `weights`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlprocessor.aggregation.base import AggregationStrategy, ClientUpdate
+from mlprocessor.aggregation.weights import DEFAULT_WEIGHT_CAP, capped_weights
 
 
 @dataclass(frozen=True)
@@ -16,17 +18,16 @@ class FedAvg(AggregationStrategy):
     so it is this class with ``client_mu > 0``."""
 
     client_mu: float = 0.0
+    weight_cap: float | None = DEFAULT_WEIGHT_CAP  # a weight is at most this times the median sample count
 
     @property
     def name(self) -> str:  # type: ignore[override]
         return "fedprox" if self.client_mu > 0 else "fedavg"
 
     def combine(self, updates: Sequence[ClientUpdate]) -> dict[str, np.ndarray]:
-        total = sum(u.sample_count for u in updates)
-        if total <= 0 or any(u.sample_count < 0 for u in updates):
-            raise ValueError("fedavg needs non-negative sample counts with a positive total")
+        weights = capped_weights([u.sample_count for u in updates], self.weight_cap)
         combined = {k: np.zeros(np.shape(v), np.float64) for k, v in updates[0].delta.items()}
-        for u in updates:  # fixed order: float64 sums in submission order are reproducible
+        for weight, u in zip(weights, updates, strict=True):  # fixed order: float64 sums are reproducible
             for k, acc in combined.items():
-                acc += u.sample_count * np.asarray(u.delta[k], dtype=np.float64)
-        return {k: acc / total for k, acc in combined.items()}
+                acc += weight * np.asarray(u.delta[k], dtype=np.float64)
+        return {k: acc / weights.sum() for k, acc in combined.items()}

@@ -19,6 +19,9 @@ class Krum(AggregationStrategy):
     m: int | None = 1
     name = "krum"
 
+    def minimum_updates(self) -> int:
+        return max(self.f + 3, self.m or 1)
+
     def selected(self, updates: Sequence[ClientUpdate]) -> list[int]:
         """Indices of the chosen updates, best score first."""
         n = len(updates)

@@ -41,6 +41,7 @@ def clients(organization: FederatedLearningContract) -> list[FederatedLearningCo
     return registered
 
 
-def open_round(organization: FederatedLearningContract, quorum: int = 2, blocks: int = 50) -> int:
-    round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + blocks, quorum)
+def open_round(organization: FederatedLearningContract, quorum: int = 2, blocks: int = 50,
+               max_samples: int = 1_000) -> int:
+    round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + blocks, quorum, max_samples)
     return round_id

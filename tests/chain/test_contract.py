@@ -67,7 +67,8 @@ def test_remove_unknown_client_is_refused(organization) -> None:
     lambda c: c.set_registration_open(False),
     lambda c: c.allow_client(dev_account(5).address),
     lambda c: c.remove_client(dev_account(1).address),
-    lambda c: c.open_round(fresh_cid(), c.block_number() + 10, 1),
+    lambda c: c.open_round(fresh_cid(), c.block_number() + 10, 1, 100),
+    lambda c: c.close_submissions(1),
     lambda c: c.finalize_round(1, fresh_cid(), []),
     lambda c: c.abort_round(1),
 ])
@@ -79,21 +80,28 @@ def test_owner_only_functions_refuse_others(organization, clients, call) -> None
 def test_open_round_records_everything(organization) -> None:
     base = fresh_cid()
     deadline = organization.block_number() + 20
-    round_id, result = organization.open_round(base, deadline, 2)
+    round_id, result = organization.open_round(base, deadline, 2, 500)
     assert round_id == 1 and result.gas_used > 0
     info = organization.round(1)
     assert (info.state, info.base_cid, info.deadline, info.quorum, info.submissions) == (
         RoundState.OPEN, base, deadline, 2, 0)
+    assert (info.max_samples, info.submissions_closed, info.open_block) == (500, False, result.block_number)
     assert info.result_cid is None
 
 
 def test_open_round_validation(organization) -> None:
     with pytest.raises(errors.InvalidDeadline):
-        organization.open_round(fresh_cid(), organization.block_number(), 1)
+        organization.open_round(fresh_cid(), organization.block_number(), 1, 100)
+    with pytest.raises(errors.InvalidDeadline):
+        organization.open_round(fresh_cid(), 2**40, 1, 100)
     with pytest.raises(errors.InvalidQuorum):
-        organization.open_round(fresh_cid(), organization.block_number() + 5, 0)
+        organization.open_round(fresh_cid(), organization.block_number() + 5, 0, 100)
+    with pytest.raises(errors.InvalidMaxSamples):
+        organization._sender.send(organization._functions.openRound(fresh_cid().digest, organization.block_number() + 5,
+                                                                     1, 0))
     with pytest.raises(errors.InvalidCid):
-        organization._sender.send(organization._functions.openRound(bytes(32), organization.block_number() + 5, 1))
+        organization._sender.send(organization._functions.openRound(bytes(32), organization.block_number() + 5, 1,
+                                                                     100))
     open_round(organization)
     with pytest.raises(errors.RoundStillOpen, match="round 1 is still open"):
         open_round(organization)

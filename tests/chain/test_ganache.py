@@ -22,7 +22,7 @@ def test_lifecycle_on_ganache(ganache: GanacheChain, tmp_path) -> None:
     for client in clients:
         client.register()
     base = fresh_cid()
-    round_id, _ = organization.open_round(base, organization.block_number() + 100, 3)
+    round_id, _ = organization.open_round(base, organization.block_number() + 100, 3, 1_000)
     updates = [fresh_cid() for _ in clients]
     for client, cid, samples in zip(clients, updates, (100, 200, 300), strict=True):
         client.submit_update(round_id, cid, samples)

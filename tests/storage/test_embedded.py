@@ -9,7 +9,8 @@ import pytest
 
 from storage.cid import InvalidCidError
 from storage.embedded import EmbeddedStore
-from storage.store import ContentNotFoundError, ContentVerificationError, open_store
+from storage.factory import open_store
+from storage.store import ContentNotFoundError, ContentVerificationError
 
 MISSING = "QmSatgu9YhYJ3NDZM9AQoAf8wThKE8AdH2o3CFpd5oDuoJ"
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from storage.cid import InvalidCidError
+from storage.factory import open_store
 from storage.hashing import cid_of_bytes
 from storage.ipfs_daemon import IpfsHttpStore, http_multiaddr
 from storage.store import (
     ContentNotFoundError,
     ContentVerificationError,
     StoreUnavailableError,
-    open_store,
 )
 from tests.support import free_port
 

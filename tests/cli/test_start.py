@@ -1,0 +1,43 @@
+"""Fast start: commands that do not train never import torch, and `run.py --help` imports no command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from chain.paths import REPO_ROOT
+
+_PROBE = """
+import sys
+from cli.main import build_parser
+try:
+    build_parser({argv!r}).parse_args({argv!r})
+except SystemExit:
+    pass  # --help exits after printing
+heavy = sorted(name for name in ("torch", "web3", "flask") if name in sys.modules)
+print("heavy:" + ",".join(heavy))
+"""
+
+
+def _heavy_modules_after(argv: list[str]) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", _PROBE.format(argv=argv)], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=True)
+    return set(filter(None, done.stdout.strip().splitlines()[-1].removeprefix("heavy:").split(",")))
+
+
+def test_top_level_help_imports_no_command_module() -> None:
+    assert _heavy_modules_after(["--help"]) == set()
+
+
+@pytest.mark.parametrize("argv", [["history", "--help"], ["ipfs", "cat", "--help"], ["deploy", "--help"]])
+def test_commands_that_do_not_train_do_not_import_torch(argv: list[str]) -> None:
+    assert "torch" not in _heavy_modules_after(argv)
+
+
+def test_the_help_lists_every_command() -> None:
+    done = subprocess.run([sys.executable, "run.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          check=True)
+    for command in ("demo", "chain", "history", "verify", "ipfs", "organization", "client", "bench"):
+        assert f"    {command}" in done.stdout
