@@ -25,7 +25,7 @@ from cli.common import (
     connect_chain,
     deployment_book,
     home_of,
-    local_ganache_lock,
+    local_node_lock,
     open_ipfs_store,
 )
 from protocol.rejections import rejections_of_result
@@ -65,7 +65,7 @@ def run_chain(args: argparse.Namespace) -> int:
     home = home_of(args)
     url = ganache_url(args.port)
     database = home / "ganache" / "db"
-    with local_ganache_lock(home):  # services of this home starting now wait instead of starting their own
+    with local_node_lock(home):  # services of this home starting now wait instead of starting their own
         if ganache_answers(url):
             raise UserError(f"a node already answers at {url}: stop it or choose another --port")
         ganache = start_ganache(args.port, database, block_time=args.block_time)

@@ -15,14 +15,9 @@ from eth_account.signers.local import LocalAccount
 
 from chain.accounts import DEV_CHAIN_IDS, KEY_ENVIRONMENT_VARIABLE, AccountChoice, choose_account, require_dev_chain
 from chain.backends import (
-    GANACHE_DEFAULT_PORT,
     Chain,
     ChainUnavailableError,
-    GanacheChain,
     connect,
-    ganache_answers,
-    ganache_url,
-    start_ganache,
 )
 from chain.contract import ContractNotFoundError, FederatedLearningContract
 from chain.deployments import DeploymentBook, DeploymentNotFoundError
@@ -32,8 +27,8 @@ from storage.factory import open_store
 from storage.store import ContentStore
 
 HOME_ENVIRONMENT_VARIABLE = "FEDCHAIN_HOME"
-GANACHE_PORT_ENVIRONMENT_VARIABLE = "FEDCHAIN_GANACHE_PORT"
 WAIT_POLL_SECONDS = 1.0
+LOCAL_NODES = ("ganache", "anvil")
 
 Say = Callable[[str], None]
 
@@ -149,24 +144,10 @@ def _home_lock(home: Path, name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def local_ganache_lock(home: Path) -> AbstractContextManager[None]:
-    """Held while a local Ganache is looked for and started (by `run.py chain` or on demand)."""
-    return _home_lock(home, "ganache/start.lock")
-
-
-def _local_ganache(home: Path, say: Say) -> GanacheChain:
-    """The local Ganache; one started on demand is announced with its URL, PID and how to stop it."""
-    port = int(os.environ.get(GANACHE_PORT_ENVIRONMENT_VARIABLE, GANACHE_DEFAULT_PORT))
-    url = ganache_url(port)
-    with local_ganache_lock(home):
-        if not ganache_answers(url):
-            log = home / "ganache" / "ganache.log"
-            started = start_ganache(port, home / "ganache" / "db", log, detach=True)
-            pid = started.process.pid
-            (home / "ganache" / "ganache.pid").write_text(f"{pid}\n")
-            say(f"started Ganache on demand at {url} (PID {pid}, log {log}); it keeps running after this "
-                f"command: stop it with `kill {pid}`")
-    return GanacheChain(url)
+def local_node_lock(home: Path, spec: str = "ganache") -> AbstractContextManager[None]:
+    """Held while a local node (`ganache`, `anvil`) is looked for and started, by `run.py chain` or on
+    demand, so processes of one home started at once start one node between them."""
+    return _home_lock(home, f"{spec}/start.lock")
 
 
 def connect_chain(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> Chain:
@@ -180,8 +161,9 @@ def connect_chain(args: argparse.Namespace, *, wait: bool = False, say: Say = sa
 
 def _reach_chain(args: argparse.Namespace, wait: bool, say: Say) -> Chain:
     home = home_of(args)
-    if args.chain == "ganache":
-        return _local_ganache(home, say)
+    if args.chain in LOCAL_NODES:  # started on demand (and announced) by connect: one per home at a time
+        with local_node_lock(home, args.chain):
+            return connect(args.chain, home)
     waiting = False
     while True:
         try:

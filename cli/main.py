@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "organization": ("cli.services", "the organization's service: runs rounds"),
     "client": ("cli.services", "a client's service: trains when a round opens"),
     "verify": ("cli.verify_command", "recompute finalized rounds and compare their result CIDs"),
-    "ipfs": ("cli.ipfs_commands", "the content store by hand: add a file, cat a CID"),
+    "ipfs": ("cli.ipfs_commands", "the content store by hand (add, cat) and a local IPFS daemon (daemon)"),
     "bench": ("cli.bench_command", "run the benchmark suite and write docs/BENCHMARKS.md"),
 }
 
