@@ -29,3 +29,43 @@ def accuracy_plot(path: Path, title: str, curves: Mapping[str, Sequence[float]],
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def seconds_plot(path: Path, title: str, curves: Mapping[str, Sequence[float]], xlabel: str = "round") -> None:
+    """Seconds per step for each curve, from zero (so a flat line looks flat)."""
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    for label, values in curves.items():
+        axis.plot(range(1, 1 + len(values)), values, marker=".", label=label)
+    axis.set(title=title, xlabel=xlabel, ylabel="seconds")
+    axis.set_ylim(bottom=0)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def panel_plot(path: Path, title: str, panels: Mapping[str, Mapping[str, Sequence[float | None]]],
+               xlabel: str = "round") -> None:
+    """One small accuracy plot per panel (e.g. per method), sharing axes; None values are gaps."""
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), sharex=True, sharey=True,
+                                squeeze=False)
+    for axis, (name, curves) in zip(axes.flat, panels.items(), strict=False):
+        for label, values in curves.items():
+            axis.plot(range(1, len(values) + 1), [float("nan") if v is None else 100 * v for v in values],
+                      marker=".", label=label)
+        axis.set(title=name, xlabel=xlabel, ylabel="test accuracy (%)")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    axes.flat[0].legend(fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,16 +20,17 @@ class SuiteSettings:
     batch_size: int = 10
     lr: float = 0.05
     seed: int = 0
-    learning_rounds: int = 4
+    learning_rounds: dict[str, int] = field(default_factory=lambda: {"2nn": 4, "cnn": 4})
     learning_runs: tuple[tuple[str, str, str], ...] = ()  # (model, partition, method)
     central_epochs: int = 10
     dirichlet_alpha: float = 0.3
-    ewc_lambda: float = 10.0
+    ewc_lambda: float = 100.0  # the default: see the continual section
     fedcurv_lambda: float = 1.0
     fedprox_mu: float = 0.01
-    forgetting_rounds_per_task: int = 2
-    forgetting_ewc_lambda: float = 10.0
-    forgetting_fedcurv_lambda: float = 5.0
+    fisher_samples: int = 400  # every sample of a client's 400
+    continual_scenarios: tuple[tuple[int, int], ...] = ((2, 2),)  # (tasks, rounds per task)
+    continual_ewc_lambdas: tuple[float, ...] = (10.0, 100.0, 1000.0)
+    compute_missing: bool = True  # False: sections built from docs/bench/runs only (run.py bench --cached-only)
     flower_model: str = "2nn"
     flower_rounds: int = 5
     overhead_rounds: int = 3
@@ -41,14 +42,15 @@ class SuiteSettings:
     attackers: int = 3
     attack_rounds: int = 5
     attack_epochs: int = 1
+    timing_rounds: int = 12
     secure_rounds: int = 3
     secure_clients: tuple[int, ...] = (10, 100)
 
 
-SECTION_NAMES = ("learning", "forgetting", "flower", "overhead", "gas", "scale", "communication", "attacks",
+SECTION_NAMES = ("learning", "continual", "flower", "overhead", "gas", "scale", "communication", "attacks", "rounds",
                  "secure")
 MODELS = ("2nn", "cnn")
-METHODS = ("fedavg", "fedprox", "ewc", "fedcurv")
+METHODS = ("fedavg", "fedavgm", "fedadam", "fedprox", "fedcurv", "ewc")
 PARTITIONS = ("iid", "shards", "dirichlet")
 
 
@@ -65,9 +67,11 @@ def suite_settings(quick: bool, test_data: str | None) -> SuiteSettings:
         runs = (("2nn", "iid", "fedavg"), *(("2nn", "dirichlet", m) for m in METHODS))
         return SuiteSettings("quick", test_data, learning_runs=runs, attack_rounds=2)
     return SuiteSettings(
-        "full", test_data, learning_rounds=20,
-        learning_runs=tuple((model, p, m) for model in MODELS for p in PARTITIONS for m in METHODS),
+        "full", test_data, learning_rounds={"2nn": 50, "cnn": 20},
+        learning_runs=tuple(run for model in MODELS for run in (  # EWC last: on fixed data it trains like FedAvg
+            *((model, p, m) for p in ("shards", "dirichlet") for m in METHODS if m != "ewc"), (model, "iid", "fedavg"),
+            *((model, p, "ewc") for p in ("shards", "dirichlet")))),
         central_epochs=20,
-        forgetting_rounds_per_task=10, flower_model="cnn", flower_rounds=20, overhead_epochs=(1, 5), scale_rounds=5,
-        communication_rounds=10, attack_epochs=5, secure_rounds=10,
+        continual_scenarios=((3, 5), (5, 5)), overhead_epochs=(1, 5), scale_rounds=5, communication_rounds=10,
+        attack_epochs=5, timing_rounds=50, secure_rounds=10,
     )

@@ -18,6 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="run only these sections (the report still shows every section's last result)")
     bench.add_argument("--learning-runs", nargs="+", metavar="MODEL:PARTITION:METHOD",
                        help="only these runs of the full learning section, e.g. cnn:iid:fedavg (a 'partial' run)")
+    bench.add_argument("--cached-only", action="store_true",
+                       help="build the long sections from the runs finished in docs/bench/runs, computing none")
     bench.add_argument("--report-only", action="store_true",
                        help="rewrite the report from the results in docs/bench without running anything")
     bench.add_argument("--test-data", default=str(DEFAULT_TEST_DIR) if DEFAULT_TEST_DIR.is_dir() else None,
@@ -32,7 +34,7 @@ def run_bench(args: argparse.Namespace) -> int:
         args.out.write_text(render_report(args.out.parent / "bench"))
         print(f"bench: wrote {args.out}")
         return 0
-    settings = suite_settings(args.quick, args.test_data)
+    settings = replace(suite_settings(args.quick, args.test_data), compute_missing=not args.cached_only)
     command = "run.py bench" + (" --quick" if args.quick else "")
     if tuple(args.sections) != SECTION_NAMES:
         command += " --sections " + " ".join(args.sections)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mlprocessor.aggregation import STRATEGY_NAMES
+from mlprocessor.ewc import DEFAULT_EWC_LAMBDA
 from protocol.plan import StrategySpec, TrainingPlan
 
 
@@ -24,7 +25,9 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="mnist-5k", help="mnist-5k | directory of the four MNIST IDX files")
+    parser.add_argument("--data", default="mnist-5k",
+                        help="mnist-5k | a directory: the four MNIST IDX files, or for a client its own data "
+                             "(IDX training pair and/or .npz with x and y), watched for changes")
     parser.add_argument("--test-data", default=None, help="directory of the MNIST t10k IDX files to test on")
     parser.add_argument("--partition", choices=("iid", "shards", "dirichlet"), default="iid")
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (--partition dirichlet)")
@@ -32,7 +35,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_client_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ewc-lambda", type=float, default=0.0, help="EWC strength on the clients (0: off)")
+    parser.add_argument("--ewc-lambda", type=float, default=None,
+                        help=f"EWC strength on the clients (0: off; default {DEFAULT_EWC_LAMBDA:g} for a client and "
+                             "a continual demo, 0 for a demo on fixed data)")
 
 
 def plan_and_strategy(args: argparse.Namespace) -> tuple[TrainingPlan, StrategySpec]:

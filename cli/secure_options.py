@@ -69,18 +69,20 @@ def secure_rounds_of(organization: Organization, phase_blocks: int | None, quoru
 class SecureDemo:
     """The demo's secure rounds: every client joins, the last `dropouts` never submit."""
 
-    def __init__(self, organization: Organization, clients: list[Client], args: argparse.Namespace) -> None:
+    def __init__(self, organization: Organization, clients: list[Client], args: argparse.Namespace,
+                 workers: int) -> None:
         # a phase must leave room for one transaction per client (one block each on a development chain)
         self.rounds = secure_rounds_of(organization, args.phase_blocks or 2 * len(clients) + 10,
                                        len(clients) - args.dropouts)
         first_dropout = len(clients) - args.dropouts
         self.participants = [SecureParticipant(client, drop_out=index >= first_dropout)
                              for index, client in enumerate(clients)]
+        self.pool = ThreadPoolExecutor(max_workers=workers)  # clients train in threads, masking included
 
-    def run_round(self, pool: ThreadPoolExecutor, number: int, total: int) -> dict[str, Any]:
+    def run_round(self, number: int, total: int) -> dict[str, Any]:
         """One secure round, printed and summarised like a plain one, with its secure figures."""
         started = time.perf_counter()
-        local = run_local_secure_round(self.rounds, self.participants, pool)
+        local = run_local_secure_round(self.rounds, self.participants, self.pool)
         outcome, timer = local.outcome, PhaseTimer()
         for submission in local.submissions:
             timer.merge(submission.participation.timer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,12 +37,14 @@ from cli.common import (
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
 from cli.secure_options import add_secure_options, check_secure_arguments, secure_rounds_of
+from cli.stopping import FORCED_EXIT_CODE
 from client.secure import SecureParticipant
 from client.service import Client, ClientSettings
 from client.state import ClientState
 from client.web import ClientNode
 from client.web import create_app as client_app
-from mlprocessor.data import Dataset, load_data
+from mlprocessor.data import DEFAULT_SOURCE, DataError, Dataset, load_data, load_directory
+from mlprocessor.ewc import DEFAULT_EWC_LAMBDA
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
@@ -50,6 +53,7 @@ from organization.web.journal import RoundJournal, journal_path
 from webui.link import ChainLink
 from webui.node import ServiceNode
 
+INTERRUPTED = FORCED_EXIT_CODE  # the exit status of a service stopped by a signal, as for every command
 UNTIL_STOPPED = sys.maxsize  # rounds for a headless organization without --rounds
 
 
@@ -89,6 +93,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="which part is this client's (default: account index - 1)")
     client.add_argument("--rounds", type=int, default=None, help="headless: answer this many rounds, then exit")
     add_secure_options(client, "client")
+    client.add_argument("--consolidate", action="store_true",
+                        help="EWC: consolidate what was learned on the current data at the next round")
     client.set_defaults(handler=run_client)
 
 
@@ -118,11 +124,11 @@ def _serve(app_of: Callable[[Any, int, str], Flask], node: ServiceNode, args: ar
     node.start()
     _say(f"{role} web interface on http://{args.host}:{server.port} (account {node.link.account.address})")
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns only when Ctrl-C or SIGTERM (cli.stopping) interrupts it
     finally:
         node.stop()
         server.server_close()
-    return 0
+    return INTERRUPTED
 
 
 def _organization_contract(args: argparse.Namespace) -> FederatedLearningContract:
@@ -163,14 +169,22 @@ def run_organization(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client_data(args: argparse.Namespace) -> tuple[Dataset, str]:
-    """This client's share of the training data, and a sentence saying which share it is."""
+def _client_data(args: argparse.Namespace) -> tuple[Dataset, str, Path | None]:
+    """This client's training data, a sentence saying what it is, and the directory to watch: with
+    ``--data DIR`` all of DIR (IDX training pair and/or .npz files), reloaded when its files change;
+    otherwise one partition of the bundled images."""
+    if args.data != DEFAULT_SOURCE:
+        directory = Path(args.data)
+        try:
+            return load_directory(directory), f"all data in {directory} (watched for changes)", directory
+        except DataError as error:
+            raise UserError(str(error)) from None
     train, _ = load_data(args.data, args.test_data)
     index = args.partition_index if args.partition_index is not None else max(0, (args.account or 1) - 1)
     parts = partition(train.y, args.num_partitions, args.partition, seed=args.seed, alpha=args.alpha)
     if not 0 <= index < len(parts):
         raise UserError(f"--partition-index {index} is outside 0..{len(parts) - 1}")
-    return train.subset(parts[index]), f"partition {index} of {args.num_partitions} ({args.partition})"
+    return train.subset(parts[index]), f"partition {index} of {args.num_partitions} ({args.partition})", None
 
 
 def run_client(args: argparse.Namespace) -> int:
@@ -178,16 +192,22 @@ def run_client(args: argparse.Namespace) -> int:
     web = _web(args)
     home = home_of(args)
     account = account_of(args, 1)
-    data, description = _client_data(args)
+    data, description, data_dir = _client_data(args)
     state = ClientState(home / "clients" / account.address)
-    settings = ClientSettings(ewc_lambda=args.ewc_lambda, seed=args.seed)
+    ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
+    settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed)
     store = open_ipfs(args, wait=True, say=_say)
     if web:
-        node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say)
+        node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say,
+                          data_dir=data_dir)
+        if args.consolidate:
+            state.request_consolidation()
         return _serve(client_app, node, args, "client")
     chain = connect_chain(args, wait=True, say=_say)
     contract = wait_for_contract(args, chain, account, _say)
-    client = Client(contract, store, data, state, settings)
+    client = Client(contract, store, data, state, settings, data_dir=data_dir)
+    if args.consolidate:
+        state.request_consolidation()
     _say(f"client {account.address} on {chain.name}: {description}, {len(data)} examples")
     (SecureParticipant(client) if args.secure_aggregation else client).run(poll_seconds=args.poll,
                                                                              max_rounds=args.rounds)

@@ -1,8 +1,11 @@
 """The client's side of the round protocol: pull the base, train with EWC/FedProx/FedCurv, publish.
 
-A client holds no state that the chain does not also tell it: `pending_round` asks the chain
-whether this account already submitted to the open round, so a restarted client neither
-submits twice nor misses a round it has not answered.
+`pending_round` asks the chain whether this account already submitted to the open round, so a
+restarted client neither submits twice nor misses a round it has not answered. What the chain
+cannot know, the client keeps on disk (client/state.py): its EWC memory and the fingerprint of the
+data it trained on. When that data changes (or the user asks), the client consolidates before
+training: the Fisher it measured at the end of its last round on the old data joins its memory,
+anchored at the global model it just received (Kirkpatrick et al.'s EWC, in rounds).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -18,12 +22,12 @@ from chain.contract import ClientStatus, FederatedLearningContract, RoundInfo, R
 from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen, SubmissionsClosed
 from chain.history import HistoryReader
 from client.keys import load_or_create_keys
-from client.state import ClientState, HistoryEntry
-from mlprocessor.data import Dataset
+from client.state import ClientState, Consolidation, DataRecord, HistoryEntry
+from mlprocessor.data import DataError, Dataset, dataset_fingerprint, directory_signature, load_directory
 from mlprocessor.evaluation import evaluate
-from mlprocessor.ewc import EwcState, FedCurvPenalty, fisher_diagonal
+from mlprocessor.ewc import EwcMemory, EwcState, fedcurv_penalty, fisher_diagonal
 from mlprocessor.models import model_from_state
-from mlprocessor.training import Penalty, TrainConfig, TrainResult, train_local
+from mlprocessor.training import QuadraticPenalty, TrainConfig, TrainResult, train_local
 from protocol.artifacts import (
     FEDCURV_U,
     FEDCURV_V,
@@ -44,8 +48,8 @@ from storage.store import ContentStore
 
 @dataclass(frozen=True)
 class ClientSettings:
-    ewc_lambda: float = 0.0  # 0 disables EWC
-    ewc_decay: float = 0.9  # online EWC: F <- decay * F + F_new after each round
+    ewc_lambda: float = 0.0  # 0 disables EWC; Kirkpatrick's lambda (run.py's default: DEFAULT_EWC_LAMBDA)
+    ewc_decay: float = 1.0  # online EWC across consolidations: F <- decay * F + F_new (1: plain sum)
     fisher_mode: str = "sampled"
     fisher_samples: int = 300
     encoding: Encoding = "float32"
@@ -67,6 +71,7 @@ class LocalTraining:
     fisher: dict[str, np.ndarray] | None
     accuracy_before: float
     accuracy_after: float
+    data_record: DataRecord
 
 
 @dataclass
@@ -81,7 +86,9 @@ class Client:
     """One account's participation in rounds, with its own data and state directory."""
 
     def __init__(self, contract: FederatedLearningContract, store: ContentStore, data: Dataset,
-                 state: ClientState, settings: ClientSettings, log: Callable[[str], None] = print) -> None:
+                 state: ClientState, settings: ClientSettings, log: Callable[[str], None] = print,
+                 data_dir: Path | None = None) -> None:
+        """``data_dir``: the directory ``data`` came from, watched for new or changed files."""
         if len(data) == 0:
             raise ValueError("a client needs at least one training example")
         self.contract = contract
@@ -90,6 +97,8 @@ class Client:
         self.state = state
         self.settings = settings
         self.log = log
+        self.data_dir = data_dir
+        self._data_signature = directory_signature(data_dir) if data_dir is not None else None
 
     @property
     def address(self) -> str:
@@ -129,6 +138,7 @@ class Client:
             return participation
         base, plan, result, fisher = trained.base, trained.plan, trained.result, trained.fisher
         architecture, before, after = base.metadata.architecture, trained.accuracy_before, trained.accuracy_after
+        record = trained.data_record
         with timer.phase("serialization"):
             samples = min(len(self.data), info.max_samples)  # the round's cap on what one update may claim
             metadata = update_metadata(architecture, round_id, samples, info.base_cid, self.settings.encoding)
@@ -146,7 +156,7 @@ class Client:
         participation.entry = HistoryEntry(
             round=round_id, base_cid=str(info.base_cid), update_cid=str(update_cid), samples=samples,
             tx_hash=receipt.tx_hash, gas_used=receipt.gas_used, train_loss=result.stats.loss,
-            local_accuracy_before=before, local_accuracy_after=after,
+            local_accuracy_before=before, local_accuracy_after=after, data_version=record.version,
         )
         self.state.append_history(participation.entry)
         self.log(f"client {self.address}: round {round_id} submitted {update_cid} "
@@ -156,6 +166,7 @@ class Client:
     def train(self, info: RoundInfo, timer: PhaseTimer) -> LocalTraining:
         """Pull the round's base and train on it (plain and secure rounds alike); RefusedBase if unusable."""
         assert info.base_cid is not None
+        round_id = info.round_id
         with timer.phase("ipfs"):
             base_bytes = self.store.get(info.base_cid)
         with timer.phase("serialization"):
@@ -164,31 +175,64 @@ class Client:
         plan = TrainingPlan.from_extra(base.metadata.extra)
         if (refusal := _refusal(base, plan)) is not None:
             raise RefusedBase(f"refused base {info.base_cid}: {refusal}")
+        with timer.phase("training"):
+            self.refresh_data()
+            record, memory = self._follow_data(round_id, base)
         with timer.phase("evaluation"):
             before = evaluate(model_from_state(architecture, base.tensors), self.data).accuracy
         with timer.phase("training"):
-            penalties = self._penalties(base, plan)
+            penalties = self._penalties(base, plan, memory)
             pause_if_asked("during-training")
             mu = plan.mu if self.settings.mu is None else self.settings.mu
-            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, mu, seed=self._seed(info.round_id))
+            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, mu, seed=self._seed(round_id))
             result = train_local(architecture, base.tensors, self.data, config, penalties)
-            fisher = self._consolidate(architecture, result.state, info.round_id, plan)
+            fisher = self._remember(architecture, result.state, round_id, plan, memory)
         with timer.phase("evaluation"):
             after = evaluate(model_from_state(architecture, result.state), self.data).accuracy
-        return LocalTraining(base, plan, result, fisher, before, after)
+        return LocalTraining(base, plan, result, fisher, before, after, record)
 
     def _seed(self, round_id: int) -> int:
         text = f"{self.settings.seed}:{round_id}:{self.address}".encode()
         return int.from_bytes(hashlib.sha256(text).digest()[:4], "big")
 
-    def _penalties(self, base: Artifact, plan: TrainingPlan) -> list[Penalty]:
-        penalties: list[Penalty] = []
-        memory = self.state.ewc()
-        if self.settings.ewc_lambda > 0 and memory is not None:
-            penalties.append(memory.penalty(self.settings.ewc_lambda, anchor=base.tensors))
+    def refresh_data(self) -> None:
+        """Reload the data directory when a file in it was added, removed or rewritten."""
+        if self.data_dir is None:
+            return
+        signature = directory_signature(self.data_dir)
+        if signature != self._data_signature:
+            data = load_directory(self.data_dir)
+            if len(data) == 0:
+                raise DataError(f"{self.data_dir}: no training examples")
+            self.data, self._data_signature = data, signature
+            self.log(f"client {self.address}: loaded {len(data)} examples from {self.data_dir}")
+
+    def _follow_data(self, round_id: int, base: Artifact) -> tuple[DataRecord, EwcMemory]:
+        """Note which data this round trains on; consolidate first if it changed or the user asked."""
+        record, memory = self.state.data_record(), self.state.ewc_memory()
+        fingerprint = dataset_fingerprint(self.data)
+        changed = record.fingerprint is not None and fingerprint != record.fingerprint
+        if changed or record.consolidate_requested:
+            samples = memory.consolidate(base.tensors, self.settings.ewc_decay)
+            if samples:
+                self.state.save_ewc_memory(memory)
+                record.consolidations.append(Consolidation(round_id, samples, time.time(), record.version))
+                self.log(f"client {self.address}: round {round_id}: consolidated the Fisher of data version "
+                         f"{record.version} ({samples} samples), anchored at this round's base")
+            record.consolidate_requested = False
+        if record.fingerprint is None or changed:
+            record.version += 1
+        record.fingerprint = fingerprint
+        self.state.save_data_record(record)
+        return record, memory
+
+    def _penalties(self, base: Artifact, plan: TrainingPlan, memory: EwcMemory) -> list[QuadraticPenalty]:
+        penalties: list[QuadraticPenalty] = []
+        if (ewc := memory.penalty(self.settings.ewc_lambda)) is not None:
+            penalties.append(ewc)
         u, v = base.section(FEDCURV_U), base.section(FEDCURV_V)
         if plan.fedcurv_lambda > 0 and u is not None and v is not None:
-            penalties.append(FedCurvPenalty((u, v), self._own_fedcurv_share(base), plan.fedcurv_lambda))
+            penalties.append(fedcurv_penalty((u, v), self._own_fedcurv_share(base), plan.fedcurv_lambda))
         return penalties
 
     def _own_fedcurv_share(self, base: Artifact) -> EwcState | None:
@@ -200,20 +244,17 @@ class Client:
         mine = [s for s in (record.submissions if record else []) if s.client == self.address]
         return saved[1] if mine and mine[0].accepted else None
 
-    def _consolidate(self, architecture: str, trained: dict[str, np.ndarray], round_id: int,
-                     plan: TrainingPlan) -> dict[str, np.ndarray] | None:
-        """Fisher at the trained parameters on local data, folded into the persistent EWC memory."""
+    def _remember(self, architecture: str, trained: dict[str, np.ndarray], round_id: int, plan: TrainingPlan,
+                  memory: EwcMemory) -> dict[str, np.ndarray] | None:
+        """The Fisher of the trained model on this round's data: pending in the EWC memory (what the
+        next consolidation protects) and, for FedCurv, this client's published share."""
         if self.settings.ewc_lambda <= 0 and plan.fedcurv_lambda <= 0:
             return None
         fisher = fisher_diagonal(model_from_state(architecture, trained), self.data, self.settings.fisher_mode,
                                  seed=self._seed(round_id), max_samples=self.settings.fisher_samples)
         if self.settings.ewc_lambda > 0:
-            memory = self.state.ewc()
-            if memory is None:
-                memory = EwcState(fisher, trained)
-            else:
-                memory.consolidate(fisher, trained, decay=self.settings.ewc_decay)
-            self.state.save_ewc(memory)
+            memory.hold(fisher, min(len(self.data), self.settings.fisher_samples))
+            self.state.save_ewc_memory(memory)
         if plan.fedcurv_lambda > 0:
             self.state.save_fedcurv_contribution(round_id, EwcState(fisher, trained))
         return fisher
@@ -221,23 +262,24 @@ class Client:
     def run(self, poll_seconds: float = 1.0, should_stop: Callable[[], bool] = lambda: False,
             max_rounds: int | None = None) -> None:
         """Headless loop: answer each round as it opens."""
-        self.ensure_registered()
-        answered = 0
+        answered, registered = 0, False
         refused: set[int] = set()  # rounds whose base this client cannot use: not retried
         while not should_stop() and (max_rounds is None or answered < max_rounds):
             try:  # a node or daemon restarting, a reverted transaction: one line, then try again
+                if not registered:
+                    self.ensure_registered()
+                    registered = True
                 info = self.pending_round()
                 if info is None or info.round_id in refused:
                     time.sleep(poll_seconds)
                     continue
                 if self.participate(info.round_id).skipped:
                     refused.add(info.round_id)
-            except (*TRANSIENT_ERRORS, ModelFileError) as error:
+            except (*TRANSIENT_ERRORS, ModelFileError, DataError) as error:  # DataError: a data file half written
                 self.log(f"client {self.address}: cannot take part yet: {one_line(error)}")
                 time.sleep(poll_seconds)
                 continue
             answered += 1
-
 
 
 def _refusal(base: Artifact, plan: TrainingPlan) -> str | None:

@@ -1,4 +1,5 @@
-"""What a client keeps on its own disk between rounds: EWC memory, FedCurv contribution, history.
+"""What a client keeps on its own disk between rounds: EWC memory, FedCurv contribution, the data
+it trained on (fingerprint and version), its consolidations, history.
 
 Written atomically (temp file + rename) so a crash never leaves half a file behind.
 """
@@ -6,11 +7,11 @@ Written atomically (temp file + rename) so a crash never leaves half a file behi
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlprocessor.ewc import EwcState
+from mlprocessor.ewc import EwcMemory, EwcState
 from storage.atomic import write_text_atomically
 
 
@@ -25,6 +26,31 @@ class HistoryEntry:
     train_loss: float
     local_accuracy_before: float
     local_accuracy_after: float
+    data_version: int = 0
+
+
+@dataclass(frozen=True)
+class Consolidation:
+    """One EWC consolidation: at which round, the samples its Fisher came from, when (Unix time),
+    and the data version whose knowledge it protects."""
+
+    round: int
+    samples: int
+    time: float
+    data_version: int
+
+
+@dataclass
+class DataRecord:
+    """The data the client trained on last, how often its data changed, and its consolidations."""
+
+    fingerprint: str | None = None
+    version: int = 0
+    consolidate_requested: bool = False
+    consolidations: list[Consolidation] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class ClientState:
@@ -38,11 +64,31 @@ class ClientState:
     def _history_path(self) -> Path:
         return self.directory / "history.json"
 
-    def ewc(self) -> EwcState | None:
-        return EwcState.load(self.directory / "ewc")
+    @property
+    def _data_path(self) -> Path:
+        return self.directory / "data.json"
 
-    def save_ewc(self, state: EwcState) -> None:
-        state.save(self.directory / "ewc")
+    def ewc_memory(self) -> EwcMemory:
+        return EwcMemory.load(self.directory / "ewc")
+
+    def save_ewc_memory(self, memory: EwcMemory) -> None:
+        memory.save(self.directory / "ewc")
+
+    def data_record(self) -> DataRecord:
+        if not self._data_path.exists():
+            return DataRecord()
+        saved = json.loads(self._data_path.read_text())
+        consolidations = [Consolidation(**c) for c in saved.pop("consolidations", [])]
+        return DataRecord(**saved, consolidations=consolidations)
+
+    def save_data_record(self, record: DataRecord) -> None:
+        write_text_atomically(self._data_path, json.dumps(record.to_json(), indent=2) + "\n")
+
+    def request_consolidation(self) -> None:
+        """EWC: consolidate at the start of the next round even if the data stays the same."""
+        record = self.data_record()
+        record.consolidate_requested = True
+        self.save_data_record(record)
 
     def fedcurv_contribution(self) -> tuple[int, EwcState] | None:
         """The (round, Fisher and parameters) this client last published for FedCurv."""

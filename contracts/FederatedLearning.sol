@@ -102,17 +102,29 @@ contract FederatedLearning is Ownable2Step {
     /// other's update from the sum.
     uint32 public constant MIN_SECURE_PARTICIPANTS = 3;
 
+    /// @notice Secure-round phases must end in order, all after the current block.
     error InvalidPhases(uint64 joinDeadline, uint64 submitDeadline, uint64 revealDeadline, uint256 currentBlock);
+    /// @notice A secure round needs at least MIN_SECURE_PARTICIPANTS participants.
     error InvalidMinParticipants(uint32 minParticipants);
+    /// @notice The round is a plain round, not a secure-aggregation round.
     error NotSecureRound(uint256 roundId);
+    /// @notice The phase this call belongs to starts after block `startsAfter`.
     error PhaseNotStarted(uint256 roundId, uint64 startsAfter);
+    /// @notice The client already joined this secure round.
     error AlreadyJoined(uint256 roundId, address client);
+    /// @notice The client did not join this secure round in its join phase.
     error NotJoined(uint256 roundId, address client);
+    /// @notice The client submitted no masked update to this round, so it has no seeds to reveal.
     error NotSubmitted(uint256 roundId, address client);
+    /// @notice The client already revealed its seeds for this round.
     error AlreadyRevealed(uint256 roundId, address client);
+    /// @notice This masked update CID was already submitted, in this round or another.
     error UpdateReplayed(bytes32 cid);
+    /// @notice Everyone who joined submitted: there are no seeds to reveal.
     error NoDropouts(uint256 roundId);
+    /// @notice Some survivors have not revealed their seeds yet.
     error RevealsIncomplete(uint256 roundId, uint32 revealed, uint32 survivors);
+    /// @notice The round is within its phases: there is no reason to abort it yet.
     error RoundInProgress(uint256 roundId);
 
     event SecureRoundOpened(uint256 indexed roundId, uint64 joinDeadline, uint64 submitDeadline, uint64 revealDeadline);
@@ -122,23 +134,41 @@ contract FederatedLearning is Ownable2Step {
         uint256 indexed roundId, SecureAbortReason reason, uint32 joined, uint32 submitted, uint32 revealed
     );
 
+    /// @notice A CID digest of zero: a CIDv0's sha2-256 digest is required.
     error InvalidCid();
+    /// @notice The deadline block is not after the current block, or does not fit in 40 bits.
     error InvalidDeadline(uint64 deadline, uint256 currentBlock);
+    /// @notice A quorum of zero.
     error InvalidQuorum();
+    /// @notice A cap of zero samples per submission.
     error InvalidMaxSamples();
+    /// @notice A submission claiming zero samples.
     error InvalidSampleCount();
+    /// @notice A submission claiming more samples than the round allows.
     error TooManySamples(uint32 samples, uint32 maxSamples);
+    /// @notice An accepted-set bitmap of the wrong length, or with a bit past the last submission.
     error InvalidAcceptedSet(uint256 expectedBytes, uint256 givenBytes);
+    /// @notice Registration is limited to the allow-list and `client` is not on it.
     error RegistrationClosed(address client);
+    /// @notice `client` is already registered (or already allowed).
     error AlreadyRegistered(address client);
+    /// @notice `client` is not a registered client.
     error NotRegistered(address client);
+    /// @notice `client` was never allowed or registered, or was already removed.
     error UnknownClient(address client);
+    /// @notice `client` was removed and must be allowed again before registering.
     error ClientWasRemoved(address client);
+    /// @notice Round `roundId` is still open.
     error RoundStillOpen(uint256 roundId);
+    /// @notice Round `roundId` is not open (it is in `state`).
     error RoundNotOpen(uint256 roundId, RoundState state);
+    /// @notice The owner froze round `roundId`'s submission set.
     error SubmissionsClosed(uint256 roundId);
+    /// @notice Round `roundId` took submissions up to block `deadline`.
     error DeadlinePassed(uint256 roundId, uint64 deadline);
+    /// @notice `client` already submitted to round `roundId`.
     error AlreadySubmitted(uint256 roundId, address client);
+    /// @notice Round `roundId` has fewer submissions than its quorum.
     error QuorumNotMet(uint256 roundId, uint32 submissions, uint32 quorum);
 
     /// @notice Registration became open to anyone (`open`) or limited to the allow-list.

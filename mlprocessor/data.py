@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,3 +149,67 @@ def load_data(source: str = DEFAULT_SOURCE, test_dir: str | Path | None = None) 
         return full.subset(keep), full.subset(held_out)
     train = load_idx_pair(source, TRAIN_FILES)
     return train, load_idx_pair(test_dir if test_dir is not None else source, TEST_FILES)
+
+
+def task_permutation(task: int, pixels: int = _IMAGE_SIDE * _IMAGE_SIDE) -> np.ndarray:
+    """Permuted MNIST's task ``task``: identity for task 0, a fixed pixel permutation seeded by the
+    task number for every later task, so every party derives the same tasks."""
+    if task < 0:
+        raise ValueError(f"task numbers start at 0, got {task}")
+    return np.arange(pixels) if task == 0 else np.random.default_rng(task).permutation(pixels)
+
+
+def permuted_task(data: Dataset, task: int) -> Dataset:
+    """``data`` as seen in permuted-MNIST task ``task`` (same labels, pixels shuffled)."""
+    return data if task == 0 else Dataset(np.ascontiguousarray(data.x[:, task_permutation(task, data.x.shape[1])]),
+                                          data.y)
+
+
+def dataset_fingerprint(data: Dataset) -> str:
+    """A short hash of the examples themselves: equal data, equal fingerprint, wherever it came from."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(data.x).tobytes())
+    digest.update(np.ascontiguousarray(data.y).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def directory_signature(directory: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, modification time) of each file: cheap to take every round, and any new,
+    removed or rewritten file changes it."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"data directory not found: {directory}")
+    return tuple((p.name, (s := p.stat()).st_size, s.st_mtime_ns) for p in sorted(directory.iterdir()) if p.is_file())
+
+
+def load_directory(directory: str | Path) -> Dataset:
+    """A client's own data: every ``*.npz`` (arrays ``x`` and ``y``, never pickled objects) and the
+    IDX training pair if present, concatenated in file-name order."""
+    directory = Path(directory)
+    parts = [_load_npz(path) for path in sorted(directory.glob("*.npz"))]
+    if any(_has(directory, name) for name in TRAIN_FILES):
+        parts.append(load_idx_pair(directory, TRAIN_FILES))
+    if not parts:
+        raise DataError(f"{directory}: no *.npz file and no {TRAIN_FILES[0]} / {TRAIN_FILES[1]} pair")
+    return Dataset(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]))
+
+
+def _has(directory: Path, name: str) -> bool:
+    return (directory / name).is_file() or (directory / f"{name}.gz").is_file()
+
+
+def _load_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "x" not in archive or "y" not in archive:
+                raise DataError(f"{path}: an .npz data file needs arrays 'x' and 'y'")
+            images, labels = archive["x"], archive["y"]
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from error
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{path}: 'y' must hold integer labels")
+    if images.dtype != np.uint8:  # floats in [0, 1] are stored back as the pixels they came from
+        if not np.issubdtype(images.dtype, np.floating) or (images.size and not 0 <= images.min() <= images.max() <= 1):
+            raise DataError(f"{path}: 'x' must be uint8 pixels or floats in [0, 1]")
+        images = np.rint(images * 255).astype(np.uint8)
+    return _from_pixels(images, labels, str(path))

@@ -1,7 +1,11 @@
 """Elastic weight consolidation (Kirkpatrick et al. 2017) and FedCurv (Shoham et al. 2019).
 
-Clients are stateful: an :class:`EwcState` (accumulated Fisher diagonal + the parameters it belongs
-to) persists in a directory as safetensors, never pickle, and survives restarts between rounds.
+EWC consolidates at data boundaries, as in the paper: after every round a client keeps the Fisher
+of its model on that round's data as *pending*; when its data changes it folds the pending Fisher
+into its memory and fixes the anchor to the global model it just received (trained on the old
+data). Between consolidations the anchor and the Fisher stay fixed, so the penalty keeps pulling
+toward what the old data needed instead of following the moving global model. The memory
+persists as one safetensors file (never pickle) and survives restarts.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from mlprocessor.models import StateDict
 from mlprocessor.training import QuadraticPenalty
 
 FISHER_MODES = ("sampled", "true")
+DEFAULT_EWC_LAMBDA = 100.0
+"""Measured on permuted MNIST (docs/BENCHMARKS.md, continual section): see the README."""
 _CHUNK_FLOATS = 1 << 24  # per-sample gradients held at once (64 MiB of float32)
 
 
@@ -91,20 +97,15 @@ class EwcState:
         self.anchor = {k: np.asarray(v, dtype=np.float32).copy() for k, v in anchor.items()}
         self.consolidations += 1
 
-    def penalty(self, lam: float, anchor: Mapping[str, np.ndarray] | None = None) -> QuadraticPenalty:
-        """(lam/2) * sum F_i (theta_i - anchor_i)^2, anchored at ``anchor`` (e.g. the round's base)
-        or, by default, at the stored anchor."""
-        return QuadraticPenalty(self.anchor if anchor is None else anchor, lam, weights=self.fisher)
+    def penalty(self, lam: float) -> QuadraticPenalty:
+        """(lam/2) * sum F_i (theta_i - anchor_i)^2 (Kirkpatrick's lambda, F the mean per-sample Fisher)."""
+        return QuadraticPenalty(self.anchor, lam, weights=self.fisher)
 
     def save(self, directory: str | Path) -> None:
         """One file, written then renamed: a crash never leaves a Fisher paired with a wrong anchor."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         tensors = {f"fisher/{k}": v for k, v in self.fisher.items()}
         tensors.update({f"anchor/{k}": v for k, v in self.anchor.items()})
-        partial = directory / f"{self.FILE_NAME}.partial"
-        save_file(tensors, str(partial), metadata={"consolidations": str(self.consolidations)})
-        os.replace(partial, directory / self.FILE_NAME)
+        _save_atomically(Path(directory) / self.FILE_NAME, tensors, {"consolidations": str(self.consolidations)})
 
     @classmethod
     def load(cls, directory: str | Path) -> EwcState | None:
@@ -112,17 +113,9 @@ class EwcState:
         path = Path(directory) / cls.FILE_NAME
         if not path.exists():
             return None
-        tensors = load_file(str(path))
-        parts: dict[str, StateDict] = {"fisher": {}, "anchor": {}}
-        for key, value in tensors.items():
-            part, _, name = key.partition("/")
-            if part not in parts:
-                raise ValueError(f"{path}: unexpected tensor {key!r}")
-            parts[part][name] = value
+        parts, metadata = _load_parts(path, ("fisher", "anchor"))
         _check_same_tensors(parts["fisher"], parts["anchor"])
-        with safe_open(str(path), framework="numpy") as handle:
-            consolidations = int((handle.metadata() or {}).get("consolidations", "1"))
-        return cls(parts["fisher"], parts["anchor"], consolidations)
+        return cls(parts["fisher"], parts["anchor"], int(metadata.get("consolidations", "1")))
 
 
 def _check_same_tensors(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> None:
@@ -130,31 +123,104 @@ def _check_same_tensors(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]
         raise ValueError("Fisher and parameters do not describe the same tensors")
 
 
-class FedCurvPenalty:
-    """Client k's FedCurv term: lam * sum[theta^2 (u - u_k) - 2 theta (v - v_k)].
+@dataclass
+class EwcMemory:
+    """What a continual learner remembers: the consolidated EWC state (None before the first
+    consolidation) and the pending Fisher of the latest round's data, with its sample count."""
 
-    It equals lam * sum_{j != k} F_j (theta - theta_j)^2 up to a constant: it keeps the client
-    close to the other clients' parameters where their Fisher says those parameters matter.
+    consolidated: EwcState | None = None
+    pending: StateDict | None = None
+    pending_samples: int = 0
+
+    FILE_NAME: ClassVar[str] = "ewc-memory.safetensors"
+
+    def hold(self, fisher: StateDict, samples: int) -> None:
+        """Keep ``fisher`` (the latest round's model on that round's data) as pending: what the next
+        consolidation would protect."""
+        self.pending, self.pending_samples = fisher, samples
+
+    def consolidate(self, anchor: Mapping[str, np.ndarray], decay: float = 1.0) -> int:
+        """Fold the pending Fisher in (F <- decay * F + F_pending) and fix the anchor; returns the
+        samples the folded Fisher was measured on (0: nothing pending, nothing changed)."""
+        if self.pending is None:
+            return 0
+        if not 0 <= decay <= 1:
+            raise ValueError(f"the EWC decay must be in [0, 1], got {decay}")
+        anchor = {k: np.asarray(v, dtype=np.float32).copy() for k, v in anchor.items()}
+        if self.consolidated is None:
+            _check_same_tensors(self.pending, anchor)
+            self.consolidated = EwcState(self.pending, anchor)
+        else:
+            self.consolidated.consolidate(self.pending, anchor, decay)
+        samples, self.pending, self.pending_samples = self.pending_samples, None, 0
+        return samples
+
+    def penalty(self, lam: float) -> QuadraticPenalty | None:
+        return None if self.consolidated is None or lam <= 0 else self.consolidated.penalty(lam)
+
+    def save(self, directory: str | Path) -> None:
+        """One file, written then renamed, so the Fisher, anchor and pending part always agree."""
+        tensors: dict[str, np.ndarray] = {}
+        if self.consolidated is not None:
+            tensors.update({f"fisher/{k}": v for k, v in self.consolidated.fisher.items()})
+            tensors.update({f"anchor/{k}": v for k, v in self.consolidated.anchor.items()})
+        tensors.update({f"pending/{k}": v for k, v in (self.pending or {}).items()})
+        consolidations = self.consolidated.consolidations if self.consolidated else 0
+        _save_atomically(Path(directory) / self.FILE_NAME, tensors,
+                         {"consolidations": str(consolidations), "pending_samples": str(self.pending_samples)})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> EwcMemory:
+        """The memory saved in ``directory``; an empty one when nothing was saved there yet."""
+        path = Path(directory) / cls.FILE_NAME
+        if not path.exists():
+            return cls()
+        parts, metadata = _load_parts(path, ("fisher", "anchor", "pending"))
+        consolidated = None
+        if parts["fisher"]:
+            _check_same_tensors(parts["fisher"], parts["anchor"])
+            consolidated = EwcState(parts["fisher"], parts["anchor"], int(metadata.get("consolidations", "1")))
+        pending = parts["pending"] or None
+        return cls(consolidated, pending, int(metadata.get("pending_samples", "0")) if pending else 0)
+
+
+def _save_atomically(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    save_file(tensors, str(partial), metadata=metadata)
+    os.replace(partial, path)
+
+
+def _load_parts(path: Path, names: Sequence[str]) -> tuple[dict[str, StateDict], dict[str, str]]:
+    """Tensors named '<part>/<name>' grouped by part, and the file's metadata."""
+    parts: dict[str, StateDict] = {name: {} for name in names}
+    for key, value in load_file(str(path)).items():
+        part, _, name = key.partition("/")
+        if part not in parts:
+            raise ValueError(f"{path}: unexpected tensor {key!r}")
+        parts[part][name] = value
+    with safe_open(str(path), framework="numpy") as handle:
+        return parts, dict(handle.metadata() or {})
+
+
+def fedcurv_penalty(totals: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]],
+                    own: EwcState | None, lam: float) -> QuadraticPenalty:
+    """Client k's FedCurv term lam * sum_{j != k} F_j (theta - theta_j)^2, from the totals
+    u = sum_j F_j and v = sum_j F_j theta_j minus the client's own share.
+
+    Up to a constant it is (2 lam / 2) * sum_i u'_i (theta_i - v'_i / u'_i)^2 with u' = u - u_k,
+    v' = v - v_k: a quadratic penalty with weights u' and anchor v'/u', applied by the same exact
+    proximal step as EWC and FedProx, so any lam is stable.
     """
-
-    def __init__(self, totals: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]],
-                 own: EwcState | None, lam: float) -> None:
-        u, v = totals
-        own_u, own_v = fedcurv_totals([own]) if own is not None else ({}, {})
-        self.lam = lam
-        self.others_u = _without_own(u, own_u)
-        self.others_v = _without_own(v, own_v)
-
-    def __call__(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        total = torch.zeros(())
-        for name, u in self.others_u.items():
-            theta = params[name]
-            total = total + (theta.square() * u - 2 * theta * self.others_v[name]).sum()
-        return self.lam * total
-
-
-def _without_own(total: Mapping[str, np.ndarray], own: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {k: torch.tensor(np.asarray(t - own.get(k, 0.0), dtype=np.float32)) for k, t in total.items()}
+    u, v = totals
+    own_u, own_v = fedcurv_totals([own]) if own is not None else ({}, {})
+    weights, anchor = {}, {}
+    for name in u:
+        others_u = np.maximum(np.asarray(u[name], np.float64) - own_u.get(name, 0.0), 0.0)
+        others_v = np.asarray(v[name], np.float64) - own_v.get(name, 0.0)
+        weights[name] = others_u.astype(np.float32)
+        anchor[name] = np.divide(others_v, others_u, out=np.zeros_like(others_u), where=others_u > 0)
+    return QuadraticPenalty(anchor, 2 * lam, weights)
 
 
 def fedcurv_totals(contributions: Sequence[EwcState]) -> tuple[StateDict, StateDict]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,9 +12,6 @@ import torch.nn.functional as F
 
 from mlprocessor.data import Dataset
 from mlprocessor.models import StateDict, model_from_state, state_to_numpy
-
-Penalty = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
-"""Maps the model's named parameters to a scalar added to the data loss."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,14 @@ class TrainResult:
 
 
 class QuadraticPenalty:
-    """(strength/2) * sum_i w_i (theta_i - anchor_i)^2: FedProx with w = 1, EWC with w = Fisher."""
+    """(strength/2) * sum_i w_i (theta_i - anchor_i)^2: FedProx with w = 1, EWC with w = Fisher.
+
+    Applied as an exact proximal step after each SGD step, not as a gradient term: minimizing
+    (1/(2 lr)) ||theta - theta_sgd||^2 + penalty gives, per parameter,
+    theta <- (theta_sgd + lr*strength*w*anchor) / (1 + lr*strength*w). That step only ever moves
+    theta toward the anchor, so it is stable for any strength, where the explicit gradient
+    overshoots (and diverges) once lr * strength * w > 2.
+    """
 
     def __init__(
         self,
@@ -53,18 +57,41 @@ class QuadraticPenalty:
         strength: float,
         weights: Mapping[str, np.ndarray] | None = None,
     ) -> None:
+        if strength < 0:
+            raise ValueError(f"a penalty strength must be non-negative, got {strength}")
         self.strength = strength
-        self.anchor = {k: torch.tensor(np.asarray(v, dtype=np.float32)) for k, v in anchor.items()}
-        self.weights = None if weights is None else {
-            k: torch.tensor(np.asarray(v, dtype=np.float32)) for k, v in weights.items()
-        }
+        self.anchor = {k: _tensor(v) for k, v in anchor.items()}
+        self.weights = None if weights is None else {k: _tensor(v).clamp_min(0) for k, v in weights.items()}
+        self._cached_lr: float | None = None
+        self._terms: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __call__(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The penalty's value (for reports and tests; training uses :meth:`step`)."""
         total = torch.zeros(())
         for name, anchor in self.anchor.items():
             squared = (params[name] - anchor).square()
             total = total + (squared if self.weights is None else self.weights[name] * squared).sum()
         return 0.5 * self.strength * total
+
+    @torch.no_grad()
+    def step(self, params: Mapping[str, torch.Tensor], lr: float) -> None:
+        """The exact proximal step for this penalty, in place."""
+        for name, (target, denominator) in self._step_terms(lr).items():
+            params[name].add_(target).div_(denominator)
+
+    def _step_terms(self, lr: float) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Per tensor, lr*strength*w*anchor and 1 + lr*strength*w: fixed for a given lr, so computed once."""
+        if self._cached_lr != lr:
+            scale = lr * self.strength
+            pulls = {name: torch.full_like(anchor, scale) if self.weights is None else scale * self.weights[name]
+                     for name, anchor in self.anchor.items()}
+            self._terms = {name: (self.anchor[name] * pull, 1 + pull) for name, pull in pulls.items()}
+            self._cached_lr = lr
+        return self._terms
+
+
+def _tensor(value: np.ndarray) -> torch.Tensor:
+    return torch.tensor(np.asarray(value, dtype=np.float32))
 
 
 def proximal_penalty(base: Mapping[str, np.ndarray], mu: float) -> QuadraticPenalty:
@@ -77,9 +104,12 @@ def train_local(
     base: Mapping[str, np.ndarray],
     data: Dataset,
     config: TrainConfig,
-    penalties: Sequence[Penalty] = (),
+    penalties: Sequence[QuadraticPenalty] = (),
 ) -> TrainResult:
-    """Train from ``base`` on ``data``; deterministic for a given config.seed and thread count."""
+    """Train from ``base`` on ``data``; deterministic for a given config.seed and thread count.
+
+    Each minibatch is an SGD step on the data loss followed by each penalty's proximal step.
+    """
     if len(data) == 0:
         raise ValueError("cannot train on an empty dataset")
     started = time.perf_counter()
@@ -99,10 +129,11 @@ def train_local(
         for start in range(0, len(y), config.batch_size):
             batch = order[start:start + config.batch_size]
             loss = F.cross_entropy(model(x[batch]), y[batch])
-            objective = (loss + sum(term(params) for term in terms)) if terms else loss
             optimizer.zero_grad(set_to_none=True)
-            objective.backward()
+            loss.backward()
             optimizer.step()
+            for term in terms:
+                term.step(params, config.lr)
             losses.append(loss.detach())
             steps += 1
         epoch_loss = float(torch.stack(losses).mean())

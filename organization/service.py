@@ -247,17 +247,17 @@ class Organization:
             return self._abort(outcome, f"{len(accepted)} of {info.submissions} updates passed screening; "
                                         f"{strategy.name} needs at least {needed}")
         with outcome.timer.phase("aggregation"):
-            state = aggregate_state(screen.base, accepted, strategy)
+            aggregate = aggregate_state(screen.base, accepted, strategy)
         extra = self.settings.plan.to_extra()
         if self.test_data is not None:
             with outcome.timer.phase("evaluation"):
-                evaluation = evaluate(model_from_state(self.settings.model, state), self.test_data)
+                evaluation = evaluate(model_from_state(self.settings.model, aggregate.tensors), self.test_data)
             outcome.accuracy, outcome.loss = evaluation.accuracy, evaluation.loss
             extra.update({"test_accuracy": round(evaluation.accuracy, 6), "test_loss": round(evaluation.loss, 6)})
         accepted_norms = [norms[i] for i, ok in enumerate(outcome.accepted) if ok]
         extra.update(screening_extra(outcome.rejections, float(np.median(accepted_norms))))
         with outcome.timer.phase("serialization"):
-            data = result_file(screen.base, info.base_cid, round_id, state, accepted, strategy, extra)
+            data = result_file(screen.base, info.base_cid, round_id, aggregate, accepted, strategy, extra)
         with outcome.timer.phase("ipfs"):
             outcome.result_cid = self.store.add_bytes(data)
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")
@@ -294,7 +294,14 @@ class Organization:
     def _screen_of(self, info: RoundInfo, timer: PhaseTimer) -> RoundScreen:
         if info.round_id not in self._screens:
             assert info.base_cid is not None
-            base = self.fetch_model(info.base_cid, timer)
+            try:
+                with timer.phase("ipfs"):
+                    data = self.store.get_bounded(info.base_cid, max_update_bytes(self.settings.model),
+                                                  self.settings.fetch_seconds)
+            except StorageError as error:
+                raise ScreeningPostponed(f"the base model is not available: {one_line(error)}") from None
+            with timer.phase("serialization"):
+                base = decode_artifact(data, self.settings.model)
             config = self._validation(info)
             self._screens[info.round_id] = RoundScreen(
                 base, TrainingPlan.from_extra(base.metadata.extra), base_norm_bound(l2_norm(base.tensors), config),

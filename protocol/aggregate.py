@@ -1,18 +1,21 @@
 """Turn a round's base model and accepted update files into the next model file, deterministically.
 
 The organization calls this to finalize a round and `verify` calls it to check one: the same
-inputs, in the on-chain submission order, give the same bytes and so the same CID.
+inputs, in the on-chain submission order, give the same bytes and so the same CID. A server
+optimizer's state (FedAvgM's momentum, FedAdam's moments) travels in the result file as sections
+`server.<name>/`, and the next round reads it from its base: the chain and IPFS alone still
+determine every round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mlprocessor.aggregation import ClientUpdate
-from mlprocessor.ewc import EwcState, fedcurv_totals
-from mlprocessor.models import StateDict
+from mlprocessor.specs import StateDict
 from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, encode_artifact, model_metadata
 from protocol.plan import StrategySpec, TrainingPlan
 from storage.cid import Cid
@@ -25,30 +28,49 @@ def client_updates(updates: Sequence[tuple[str, Artifact]]) -> list[ClientUpdate
 
 def fedcurv_sections(base: StateDict, accepted: Sequence[Artifact]) -> dict[str, StateDict]:
     """u = sum F_j and v = sum F_j theta_j over accepted updates that carry a Fisher, theta_j = base + delta_j."""
+    fishers = [(update, fisher) for update in accepted if (fisher := update.section(FISHER)) is not None]
+    if not fishers:
+        return {}
+    from mlprocessor.ewc import EwcState, fedcurv_totals  # imports torch: only rounds with Fishers need it
+
     contributions = [
         EwcState(fisher=fisher, anchor={k: (base[k].astype(np.float64) + update.tensors[k]).astype(np.float32)
                                         for k in base})
-        for update in accepted if (fisher := update.section(FISHER)) is not None
+        for update, fisher in fishers
     ]
-    if not contributions:
-        return {}
     u, v = fedcurv_totals(contributions)
     return {FEDCURV_U: u, FEDCURV_V: v}
 
 
-def aggregate_state(base: Artifact, accepted: Sequence[tuple[str, Artifact]], strategy: StrategySpec) -> StateDict:
-    """The next model's tensors: the strategy's combination of the accepted deltas, applied to the base."""
-    return strategy.build().aggregate(base.tensors, client_updates(accepted))
+SERVER_STATE_PREFIX = "server."
 
 
-def result_file(base: Artifact, base_cid: Cid, round_id: int, state: StateDict,
+@dataclass(frozen=True)
+class Aggregate:
+    """The next model's tensors and the strategy's state for the round after (empty when stateless)."""
+
+    tensors: StateDict
+    server_state: dict[str, StateDict] = field(default_factory=dict)
+
+
+def aggregate_state(base: Artifact, accepted: Sequence[tuple[str, Artifact]], strategy: StrategySpec) -> Aggregate:
+    """The strategy's combination of the accepted deltas applied to the base, with the strategy's
+    state read from the base file's `server.*` sections."""
+    previous = {name.removeprefix(SERVER_STATE_PREFIX): tensors for name, tensors in base.sections.items()
+                if name.startswith(SERVER_STATE_PREFIX)}
+    tensors, following = strategy.build().aggregate_with_state(base.tensors, client_updates(accepted), previous)
+    return Aggregate(tensors, following)
+
+
+def result_file(base: Artifact, base_cid: Cid, round_id: int, aggregate: Aggregate,
                 accepted: Sequence[tuple[str, Artifact]], strategy: StrategySpec,
                 extra: Mapping[str, ExtraValue]) -> bytes:
     """The bytes published as the round's result; `extra` carries the plan and the metrics.
     Fisher sections count only when the round's plan (in its base) asked for FedCurv."""
     fedcurv = TrainingPlan.from_extra(base.metadata.extra).fedcurv_lambda > 0
     sections = fedcurv_sections(base.tensors, [artifact for _, artifact in accepted]) if fedcurv else {}
+    sections.update({SERVER_STATE_PREFIX + name: tensors for name, tensors in aggregate.server_state.items()})
     samples = sum(artifact.metadata.sample_count for _, artifact in accepted)
     metadata = model_metadata(base.metadata.architecture, round_id, samples, base_cid,
                               {**extra, **strategy.to_extra()})
-    return encode_artifact(state, metadata, sections)
+    return encode_artifact(aggregate.tensors, metadata, sections)

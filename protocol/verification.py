@@ -58,8 +58,8 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
             accepted.append((submission.client, update))
         published = decode_artifact(store.get(info.result_cid), architecture)
         strategy = StrategySpec.from_extra(published.metadata.extra)
-        state = aggregate_state(base, accepted, strategy)
-        recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, state, accepted, strategy,
+        aggregate = aggregate_state(base, accepted, strategy)
+        recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, aggregate, accepted, strategy,
                                               published.metadata.extra))
     except (StorageError, ModelFileError, ValueError, TypeError, KeyError) as error:  # a malformed result fails
         return Verification(round_id, False, onchain, None, f"round {round_id} cannot be recomputed: {error}")

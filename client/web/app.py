@@ -44,6 +44,10 @@ def create_app(node: ClientNode, port: int = 0, host: str = "127.0.0.1") -> Flas
         job = node.train()
         return done(job.message, 202, job=job.to_json())
 
+    @app.post("/api/consolidate")
+    def consolidate() -> ResponseReturnValue:
+        return done(node.request_consolidation())
+
     @app.post("/api/auto")
     def auto() -> ResponseReturnValue:
         return done(node.set_auto(switch(inputs(), "enabled")))

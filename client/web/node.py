@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,10 @@ class ClientNode(ServiceNode):
 
     def __init__(self, link: ChainLink, store: ContentStore, data: Dataset, state: ClientState,
                  settings: ClientSettings, data_description: str, poll_seconds: float = 1.0,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, data_dir: Path | None = None) -> None:
         super().__init__(link, store, poll_seconds, log)
         self.data = data
+        self.data_dir = data_dir
         self.state = state
         self.settings = self._saved_settings(settings)
         self.data_description = data_description
@@ -43,7 +45,7 @@ class ClientNode(ServiceNode):
     def client(self) -> Client:
         contract = self.link.require_contract()
         if self._client is None or self._client.contract is not contract:
-            self._client = Client(contract, self.store, self.data, self.state, self.settings, self.log)
+            self._client = Client(contract, self.store, self.data, self.state, self.settings, self.log, self.data_dir)
         return self._client
 
     # ---------------------------------------------------------------- views
@@ -74,9 +76,19 @@ class ClientNode(ServiceNode):
         return self.remember(view)
 
     def data_summary(self) -> dict[str, Any]:
-        histogram = np.bincount(self.data.y, minlength=10)
-        return {"examples": len(self.data), "description": self.data_description,
-                "histogram": [int(count) for count in histogram]}
+        """The data of the latest round (a watched directory may have changed since the start), its
+        version, the consolidations so far and the local accuracy reached on each data version."""
+        data = self._client.data if self._client is not None else self.data
+        histogram = np.bincount(data.y, minlength=10)
+        record = self.state.data_record()
+        versions: dict[int, dict[str, Any]] = {}
+        for entry in self.state.history():
+            seen = versions.setdefault(entry.data_version, {"version": entry.data_version, "rounds": 0})
+            seen.update(rounds=seen["rounds"] + 1, last_round=entry.round, local_accuracy=entry.local_accuracy_after)
+        return {"examples": len(data), "description": self.data_description,
+                "histogram": [int(count) for count in histogram], "version": record.version,
+                "consolidate_requested": record.consolidate_requested,
+                "consolidations": [asdict(c) for c in record.consolidations], "versions": list(versions.values())}
 
     def history(self) -> list[dict[str, Any]]:
         return history_json(self.state.history())
@@ -113,6 +125,11 @@ class ClientNode(ServiceNode):
             return f"round {round_id} skipped: {participation.skipped}"
         return (f"round {round_id}: submitted {entry.update_cid} (local accuracy "
                 f"{entry.local_accuracy_before:.1%} → {entry.local_accuracy_after:.1%})")
+
+    def request_consolidation(self) -> str:
+        """EWC: protect what was learned on the current data, at the start of the next round."""
+        self.state.request_consolidation()
+        return "the next round starts with a consolidation"
 
     def update_settings(self, changes: dict[str, Any]) -> str:
         """Apply validated settings to the next rounds and keep them for the next start."""

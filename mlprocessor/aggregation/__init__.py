@@ -6,9 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from mlprocessor.aggregation.base import AggregationStrategy, ClientUpdate, CoordinateWise
+from mlprocessor.aggregation.fedadam import FedAdam
 from mlprocessor.aggregation.fedavg import FedAvg
+from mlprocessor.aggregation.fedavgm import FedAvgM
 from mlprocessor.aggregation.krum import Krum
 from mlprocessor.aggregation.robust import Median, TrimmedMean
+from mlprocessor.aggregation.server_optimizer import ServerOptimizer
 from mlprocessor.aggregation.weights import DEFAULT_WEIGHT_CAP
 
 
@@ -19,6 +22,8 @@ def _fedprox(mu: float = 0.01, weight_cap: float | None = DEFAULT_WEIGHT_CAP) ->
 _REGISTRY: dict[str, Callable[..., AggregationStrategy]] = {
     "fedavg": FedAvg,
     "fedprox": _fedprox,
+    "fedavgm": FedAvgM,
+    "fedadam": FedAdam,
     "median": Median,
     "trimmed-mean": TrimmedMean,
     "krum": Krum,
@@ -40,6 +45,6 @@ def strategy_from_name(name: str, **params: Any) -> AggregationStrategy:
 
 
 __all__ = [
-    "STRATEGY_NAMES", "AggregationStrategy", "ClientUpdate", "CoordinateWise", "FedAvg", "Krum", "Median",
-    "TrimmedMean", "strategy_from_name",
+    "STRATEGY_NAMES", "AggregationStrategy", "ClientUpdate", "CoordinateWise", "FedAdam", "FedAvg", "FedAvgM",
+    "Krum", "Median", "ServerOptimizer", "TrimmedMean", "strategy_from_name",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlprocessor.models import StateDict
+from mlprocessor.specs import StateDict
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,11 @@ class AggregationStrategy(ABC):
         return 1
 
     def aggregate(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate]) -> StateDict:
+        self.check(base, updates)
+        combined = self.combine(updates)
+        return {k: (np.asarray(base[k], dtype=np.float64) + combined[k]).astype(np.float32) for k in base}
+
+    def check(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate]) -> None:
         if not updates:
             raise ValueError(f"{self.name}: no updates to aggregate")
         if len(updates) < self.minimum_updates():
@@ -41,8 +46,12 @@ class AggregationStrategy(ABC):
         for i, update in enumerate(updates):
             if update.delta.keys() != base.keys():
                 raise ValueError(f"{self.name}: update {i} does not match the base model's tensors")
-        combined = self.combine(updates)
-        return {k: (np.asarray(base[k], dtype=np.float64) + combined[k]).astype(np.float32) for k in base}
+
+    def aggregate_with_state(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate],
+                             state: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[StateDict, dict[str, StateDict]]:
+        """The next model and the rule's state for the next round (server optimizers carry one;
+        the stateless rules ignore it and return none)."""
+        return self.aggregate(base, updates), {}
 
     @abstractmethod
     def combine(self, updates: Sequence[ClientUpdate]) -> dict[str, np.ndarray]:

@@ -9,6 +9,7 @@ from hypothesis.extra import numpy as hnp
 from mlprocessor.aggregation import (
     STRATEGY_NAMES,
     ClientUpdate,
+    FedAdam,
     FedAvg,
     Krum,
     Median,
@@ -141,3 +142,18 @@ def test_rule_preconditions() -> None:
         FedAvg().aggregate(BASE, [])
     with pytest.raises(ValueError, match="does not match"):
         Median().aggregate(BASE, [ClientUpdate({"w": BASE["w"]}, 1)])
+
+
+def test_fedadam_follows_reddi_algorithm_2() -> None:
+    base = {"w": np.array([1.0, -1.0], np.float32)}
+    rule = FedAdam(eta=0.1, beta1=0.9, beta2=0.99, tau=1e-3)
+    delta = np.array([0.2, -0.4])
+    model, state = rule.aggregate_with_state(base, [ClientUpdate({"w": delta.astype(np.float32)}, 5)], {})
+    m, v = 0.1 * delta, 0.01 * delta**2
+    np.testing.assert_allclose(model["w"], base["w"] + 0.1 * m / (np.sqrt(v) + 1e-3), rtol=1e-5)
+    np.testing.assert_allclose(state["adam_m"]["w"], m, rtol=1e-6)
+    np.testing.assert_allclose(state["adam_v"]["w"], v, rtol=1e-6)
+    again, _ = rule.aggregate_with_state(base, [ClientUpdate({"w": delta.astype(np.float32)}, 5)], state)
+    assert again["w"].tobytes() != model["w"].tobytes()  # the moments carry over
+    assert rule.aggregate(base, [ClientUpdate({"w": delta.astype(np.float32)}, 5)])["w"].tobytes() == \
+        model["w"].tobytes()  # without a state: its first round

@@ -8,7 +8,7 @@ import torch
 
 from mlprocessor.data import Dataset
 from mlprocessor.evaluation import evaluate
-from mlprocessor.ewc import EwcState, FedCurvPenalty, fedcurv_totals, fisher_diagonal
+from mlprocessor.ewc import EwcMemory, EwcState, fedcurv_penalty, fedcurv_totals, fisher_diagonal
 from mlprocessor.models import build_model, initial_state, model_from_state
 from mlprocessor.training import TrainConfig, train_local
 
@@ -53,19 +53,23 @@ def test_ewc_penalty_and_gradient_zero_at_anchor() -> None:
     assert float(penalty(moved).detach()) > 0
 
 
-def test_fedcurv_gradient_vanishes_at_the_others_parameters() -> None:
-    """If every other client sits at theta*, client k's FedCurv term is minimal there."""
+def test_fedcurv_pulls_toward_the_others_parameters() -> None:
+    """If every other client sits at theta*, client k's FedCurv step leaves theta* where it is and
+    pulls any other point toward it (the client's own share does not count)."""
     like = initial_state("2nn")
     theta_star = _random_state(1, like)
     own = EwcState(_random_state(2, like), _random_state(3, like))
     others = [EwcState(_random_state(4 + j, like), theta_star) for j in range(2)]
-    totals = fedcurv_totals([own, *others])
-    params = _params(theta_star)
-    FedCurvPenalty(totals, own, lam=10.0)(params).backward()
-    assert max(float(p.grad.abs().max()) for p in params.values()) < 1e-3
-    detached = _params({k: v + 0.5 for k, v in theta_star.items()})
-    FedCurvPenalty(totals, own, lam=10.0)(detached).backward()
-    assert max(float(p.grad.abs().max()) for p in detached.values()) > 1e-2
+    penalty = fedcurv_penalty(fedcurv_totals([own, *others]), own, lam=10.0)
+    at_star = {k: torch.tensor(v) for k, v in theta_star.items()}
+    penalty.step(at_star, lr=0.1)
+    assert max(float((at_star[k] - torch.tensor(theta_star[k])).abs().max()) for k in like) < 1e-3
+    moved = {k: v + 0.5 for k, v in theta_star.items()}
+    pulled = {k: torch.tensor(v) for k, v in moved.items()}
+    penalty.step(pulled, lr=0.1)
+    before = sum(float(np.abs(moved[k] - theta_star[k]).sum()) for k in like)
+    after = sum(float((pulled[k] - torch.tensor(theta_star[k])).abs().sum()) for k in like)
+    assert after < 0.5 * before
 
 
 def test_state_persists_and_accumulates(tmp_path: Path) -> None:
@@ -98,3 +102,24 @@ def test_ewc_keeps_task_a(small_train: Dataset, small_test: Dataset) -> None:
     kept_ewc = evaluate(model_from_state("2nn", ewc), small_test).accuracy
     assert accuracy_a > 0.75
     assert kept_ewc > kept_plain + 0.15, (accuracy_a, kept_plain, kept_ewc)
+
+
+def test_memory_consolidates_only_what_is_pending_and_keeps_the_anchor_fixed(tmp_path: Path) -> None:
+    like = initial_state("2nn")
+    memory = EwcMemory.load(tmp_path)
+    assert memory.consolidated is None and memory.consolidate(like) == 0  # nothing pending: no-op
+    memory.hold(_random_state(0, like), samples=40)
+    anchor = _random_state(1, like)
+    assert memory.consolidate(anchor) == 40 and memory.pending is None
+    assert memory.consolidated.anchor["fc1.weight"].tobytes() == anchor["fc1.weight"].tobytes()
+    memory.hold(_random_state(2, like), samples=30)  # a later round: pending changes, anchor and Fisher do not
+    assert memory.consolidated.fisher["out.bias"].tobytes() == _random_state(0, like)["out.bias"].tobytes()
+    memory.save(tmp_path)
+    loaded = EwcMemory.load(tmp_path)
+    assert loaded.pending_samples == 30 and loaded.consolidated.consolidations == 1
+    assert loaded.pending["out.bias"].tobytes() == _random_state(2, like)["out.bias"].tobytes()
+    assert loaded.consolidate(_random_state(3, like), decay=0.5) == 30
+    expected = 0.5 * _random_state(0, like)["out.bias"].astype(np.float64) + _random_state(2, like)["out.bias"]
+    np.testing.assert_allclose(loaded.consolidated.fisher["out.bias"], expected, rtol=1e-6)
+    assert loaded.consolidated.consolidations == 2 and loaded.penalty(0.0) is None
+    assert [p.name for p in tmp_path.iterdir()] == [EwcMemory.FILE_NAME]  # one file, no partial left behind

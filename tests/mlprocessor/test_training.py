@@ -5,7 +5,7 @@ import numpy as np
 from mlprocessor.data import Dataset
 from mlprocessor.evaluation import evaluate
 from mlprocessor.models import initial_state, model_from_state
-from mlprocessor.training import TrainConfig, proximal_penalty, train_local
+from mlprocessor.training import QuadraticPenalty, TrainConfig, proximal_penalty, train_local
 
 CONFIG = TrainConfig(epochs=2, batch_size=20, lr=0.1, seed=3)
 
@@ -44,3 +44,37 @@ def test_proximal_penalty_value() -> None:
     base = {"w": np.array([1.0, 2.0], np.float32)}
     penalty = proximal_penalty(base, mu=0.5)
     assert float(penalty({"w": torch.tensor([2.0, 0.0])})) == 0.5 / 2 * (1 + 4)
+
+
+def test_proximal_step_is_the_closed_form() -> None:
+    import torch
+
+    anchor = {"w": np.array([1.0, -2.0, 0.5], np.float32)}
+    fisher = {"w": np.array([0.0, 3.0, 1e6], np.float32)}
+    params = {"w": torch.tensor([4.0, 0.0, -1.0])}
+    QuadraticPenalty(anchor, 10.0, fisher).step(params, lr=0.1)
+    expected = (np.array([4.0, 0.0, -1.0]) + 0.1 * 10 * fisher["w"] * anchor["w"]) / (1 + 0.1 * 10 * fisher["w"])
+    np.testing.assert_allclose(params["w"].numpy(), expected, rtol=1e-6)
+    assert params["w"][0] == 4.0 and abs(float(params["w"][2]) - 0.5) < 1e-5  # no weight: free; huge: at the anchor
+
+
+def test_huge_ewc_lambda_stays_finite_and_at_the_anchor(small_train: Dataset) -> None:
+    """lr x lambda x F far above 2, where an explicit penalty gradient diverges."""
+    base = initial_state("2nn", seed=5)
+    anchor = train_local("2nn", base, small_train, TrainConfig(1, 20, 0.1, seed=1)).state
+    fisher = {k: np.full_like(v, 0.5) for k, v in anchor.items()}
+    for lam in (1e4, 1e6):
+        trained = train_local("2nn", anchor, small_train, TrainConfig(2, 20, 0.1, seed=2),
+                              [QuadraticPenalty(anchor, lam, fisher)]).state
+        assert all(np.isfinite(v).all() for v in trained.values())
+        drift = max(float(np.abs(trained[k] - anchor[k]).max()) for k in anchor)
+        assert drift < 0.05 if lam == 1e4 else drift < 1e-3, (lam, drift)
+    free = train_local("2nn", anchor, small_train, TrainConfig(2, 20, 0.1, seed=2)).state
+    assert max(float(np.abs(free[k] - anchor[k]).max()) for k in anchor) > 0.1
+
+
+def test_huge_fedprox_mu_stays_at_the_base(small_train: Dataset) -> None:
+    base = initial_state("2nn", seed=6)
+    trained = train_local("2nn", base, small_train, TrainConfig(1, 20, 0.1, mu=1e5, seed=2)).state
+    assert all(np.isfinite(v).all() for v in trained.values())
+    assert max(float(np.abs(trained[k] - base[k]).max()) for k in base) < 1e-2

@@ -141,7 +141,7 @@ def test_stateful_regularized_clients_over_two_rounds(tmp_path, settings, plan) 
         assert organization.close_round(round_id).state is RoundState.FINALIZED
         assert verify_round(organization.contract, federation.store, round_id).ok
     if settings.ewc_lambda:
-        assert clients[0].state.ewc() is not None  # the Fisher memory persisted on the client's disk
+        assert clients[0].state.ewc_memory().pending is not None  # the pending Fisher persisted on its disk
     else:
         result = organization.fetch_model(organization.next_base_cid())
         assert set(result.sections) == {"fedcurv_u", "fedcurv_v"}

@@ -55,6 +55,7 @@ async function refresh() {
   const key = showStatus(await fc.api("/api/status"));
   if (key !== historyKey) {
     showHistory((await fc.api("/api/history")).history);
+    await showData();
     historyKey = key;
   }
 }
@@ -63,8 +64,22 @@ async function showData() {
   const data = await fc.api("/api/data");
   fc.text("data-description", `${data.examples} examples: ${data.description}`);
   fc.barChart(document.getElementById("histogram"), data.histogram, data.histogram.map((_, digit) => `${digit}`));
+  fc.text("data-version", data.version);
+  fc.text("consolidate-pending", data.consolidate_requested ? "(consolidation requested for the next round)" : "");
+  fc.fillTable("consolidations", data.consolidations.slice().reverse(), (row, c) => {
+    fc.cell(row, c.round);
+    fc.cell(row, c.data_version);
+    fc.cell(row, c.samples);
+    fc.cell(row, new Date(c.time * 1000).toLocaleString());
+  }, "no consolidation yet");
+  fc.fillTable("versions", data.versions.slice().reverse(), (row, v) => {
+    fc.cell(row, v.version);
+    fc.cell(row, v.rounds);
+    fc.cell(row, v.last_round);
+    fc.cell(row, fc.percent(v.local_accuracy));
+  }, "no round yet");
 }
 
-fc.bindForms(refresh);
+fc.bindForms(async () => { historyKey = null; await refresh(); });
 showData().catch((error) => fc.flash(error.message, "error"));
 fc.poll(refresh, 1500);
