@@ -1,4 +1,4 @@
-"""Section 8, secure aggregation: accuracy against plain FedAvg on the same seeds, and the cost of a
+"""Section 10, secure aggregation: accuracy against plain FedAvg on the same seeds, and the cost of a
 secure round (bytes per update, seconds and gas per round) at 10 and 100 clients, with and without dropouts."""
 
 from __future__ import annotations
