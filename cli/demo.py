@@ -157,6 +157,7 @@ def _run_round(organization: Organization, clients: list[Client], pool: ThreadPo
     futures = [pool.submit(client.participate, round_id) for client in clients]
     for _ in as_completed(futures):
         progress.advance()
+        organization.screen_landed(round_id, timer)  # while the others still train
     progress.done()
     participations: list[Participation] = [future.result() for future in futures]
     outcome: RoundOutcome = organization.close_round(round_id)

@@ -334,6 +334,14 @@ class Organization:
             raise ScreeningPostponed(f"{len(outages)} update(s) could not be fetched yet ({outages[0]})")
         return screen
 
+    def screen_landed(self, round_id: int, timer: PhaseTimer | None = None) -> None:
+        """Screen what has landed while the round is still open, so closing only screens the rest;
+        the store being down only means waiting."""
+        try:
+            self.screen_new(round_id, timer)
+        except ScreeningPostponed as postponed:
+            self.log(f"round {round_id}: screening waits for the store: {postponed}")
+
     def _fetch_all(self, submissions: Sequence[SubmissionRecord],
                    info: RoundInfo) -> tuple[dict[int, bytes | str], list[str]]:
         """Download in parallel under one deadline: index -> bytes or a rejection reason; plus the
@@ -405,10 +413,7 @@ class Organization:
         if self.ready_to_close(info):
             return self.close_round(info.round_id)
         if info.submissions > self.screened(info.round_id):
-            try:
-                self.screen_new(info.round_id)
-            except ScreeningPostponed as postponed:
-                self.log(f"round {info.round_id}: screening waits for the store: {postponed}")
+            self.screen_landed(info.round_id)
         self.contract.chain.tick()
         return None
 
