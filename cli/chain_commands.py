@@ -25,7 +25,7 @@ from cli.common import (
     connect_chain,
     deployment_book,
     home_of,
-    local_ganache_lock,
+    local_node_lock,
     open_ipfs_store,
 )
 from protocol.rejections import rejections_of_result
@@ -46,7 +46,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_home_option(deploy_)
     add_chain_option(deploy_)
     add_account_options(deploy_)
-    deploy_.add_argument("--allow-list", action="store_true", help="only clients the owner allows may register")
+    deploy_.add_argument("--registration", choices=("open", "allow-list"), default=None,
+                         help="who may register: anyone, or the addresses the owner allows "
+                              "(default: open on dev chains, allow-list elsewhere)")
     deploy_.add_argument("--reset", action="store_true", help="run every migration again (a new contract)")
     deploy_.set_defaults(handler=run_deploy)
 
@@ -63,7 +65,7 @@ def run_chain(args: argparse.Namespace) -> int:
     home = home_of(args)
     url = ganache_url(args.port)
     database = home / "ganache" / "db"
-    with local_ganache_lock(home):  # services of this home starting now wait instead of starting their own
+    with local_node_lock(home):  # services of this home starting now wait instead of starting their own
         if ganache_answers(url):
             raise UserError(f"a node already answers at {url}: stop it or choose another --port")
         ganache = start_ganache(args.port, database, block_time=args.block_time)
@@ -101,8 +103,9 @@ def run_compile(args: argparse.Namespace) -> int:
 def run_deploy(args: argparse.Namespace) -> int:
     compile_if_stale()
     chain = connect_chain(args)
+    registration_open = None if args.registration is None else args.registration == "open"
     contract = deploy(chain, account_of(args, 0), deployment_book(chain, home_of(args)),
-                      registration_open=not args.allow_list, reset=args.reset)
+                      registration_open=registration_open, reset=args.reset)
     print(contract.address)
     return 0
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlprocessor.models import StateDict, tensor_spec
+from mlprocessor.specs import StateDict, tensor_spec
 from mlprocessor.validation import fisher_problem
 from protocol.rejections import REASON_CHARS, REJECTIONS
 from storage import model_file
