@@ -13,16 +13,11 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from chain.accounts import choose_account
+from chain.accounts import DEV_CHAIN_IDS, KEY_ENVIRONMENT_VARIABLE, AccountChoice, choose_account, require_dev_chain
 from chain.backends import (
-    GANACHE_DEFAULT_PORT,
     Chain,
     ChainUnavailableError,
-    GanacheChain,
     connect,
-    ganache_answers,
-    ganache_url,
-    start_ganache,
 )
 from chain.contract import ContractNotFoundError, FederatedLearningContract
 from chain.deployments import DeploymentBook, DeploymentNotFoundError
@@ -32,8 +27,8 @@ from storage.factory import open_store
 from storage.store import ContentStore
 
 HOME_ENVIRONMENT_VARIABLE = "FEDCHAIN_HOME"
-GANACHE_PORT_ENVIRONMENT_VARIABLE = "FEDCHAIN_GANACHE_PORT"
 WAIT_POLL_SECONDS = 1.0
+LOCAL_NODES = ("ganache", "anvil")
 
 Say = Callable[[str], None]
 
@@ -75,9 +70,32 @@ def add_ipfs_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_account_options(parser: argparse.ArgumentParser) -> None:
+    """Which key signs: a key file, $FEDCHAIN_PRIVATE_KEY, or an account of the public dev mnemonic.
+
+    There is no option taking the key itself: command lines are visible to every user of the machine."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--account", type=int, default=None, help="index of a dev-chain account (Ganache's)")
-    group.add_argument("--key", default=None, help="hex private key (or set $FEDCHAIN_PRIVATE_KEY)")
+    group.add_argument("--account", type=int, default=None, metavar="I",
+                       help="index of an account of the public dev mnemonic (Ganache's); dev chains only")
+    group.add_argument("--key-file", type=Path, default=None, metavar="PATH",
+                       help=f"file holding the hex private key, mode 600 (or set ${KEY_ENVIRONMENT_VARIABLE})")
+    group.add_argument("--key", action=_KeyOnCommandLine, help=argparse.SUPPRESS)
+    add_dev_keys_option(parser)
+
+
+class _KeyOnCommandLine(argparse.Action):
+    """The former --key option: refused with directions (and spelled out, so that argparse does
+    not take it for an abbreviation of --key-file and read the key as a path)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        parser.error(f"--key is not accepted: a command line is visible to every user of the machine; "
+                     f"put the key in a file (mode 600) and pass --key-file PATH, or set ${KEY_ENVIRONMENT_VARIABLE}")
+
+
+def add_dev_keys_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-dev-keys", action="store_true",
+                        help="let the public dev mnemonic's accounts sign on a chain whose id is not "
+                             f"{' or '.join(map(str, sorted(DEV_CHAIN_IDS)))} (anyone can use those keys)")
 
 
 def home_of(args: argparse.Namespace) -> Path:
@@ -86,8 +104,23 @@ def home_of(args: argparse.Namespace) -> Path:
     return home
 
 
+def _account_choice(args: argparse.Namespace, default_index: int) -> AccountChoice:
+    return choose_account(getattr(args, "account", None), getattr(args, "key_file", None),
+                          default_index=default_index)
+
+
 def account_of(args: argparse.Namespace, default_index: int) -> LocalAccount:
-    return choose_account(getattr(args, "account", None), getattr(args, "key", None), default_index=default_index)
+    return _account_choice(args, default_index).account
+
+
+def _signs_with_dev_keys(args: argparse.Namespace) -> bool:
+    """Whether the command signs with the dev mnemonic's keys: commands that sign have
+    --allow-dev-keys; those without key options (the demo) sign with dev and derived keys only."""
+    if not hasattr(args, "allow_dev_keys"):
+        return False  # a read-only command
+    if not hasattr(args, "key_file"):
+        return True
+    return _account_choice(args, 0).from_dev_mnemonic
 
 
 def deployment_book(chain: Chain, home: Path) -> DeploymentBook:
@@ -111,31 +144,26 @@ def _home_lock(home: Path, name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def local_ganache_lock(home: Path) -> AbstractContextManager[None]:
-    """Held while a local Ganache is looked for and started (by `run.py chain` or on demand)."""
-    return _home_lock(home, "ganache/start.lock")
-
-
-def _local_ganache(home: Path, say: Say) -> GanacheChain:
-    """The local Ganache; one started on demand is announced with its URL, PID and how to stop it."""
-    port = int(os.environ.get(GANACHE_PORT_ENVIRONMENT_VARIABLE, GANACHE_DEFAULT_PORT))
-    url = ganache_url(port)
-    with local_ganache_lock(home):
-        if not ganache_answers(url):
-            log = home / "ganache" / "ganache.log"
-            started = start_ganache(port, home / "ganache" / "db", log, detach=True)
-            pid = started.process.pid
-            (home / "ganache" / "ganache.pid").write_text(f"{pid}\n")
-            say(f"started Ganache on demand at {url} (PID {pid}, log {log}); it keeps running after this "
-                f"command: stop it with `kill {pid}`")
-    return GanacheChain(url)
+def local_node_lock(home: Path, spec: str = "ganache") -> AbstractContextManager[None]:
+    """Held while a local node (`ganache`, `anvil`) is looked for and started, by `run.py chain` or on
+    demand, so processes of one home started at once start one node between them."""
+    return _home_lock(home, f"{spec}/start.lock")
 
 
 def connect_chain(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> Chain:
-    """The chain of `--chain`; with `wait`, a node that does not answer yet is waited for (said once)."""
+    """The chain of `--chain`, refused when the command would sign on it with public dev keys;
+    with `wait`, a node that does not answer yet is waited for (said once)."""
+    chain = _reach_chain(args, wait, say)
+    if _signs_with_dev_keys(args) and not getattr(args, "allow_dev_keys", False):
+        require_dev_chain(chain)
+    return chain
+
+
+def _reach_chain(args: argparse.Namespace, wait: bool, say: Say) -> Chain:
     home = home_of(args)
-    if args.chain == "ganache":
-        return _local_ganache(home, say)
+    if args.chain in LOCAL_NODES:  # started on demand (and announced) by connect: one per home at a time
+        with local_node_lock(home, args.chain):
+            return connect(args.chain, home)
     waiting = False
     while True:
         try:

@@ -20,7 +20,7 @@ from typing import Any, get_args
 
 import torch
 
-from chain.accounts import dev_account
+from chain.accounts import dev_account, require_dev_chain
 from chain.backends import Chain, run_chain
 from chain.history import HistoryReader
 from chain.metering import RequestMeter, meter
@@ -28,6 +28,7 @@ from chain.migrate import deploy
 from cli.common import (
     UserError,
     add_chain_option,
+    add_dev_keys_option,
     add_home_option,
     add_ipfs_option,
     deployment_book,
@@ -58,6 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo")
     add_home_option(demo)
     add_chain_option(demo, default="auto")
+    add_dev_keys_option(demo)
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
@@ -85,6 +87,8 @@ def run_demo(args: argparse.Namespace) -> int:
     args.ewc_lambda = demo_ewc_lambda(args)
     _status("starting the chain" if args.chain == "auto" else "connecting to the chain")
     with run_chain(args.chain, home_of(args)) as chain:
+        if not args.allow_dev_keys:  # the demo signs with the public dev mnemonic's accounts
+            require_dev_chain(chain)
         return _run_demo(args, chain, schedule)
 
 

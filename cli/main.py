@@ -21,11 +21,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("cli.chain_commands", "compile contracts/ into contracts/build/"),
     "deploy": ("cli.chain_commands", "run the migrations on a chain and print the contract address"),
     "history": ("cli.chain_commands", "the round history, read from the chain alone"),
+    "clients": ("cli.clients_command", "list the clients, allow or remove them, switch who may register"),
     "demo": ("cli.demo", "run the whole system in one process and print a summary"),
     "organization": ("cli.services", "the organization's service: runs rounds"),
     "client": ("cli.services", "a client's service: trains when a round opens"),
     "verify": ("cli.verify_command", "recompute finalized rounds and compare their result CIDs"),
-    "ipfs": ("cli.ipfs_commands", "the content store by hand: add a file, cat a CID"),
+    "ipfs": ("cli.ipfs_commands", "the content store by hand (add, cat) and a local IPFS daemon (daemon)"),
     "bench": ("cli.bench_command", "run the benchmark suite and write docs/BENCHMARKS.md"),
 }
 
@@ -36,6 +37,7 @@ EXPECTED_ERRORS = (
     ("chain.backends", "ChainUnavailableError"),
     ("chain.backends", "InvalidChainSpecError"),
     ("chain.accounts", "InvalidKeyError"),
+    ("chain.accounts", "DevKeysRefusedError"),
     ("chain.contract", "ContractNotFoundError"),
     ("chain.deployments", "DeploymentNotFoundError"),
     ("chain.errors", "ContractRevert"),

@@ -36,6 +36,7 @@ from cli.common import (
     wait_for_contract,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from cli.stopping import FORCED_EXIT_CODE
 from client.service import Client, ClientSettings
 from client.state import ClientState
 from client.web import ClientNode
@@ -50,6 +51,7 @@ from organization.web.journal import RoundJournal, journal_path
 from webui.link import ChainLink
 from webui.node import ServiceNode
 
+INTERRUPTED = FORCED_EXIT_CODE  # the exit status of a service stopped by a signal, as for every command
 UNTIL_STOPPED = sys.maxsize  # rounds for a headless organization without --rounds
 
 
@@ -115,11 +117,11 @@ def _serve(app_of: Callable[[Any, int, str], Flask], node: ServiceNode, args: ar
     node.start()
     _say(f"{role} web interface on http://{args.host}:{server.port} (account {node.link.account.address})")
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns only when Ctrl-C or SIGTERM (cli.stopping) interrupts it
     finally:
         node.stop()
         server.server_close()
-    return 0
+    return INTERRUPTED
 
 
 def _organization_contract(args: argparse.Namespace) -> FederatedLearningContract:

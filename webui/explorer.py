@@ -8,7 +8,6 @@ view is served again, marked `stale`, so a page keeps its data through an outage
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,8 +20,11 @@ from web3.exceptions import TransactionNotFound
 
 from chain.contract import FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
+from mlprocessor.aggregation import FedAvg, ServerOptimizer
+from mlprocessor.aggregation.weights import DEFAULT_WEIGHT_CAP, capped_weights
 from protocol.artifacts import Artifact, decode_artifact
 from protocol.plan import StrategySpec
+from protocol.rejections import published_rejections
 from storage.cid import Cid, as_cid
 from storage.model_file import ModelFileError
 from storage.store import StorageError
@@ -30,8 +32,6 @@ from webui.errors import unreachable
 from webui.link import ChainLink
 
 Reasons = Callable[[int], dict[int, str]]
-REJECTIONS_KEY = "rejections"  # result metadata: JSON {"<update index>": "reason"}
-SAMPLE_WEIGHTED = ("fedavg", "fedprox")  # rules whose weights are the claimed sample counts
 WEI_PER_ETHER = 10**18
 
 
@@ -71,6 +71,7 @@ class Explorer:
         self.reasons = reasons
         self._lock = threading.Lock()
         self._snapshot: tuple[int, list[RoundRecord], list[str]] | None = None
+        self._reader: tuple[FederatedLearningContract, HistoryReader] | None = None
         self._block_times: dict[int, int] = {}
         self._artifacts: dict[Cid, Artifact] = {}
         self._analyses: dict[int, dict[int, dict[str, float | None]]] = {}
@@ -98,8 +99,10 @@ class Explorer:
         contract = self.contract()
         block = contract.block_number()
         with self._lock:
+            if self._reader is None or self._reader[0] is not contract:
+                self._reader = (contract, HistoryReader(contract))  # it keeps closed rounds: one per contract
             if self._snapshot is None or self._snapshot[0] != block:
-                self._snapshot = (block, *HistoryReader(contract).rounds_and_clients())
+                self._snapshot = (block, *self._reader[1].rounds_and_clients())
             return self._snapshot[1], self._snapshot[2]
 
     def block_time(self, number: int | None) -> int | None:
@@ -127,23 +130,22 @@ class Explorer:
 
     # ---------------------------------------------------------------- rounds
 
-    def _result_extra(self, record: RoundRecord) -> dict[str, Any]:
+    def _result(self, record: RoundRecord) -> Artifact | None:
         if record.result_cid is None:
-            return {}
+            return None
         try:
-            return dict(self.artifact(record.result_cid).metadata.extra)
+            return self.artifact(record.result_cid)
         except (StorageError, ModelFileError):
-            return {}
+            return None
+
+    def _result_extra(self, record: RoundRecord) -> dict[str, Any]:
+        result = self._result(record)
+        return dict(result.metadata.extra) if result else {}
 
     def rejection_reasons(self, record: RoundRecord) -> dict[int, str]:
         """Published with the result (its metadata), else the organization's own notes."""
-        published = self._result_extra(record).get(REJECTIONS_KEY)
-        if isinstance(published, str):
-            try:
-                return {int(index): str(reason) for index, reason in json.loads(published).items()}
-            except (ValueError, AttributeError):
-                pass
-        return self.reasons(record.round_id)
+        result = self._result(record)
+        return (published_rejections(result.metadata) if result else {}) or self.reasons(record.round_id)
 
     def _summary(self, record: RoundRecord) -> dict[str, Any]:
         row = record.to_json()
@@ -187,12 +189,23 @@ class Explorer:
 
     @staticmethod
     def _weight_shares(record: RoundRecord, strategy: StrategySpec | None) -> dict[int, float]:
-        """Each accepted update's share of the aggregate, for rules that weight by samples."""
-        if strategy is None or strategy.name not in SAMPLE_WEIGHTED:
-            return {}
+        """Each accepted update's share of the aggregate, for the rules that weight updates by their
+        (capped) sample counts: FedAvg, FedProx and the server optimizers built on FedAvg."""
         accepted = record.accepted
-        total = sum(s.samples for s in accepted)
-        return {s.index: s.samples / total for s in accepted} if total else {}
+        if strategy is None or not accepted:
+            return {}
+        try:
+            rule = strategy.build()
+        except ValueError:
+            return {}
+        if isinstance(rule, FedAvg):
+            cap = rule.weight_cap
+        elif isinstance(rule, ServerOptimizer):
+            cap = DEFAULT_WEIGHT_CAP
+        else:
+            return {}  # median, trimmed mean, krum: no update has a weight
+        weights = capped_weights([s.samples for s in accepted], cap)
+        return {s.index: float(w / weights.sum()) for s, w in zip(accepted, weights, strict=True)}
 
     def _analysis(self, record: RoundRecord) -> tuple[dict[int, dict[str, float | None]], str | None]:
         """Per update: the norm of its change, and its cosine to the round's aggregate change."""

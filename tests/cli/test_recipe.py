@@ -66,6 +66,10 @@ def test_readme_recipe_all_at_once_then_an_outsider_verifies(started, tmp_path: 
         client.finish(timeout=120)
         assert sum(line.startswith("waiting for the organization") for line in client.lines) <= 1
 
+    # Meanwhile: without --rounds the organization runs until stopped, and says so; a web client starts too.
+    endless = started("organization", *common, "--quorum", "2", "--model", "2nn")
+    web = started("client", *common, "--account", "3", "--port", str(free_port()))
+
     # An outsider: the chain URL, the contract address, an IPFS daemon and a fresh home.
     fresh = started("history", "--chain", chain_url, "--home", outsider_home)
     assert fresh.process.wait(60) == 1
@@ -73,13 +77,21 @@ def test_readme_recipe_all_at_once_then_an_outsider_verifies(started, tmp_path: 
                                                                          for line in fresh.lines)
     history = started("history", "--chain", chain_url, "--contract", contract, "--home", outsider_home)
     history.finish(60)
-    assert history.lines[0].endswith(f"{ROUNDS} round(s)")
+    assert int(re.search(r"(\d+) round\(s\)$", history.lines[0]).group(1)) >= ROUNDS  # + the endless one's
     assert sum(bool(re.match(r"\s+\d+\s+finalized\s+2/2\s+Qm", line)) for line in history.lines) == ROUNDS
     verify = started("verify", "--chain", chain_url, "--contract", contract, "--ipfs", ipfs_url,
                      "--home", outsider_home)
     verify.finish(120)
     assert verify.lines[-1] == f"{ROUNDS}/{ROUNDS} finalized rounds verified"
 
-    for service in (daemon, chain):
-        assert _stop_with(service, signal.SIGTERM) < STOP_SECONDS
+    endless.wait_for(r"running rounds until stopped", timeout=120)
+    web.wait_for(r"client web interface on http://127\.0\.0\.1:\d+", timeout=120)
+    assert _stop_with(endless, signal.SIGTERM) < STOP_SECONDS
+    assert _stop_with(web, signal.SIGINT) < STOP_SECONDS
+    for service in (endless, web, daemon, chain):
+        if service in (daemon, chain):
+            assert _stop_with(service, signal.SIGTERM) < STOP_SECONDS
         assert service.process.wait(20) == 130
+        assert sum("stopping" in line for line in service.lines) == 1
+    everything = [line for service in (chain, daemon, organization, *clients, verify) for line in service.lines]
+    assert not [line for line in everything if "Warning" in line or "Traceback" in line]

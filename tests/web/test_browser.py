@@ -44,7 +44,7 @@ def apps(ganache: GanacheChain, tmp_path: Path) -> Iterator[dict[str, str]]:
     }
     try:
         for service, _ in started.values():
-            service.wait_for(r"web interface on http://127\.0\.0\.1:\d+", timeout=60)
+            service.wait_for(r"web interface on http://127\.0\.0\.1:\d+", timeout=180)
         yield {name: url for name, (_, url) in started.items()}
     finally:
         for service, _ in started.values():
