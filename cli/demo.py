@@ -172,7 +172,12 @@ def _run_round(organization: Organization, pool: ClientPool, requests: RequestMe
     with timer.phase("chain"):
         round_id, opened = organization.open_round()
     progress = _Progress(number, total, pool.count)
-    participations = pool.participate_all(round_id, progress.advance)
+
+    def landed() -> None:
+        progress.advance()
+        organization.screen_landed(round_id, timer)  # while the others still train
+
+    participations = pool.participate_all(round_id, landed)
     progress.done()
     outcome: RoundOutcome = organization.close_round(round_id)
     for participation in participations:
