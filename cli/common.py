@@ -13,7 +13,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from chain.accounts import choose_account
+from chain.accounts import DEV_CHAIN_IDS, KEY_ENVIRONMENT_VARIABLE, AccountChoice, choose_account, require_dev_chain
 from chain.backends import (
     Chain,
     ChainUnavailableError,
@@ -51,8 +51,10 @@ def add_home_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_chain_option(parser: argparse.ArgumentParser, default: str = "ganache") -> None:
+    auto = " | auto (a private Anvil for this run when installed, else embedded)" if default == "auto" else ""
     parser.add_argument("--chain", default=default,
-                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL")
+                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL"
+                             + auto)
 
 
 def add_contract_option(parser: argparse.ArgumentParser) -> None:
@@ -68,9 +70,32 @@ def add_ipfs_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_account_options(parser: argparse.ArgumentParser) -> None:
+    """Which key signs: a key file, $FEDCHAIN_PRIVATE_KEY, or an account of the public dev mnemonic.
+
+    There is no option taking the key itself: command lines are visible to every user of the machine."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--account", type=int, default=None, help="index of a dev-chain account (Ganache's)")
-    group.add_argument("--key", default=None, help="hex private key (or set $FEDCHAIN_PRIVATE_KEY)")
+    group.add_argument("--account", type=int, default=None, metavar="I",
+                       help="index of an account of the public dev mnemonic (Ganache's); dev chains only")
+    group.add_argument("--key-file", type=Path, default=None, metavar="PATH",
+                       help=f"file holding the hex private key, mode 600 (or set ${KEY_ENVIRONMENT_VARIABLE})")
+    group.add_argument("--key", action=_KeyOnCommandLine, help=argparse.SUPPRESS)
+    add_dev_keys_option(parser)
+
+
+class _KeyOnCommandLine(argparse.Action):
+    """The former --key option: refused with directions (and spelled out, so that argparse does
+    not take it for an abbreviation of --key-file and read the key as a path)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        parser.error(f"--key is not accepted: a command line is visible to every user of the machine; "
+                     f"put the key in a file (mode 600) and pass --key-file PATH, or set ${KEY_ENVIRONMENT_VARIABLE}")
+
+
+def add_dev_keys_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-dev-keys", action="store_true",
+                        help="let the public dev mnemonic's accounts sign on a chain whose id is not "
+                             f"{' or '.join(map(str, sorted(DEV_CHAIN_IDS)))} (anyone can use those keys)")
 
 
 def home_of(args: argparse.Namespace) -> Path:
@@ -79,8 +104,23 @@ def home_of(args: argparse.Namespace) -> Path:
     return home
 
 
+def _account_choice(args: argparse.Namespace, default_index: int) -> AccountChoice:
+    return choose_account(getattr(args, "account", None), getattr(args, "key_file", None),
+                          default_index=default_index)
+
+
 def account_of(args: argparse.Namespace, default_index: int) -> LocalAccount:
-    return choose_account(getattr(args, "account", None), getattr(args, "key", None), default_index=default_index)
+    return _account_choice(args, default_index).account
+
+
+def _signs_with_dev_keys(args: argparse.Namespace) -> bool:
+    """Whether the command signs with the dev mnemonic's keys: commands that sign have
+    --allow-dev-keys; those without key options (the demo) sign with dev and derived keys only."""
+    if not hasattr(args, "allow_dev_keys"):
+        return False  # a read-only command
+    if not hasattr(args, "key_file"):
+        return True
+    return _account_choice(args, 0).from_dev_mnemonic
 
 
 def deployment_book(chain: Chain, home: Path) -> DeploymentBook:
@@ -111,7 +151,15 @@ def local_node_lock(home: Path, spec: str = "ganache") -> AbstractContextManager
 
 
 def connect_chain(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> Chain:
-    """The chain of `--chain`; with `wait`, a node that does not answer yet is waited for (said once)."""
+    """The chain of `--chain`, refused when the command would sign on it with public dev keys;
+    with `wait`, a node that does not answer yet is waited for (said once)."""
+    chain = _reach_chain(args, wait, say)
+    if _signs_with_dev_keys(args) and not getattr(args, "allow_dev_keys", False):
+        require_dev_chain(chain)
+    return chain
+
+
+def _reach_chain(args: argparse.Namespace, wait: bool, say: Say) -> Chain:
     home = home_of(args)
     if args.chain in LOCAL_NODES:  # started on demand (and announced) by connect: one per home at a time
         with local_node_lock(home, args.chain):

@@ -14,6 +14,7 @@ from cli.common import UserError
 from mlprocessor.data import Dataset
 from organization.service import Organization, OrganizationSettings
 from organization.web.journal import RoundJournal, journal_path
+from protocol.outages import RoundSettingsError
 from protocol.plan import StrategySpec
 from storage.cid import Cid
 from storage.store import ContentStore
@@ -118,9 +119,14 @@ class OrganizationNode(ServiceNode):
         self.jobs.require_idle()
         with self._lock:
             organization = self.organization()
-            organization.settings = replace(organization.settings, deadline_blocks=deadline_blocks, quorum=quorum,
+            previous = organization.settings
+            organization.settings = replace(previous, deadline_blocks=deadline_blocks, quorum=quorum,
                                             target=quorum, strategy=strategy)
-            tx_hash = self._open(organization)
+            try:
+                tx_hash = self._open(organization)
+            except RoundSettingsError as error:  # e.g. krum's f too large for the quorum
+                organization.settings = previous
+                raise InvalidInput(str(error)) from None
         return f"{self.last_line} (strategy {strategy.name}, tx {tx_hash})"
 
     def _open(self, organization: Organization) -> str:
@@ -200,4 +206,5 @@ class OrganizationNode(ServiceNode):
             elif organization.ready_to_close(info):
                 self._start_close(info.round_id)
             else:
+                organization.screen_landed(info.round_id)  # so closing only screens the rest
                 organization.contract.chain.tick()
