@@ -4,8 +4,11 @@ in `--help`: run as a user runs them."""
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,8 @@ from chain.backends import GanacheChain
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
 from chain.paths import REPO_ROOT
+from tests.processes import Service
+from tests.support import free_port
 
 
 def run_py(*args: str) -> subprocess.CompletedProcess[str]:
@@ -67,3 +72,22 @@ def test_help_shows_the_defaults() -> None:
     organization = " ".join(run_py("organization", "--help").stdout.split())
     assert "then exit (default: run until stopped)" in organization
     assert "--deadline-blocks DEADLINE_BLOCKS blocks a round stays open (default: 60)" in organization
+
+
+@pytest.mark.parametrize(("what", "waited"), [
+    ("ipfs", "waiting for IPFS: no IPFS daemon answers at http://127.0.0.1:"),
+    ("deployment", "waiting for the organization to deploy the contract (no FederatedLearning deployment"),
+])
+def test_a_client_started_first_waits_and_says_so_once(ganache: GanacheChain, tmp_path: Path, what: str,
+                                                        waited: str) -> None:
+    ipfs = f"http://127.0.0.1:{free_port()}" if what == "ipfs" else "embedded"
+    client = Service("client", "--chain", ganache.url, "--ipfs", ipfs, "--home", str(tmp_path), "--account", "4",
+                     "--num-partitions", "8", "--poll", "0.2")
+    try:
+        client.wait_for(re.escape(waited), timeout=180)
+        time.sleep(3)  # a dozen more polls
+        assert sum(line.startswith("waiting for") for line in client.lines) == 1
+        client.process.send_signal(signal.SIGTERM)
+        assert client.process.wait(10) == 130
+    finally:
+        client.stop()
