@@ -125,6 +125,9 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
     for scenario in data["scenarios"]:
         tasks, per_task = scenario["tasks"], scenario["rounds_per_task"]
         runs = scenario["variants"]
+        if not runs:
+            parts.append(f"#### {tasks} tasks x {per_task} rounds\n\nNo run finished yet.")
+            continue
         figure = figures / f"continual-{tasks}x{per_task}-{mode}.png"
         panel_plot(figure, f"Permuted MNIST, {tasks} tasks x {per_task} rounds: accuracy per task ({mode} run)",
                    {name: _curves(run["data"]["rounds"], tasks) for name, run in runs.items()})

@@ -75,7 +75,8 @@ def run(settings: SuiteSettings) -> dict[str, Any]:
         key = {"model": model, "partition": scheme, "method": name, "rounds": rounds, "clients": settings.clients,
                "epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr, "seed": settings.seed,
                "alpha": settings.dirichlet_alpha if scheme == "dirichlet" else None,
-               "method_params": repr(method(name, settings)), "test_data": bool(settings.test_data)}
+               "fedprox_mu": settings.fedprox_mu, "ewc_lambda": settings.ewc_lambda,
+               "fedcurv_lambda": settings.fedcurv_lambda, "test_data": bool(settings.test_data)}
         record = cached_run(f"learning-{model}-{scheme}-{name}", key,
                             lambda m=model, p=scheme, n=name, r=rounds: run_one(settings, m, p, n, r),
                             settings.compute_missing)
