@@ -39,7 +39,8 @@ def variants(settings: SuiteSettings) -> dict[str, Method]:
         **{f"EWC (lambda {lam:g})": Method(ewc_lambda=lam) for lam in settings.continual_ewc_lambdas},
         f"FedCurv (lambda {settings.fedcurv_lambda:g})": Method(fedcurv_lambda=settings.fedcurv_lambda),
     }
-    return chosen
+    return {name: method for name, method in chosen.items()
+            if not settings.continual_variants or name in settings.continual_variants}
 
 
 def run_variant(settings: SuiteSettings, schedule: TaskSchedule, method: Method) -> dict[str, Any]:
