@@ -65,6 +65,24 @@ else
   fi
 fi
 
+# --- Slither, the contract's static analysis, in its own virtualenv (it needs a web3 older than ours) --
+slither_spec=$(.venv/bin/python -c 'import tomllib
+print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["analysis"]))')
+if [ -x .venv-slither/bin/slither ] && [ "$(cat .venv-slither/.setup-stamp 2>/dev/null)" = "$slither_spec" ]; then
+  say "slither up to date in .venv-slither"
+else
+  [ -x .venv-slither/bin/python ] || "$PYTHON" -m venv .venv-slither
+  # shellcheck disable=SC2086 - the spec is a list of requirements
+  if .venv-slither/bin/python -m pip install --quiet --disable-pip-version-check $slither_spec \
+      >.venv-slither/pip.log 2>&1; then
+    echo "$slither_spec" > .venv-slither/.setup-stamp
+    say "installed $slither_spec in .venv-slither (static analysis: .venv/bin/python -m chain.static_analysis)"
+  else
+    tail -20 .venv-slither/pip.log
+    say "installing slither failed (log: .venv-slither/pip.log): its test skips (and fails under CI=true)"
+  fi
+fi
+
 # --- Chromium for the browser tests (Playwright drives Debian's chromium; its own download fails) --
 if [ -x /usr/bin/chromium ]; then
   say "chromium present (/usr/bin/chromium) for the browser tests"

@@ -18,6 +18,7 @@ import torch
 
 from bench.federation import build_federation
 from bench.report import percent, seconds, table
+from bench.run_cache import cached_run
 from bench.settings import SuiteSettings
 from client.adversary import make_hostile
 from client.service import ClientSettings
@@ -81,10 +82,28 @@ def attack_run(settings: SuiteSettings, attack: str, rule: str, fedcurv: bool) -
             "rejected": rejected, "wall_seconds": round(time.perf_counter() - started, 1)}
 
 
+def run_key(settings: SuiteSettings, attack: str, rule: str, fedcurv: bool) -> dict[str, Any]:
+    """What determines one run's result: its cache key (docs/bench/runs/)."""
+    return {"attack": attack, "rule": rule, "fedcurv": fedcurv, "strategy": repr(rules(settings.attackers)[rule]),
+            "clients": settings.clients, "attackers": settings.attackers, "rounds": settings.attack_rounds,
+            "epochs": settings.attack_epochs, "batch_size": settings.batch_size, "lr": settings.lr,
+            "seed": settings.seed, "fedcurv_lambda": settings.fedcurv_lambda if fedcurv else 0.0,
+            "test_data": bool(settings.test_data)}
+
+
 def run(settings: SuiteSettings) -> dict[str, Any]:
+    """Every run, each kept in the run cache: an interrupted section resumes, processes share the work."""
+    results = []
+    for attack, rule, fedcurv in runs(settings):
+        record = cached_run(f"attacks-{attack}-{rule}{'-fedcurv' if fedcurv else ''}",
+                            run_key(settings, attack, rule, fedcurv),
+                            lambda a=attack, r=rule, f=fedcurv: attack_run(settings, a, r, f),
+                            settings.compute_missing)
+        if record is not None:  # None: another process is still computing it
+            results.append({**record["data"], "command": record["command"],
+                            "load": record["load_before"]["one_minute"]})
     return {"clients": settings.clients, "attackers": settings.attackers, "rounds": settings.attack_rounds,
-            "epochs": settings.attack_epochs,
-            "runs": [attack_run(settings, attack, rule, fedcurv) for attack, rule, fedcurv in runs(settings)]}
+            "epochs": settings.attack_epochs, "runs": results}
 
 
 def _final(data: dict[str, Any], attack: str, rule: str, fedcurv: bool = False) -> float | None:

@@ -8,11 +8,9 @@ and evaluation are the repository's own (mlprocessor), so only the federation ma
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import torch
 from flwr.client import Client, ClientApp, NumPyClient
@@ -21,34 +19,15 @@ from flwr.server import ServerApp, ServerAppComponents, ServerConfig
 from flwr.server.strategy import FedAvg
 from flwr.simulation import run_simulation
 
-from mlprocessor.data import load_data
+from bench.experiment_args import experiment
 from mlprocessor.evaluation import evaluate
 from mlprocessor.models import initial_state, model_from_state
-from mlprocessor.partition import partition
 from mlprocessor.training import TrainConfig, train_local
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="2nn")
-    parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--partition", default="iid")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=10)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--test-data", default=None)
-    parser.add_argument("--json", type=Path, required=True)
-    return parser.parse_args()
 
 
 def main() -> None:
     started = time.perf_counter()
-    args = parse_args()
-    torch.set_num_threads(1)
-    train, test = load_data("mnist-5k", args.test_data)
-    parts = partition(train.y, args.clients, args.partition, seed=args.seed)
+    args, train, test, parts = experiment(__doc__.splitlines()[0])
     initial = initial_state(args.model, seed=args.seed)
     names = list(initial)
     accuracy: list[float] = []

@@ -31,6 +31,22 @@ def accuracy_plot(path: Path, title: str, curves: Mapping[str, Sequence[float]],
     plt.close(figure)
 
 
+def seconds_plot(path: Path, title: str, curves: Mapping[str, Sequence[float]], xlabel: str = "round") -> None:
+    """Seconds per step for each curve, from zero (so a flat line looks flat)."""
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    for label, values in curves.items():
+        axis.plot(range(1, 1 + len(values)), values, marker=".", label=label)
+    axis.set(title=title, xlabel=xlabel, ylabel="seconds")
+    axis.set_ylim(bottom=0)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def panel_plot(path: Path, title: str, panels: Mapping[str, Mapping[str, Sequence[float | None]]],
                xlabel: str = "round") -> None:
     """One small accuracy plot per panel (e.g. per method), sharing axes; None values are gaps."""

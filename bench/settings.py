@@ -43,9 +43,10 @@ class SuiteSettings:
     attackers: int = 3
     attack_rounds: int = 5
     attack_epochs: int = 1
+    timing_rounds: int = 12
 
 
-SECTION_NAMES = ("learning", "continual", "flower", "overhead", "gas", "scale", "communication", "attacks")
+SECTION_NAMES = ("learning", "continual", "flower", "overhead", "gas", "scale", "communication", "attacks", "rounds")
 MODELS = ("2nn", "cnn")
 METHODS = ("fedavg", "fedavgm", "fedadam", "fedprox", "fedcurv", "ewc")
 PARTITIONS = ("iid", "shards", "dirichlet")
@@ -69,6 +70,6 @@ def suite_settings(quick: bool, test_data: str | None) -> SuiteSettings:
             *((model, p, m) for p in ("shards", "dirichlet") for m in METHODS if m != "ewc"), (model, "iid", "fedavg"),
             *((model, p, "ewc") for p in ("shards", "dirichlet")))),
         central_epochs=20,
-        continual_scenarios=((3, 5), (5, 5)), flower_model="cnn", flower_rounds=20, overhead_epochs=(1, 5),
-        scale_rounds=5, communication_rounds=10, attack_epochs=5,
+        continual_scenarios=((3, 5), (5, 5)), overhead_epochs=(1, 5), scale_rounds=5, communication_rounds=10,
+        attack_epochs=5, timing_rounds=50,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import attacks, communication, continual, flower, gas, learning, overhead, scale
+from bench import attacks, communication, continual, flower, gas, learning, overhead, rounds, scale
 from bench.machine import load_sample, machine_description
 from bench.report import provenance, seconds, table
 from bench.settings import SECTION_NAMES, SuiteSettings
@@ -43,12 +43,13 @@ class Section:
 SECTIONS = (
     Section("learning", "1. Learning", learning),
     Section("continual", "2. Continual learning (permuted MNIST)", continual),
-    Section("flower", "3. Side by side with Flower", flower),
+    Section("flower", "3. Side by side: framework-free loop, Flower, ours", flower),
     Section("overhead", "4. Overhead per round, by phase", overhead),
     Section("gas", "5. Gas", gas),
-    Section("scale", "6. Scale: 100 clients on Ganache + js-ipfs", scale),
+    Section("scale", "6. Scale: 100 clients on Anvil + js-ipfs and on Ganache + js-ipfs", scale),
     Section("communication", "7. Communication", communication),
     Section("attacks", "8. Attacks: accuracy with hostile clients", attacks),
+    Section("rounds", "9. Round time against round number", rounds),
 )
 assert tuple(section.name for section in SECTIONS) == SECTION_NAMES
 MODES = ("full", "partial", "quick")
@@ -74,7 +75,8 @@ def run_suite(settings: SuiteSettings, names: tuple[str, ...], out: Path, comman
     started = time.perf_counter()
     for section in SECTIONS:
         if section.name in names:
-            print(f"bench: {section.title} ...", flush=True)
+            load = load_sample()
+            print(f"bench: {section.title} ... (load average {load.one_minute} on {load.cores} cores)", flush=True)
             record = run_section(section, settings, command)
             (results_dir / f"{section.name}-{settings.mode}.json").write_text(json.dumps(record, indent=1) + "\n")
             state = "failed" if "error" in record else "done"

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+
+if TYPE_CHECKING:
+    from chain.backends import Chain
 
 # Ganache's `--wallet.deterministic` mnemonic: the embedded chain funds the same accounts,
 # so `--account I` names the same address on both dev chains.
@@ -16,6 +22,7 @@ DEV_MNEMONIC = "myth like bonus scare over problem client lizard pioneer submit 
 DEV_HD_PATH = "m/44'/60'/0'/0"
 DEV_ACCOUNT_COUNT = 10
 KEY_ENVIRONMENT_VARIABLE = "FEDCHAIN_PRIVATE_KEY"
+DEV_CHAIN_IDS = frozenset({1337, 31337})  # Ganache's; Hardhat's and Anvil's
 
 
 @cache
@@ -42,7 +49,26 @@ def dev_accounts(count: int = DEV_ACCOUNT_COUNT) -> list[LocalAccount]:
 
 
 class InvalidKeyError(ValueError):
-    """A private key that is not 32 bytes of hex."""
+    """A private key that is not 32 bytes of hex, or a key file that is missing or unsafe."""
+
+
+class DevKeysRefusedError(ValueError):
+    """A dev-mnemonic account was about to sign on a chain that is not a dev chain."""
+
+
+def is_dev_chain(chain: Chain) -> bool:
+    """The in-process EVM, or a node with a dev chain id: where the public dev keys may sign."""
+    return not chain.persistent or chain.web3.eth.chain_id in DEV_CHAIN_IDS
+
+
+def require_dev_chain(chain: Chain) -> None:
+    """Refuse to let the dev mnemonic's accounts sign on any other chain: their keys are public."""
+    if not is_dev_chain(chain):
+        raise DevKeysRefusedError(
+            f"{chain.name} has chain id {chain.web3.eth.chain_id}, not a dev chain "
+            f"({', '.join(map(str, sorted(DEV_CHAIN_IDS)))}), and the dev mnemonic's keys are public: "
+            f"sign with --key-file PATH or ${KEY_ENVIRONMENT_VARIABLE}, or pass --allow-dev-keys if you mean it"
+        )
 
 
 def account_from_key(private_key: str) -> LocalAccount:
@@ -53,9 +79,34 @@ def account_from_key(private_key: str) -> LocalAccount:
         raise InvalidKeyError("the private key is not 32 bytes of hex (0x-prefixed or not)") from None
 
 
-def choose_account(index: int | None, private_key: str | None, *, default_index: int) -> LocalAccount:
-    """--key wins, then $FEDCHAIN_PRIVATE_KEY, then --account I, then the role's dev account."""
-    key = private_key or os.environ.get(KEY_ENVIRONMENT_VARIABLE)
-    if key:
-        return account_from_key(key)
-    return dev_account(default_index if index is None else index)
+def account_from_key_file(path: Path) -> LocalAccount:
+    """The account whose hex private key `path` holds; like ssh, refuses a file others may read."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except OSError as error:
+        raise InvalidKeyError(f"cannot read the key file {path} ({error.strerror or type(error).__name__})") from None
+    if mode & 0o077:
+        raise InvalidKeyError(f"the key file {path} is readable by other users: chmod 600 {path}")
+    try:
+        return account_from_key(text)
+    except InvalidKeyError:
+        raise InvalidKeyError(f"the key file {path} does not hold a private key (32 bytes of hex)") from None
+
+
+@dataclass(frozen=True)
+class AccountChoice:
+    """The signing account, and whether its key is one of the dev mnemonic's (public) keys."""
+
+    account: LocalAccount
+    from_dev_mnemonic: bool
+
+
+def choose_account(index: int | None, key_file: Path | None, *, default_index: int) -> AccountChoice:
+    """--key-file, then --account I, then $FEDCHAIN_PRIVATE_KEY, then the role's dev account."""
+    if key_file is not None:
+        return AccountChoice(account_from_key_file(key_file), from_dev_mnemonic=False)
+    key = os.environ.get(KEY_ENVIRONMENT_VARIABLE)
+    if index is None and key:
+        return AccountChoice(account_from_key(key), from_dev_mnemonic=False)
+    return AccountChoice(dev_account(default_index if index is None else index), from_dev_mnemonic=True)

@@ -11,11 +11,13 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,11 @@ class Chain(ABC):
     def persistent(self) -> bool:
         """Whether deployments outlive this process (false only for the in-process EVM)."""
         return True
+
+    @property
+    def endpoint(self) -> str | None:
+        """The JSON-RPC URL other processes reach this chain at; None for the in-process EVM."""
+        return None
 
     @property
     def funded_accounts(self) -> list[LocalAccount]:
@@ -144,6 +151,10 @@ class RpcChain(Chain):
     def web3(self) -> Web3:
         return self._web3
 
+    @property
+    def endpoint(self) -> str | None:
+        return self.url
+
 
 class GanacheChain(RpcChain):
     """A local dev node (Ganache of `run.py chain`, or Anvil): deterministic accounts, evm_mine available."""
@@ -198,8 +209,9 @@ def anvil_executable() -> Path | None:
     return Path(found) if found else None
 
 
-def anvil_command(port: int, state_file: Path) -> list[str]:
-    """The command line of a local Anvil with Ganache's accounts (same mnemonic) and chain id."""
+def anvil_command(port: int, state_file: Path | None) -> list[str]:
+    """The command line of a local Anvil with Ganache's accounts (same mnemonic) and chain id;
+    its chain is kept in `state_file` (none: gone when it stops)."""
     executable = anvil_executable()
     if executable is None:
         raise FileNotFoundError("Anvil is not installed: run ./setup.sh (it installs the npm package "
@@ -212,10 +224,9 @@ def anvil_command(port: int, state_file: Path) -> list[str]:
         "--mnemonic", DEV_MNEMONIC,
         "--derivation-path", DEV_HD_PATH + "/",
         "--accounts", str(DEV_ACCOUNT_COUNT),
-        "--state", str(state_file),
-        "--state-interval", str(ANVIL_STATE_INTERVAL_SECONDS),
         "--silent",
-    ]
+    ] + ([] if state_file is None else ["--state", str(state_file),
+                                        "--state-interval", str(ANVIL_STATE_INTERVAL_SECONDS)])
 
 
 def ganache_answers(url: str) -> bool:
@@ -281,10 +292,11 @@ def start_ganache(port: int, database: Path, log_file: Path | None = None, *, bl
                        detach, timeout)
 
 
-def start_anvil(port: int, state_file: Path, log_file: Path | None = None, *, detach: bool = False,
+def start_anvil(port: int, state_file: Path | None, log_file: Path | None = None, *, detach: bool = False,
                 timeout: float = 30) -> GanacheProcess:
     """Start Anvil on 127.0.0.1:port with its chain kept in `state_file`, and wait until it answers."""
-    state_file.parent.mkdir(parents=True, exist_ok=True)
+    if state_file is not None:
+        state_file.parent.mkdir(parents=True, exist_ok=True)
     return _start_node("Anvil", anvil_command(port, state_file), ganache_url(port), log_file, detach, timeout)
 
 
@@ -310,6 +322,31 @@ def _announce(name: str, started: GanacheProcess, pid_file: Path) -> None:
     """A node left running for later commands: say where it is and how to stop exactly it."""
     pid_file.write_text(f"{started.pid}\n")
     print(f"started {name} at {started.url} (PID {started.pid}; stop it with `kill {started.pid}`)", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def run_chain(spec: str, home: Path) -> Iterator[Chain]:
+    """The chain of one run (the demo's): `auto` is a private Anvil on a free port for this run
+    only, reachable from worker processes and stopped by its PID at the end, or the in-process
+    EVM when Anvil is not installed; any other spec is `connect`'s."""
+    if spec != "auto":
+        yield connect(spec, home)
+    elif anvil_executable() is None:
+        yield EmbeddedChain()
+    else:
+        node = start_anvil(free_port(), None)
+        try:
+            chain = GanacheChain(node.url)
+            chain.name = f"private Anvil at {node.url} (PID {node.pid})"
+            yield chain
+        finally:
+            node.stop()
 
 
 def connect(spec: str, home: Path) -> Chain:

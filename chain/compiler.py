@@ -120,21 +120,27 @@ def source_hash(sources: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def compile_contract(name: str, solc_binary: Path | None = None) -> Artifact:
-    """Compile contracts/<name>.sol and return its artifact (not saved)."""
-    sources = collect_sources(CONTRACTS_DIR / f"{name}.sol")
-    standard_input = {
+def standard_input(sources: dict[str, str], output_selection: dict[str, Any]) -> dict[str, Any]:
+    """solc's standard JSON input for `sources` with the project's compiler settings."""
+    return {
         "language": "Solidity",
         "sources": {key: {"content": text} for key, text in sources.items()},
         "settings": {
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
             "evmVersion": EVM_VERSION,
-            "outputSelection": {f"{name}.sol": {name: ["abi", "evm.bytecode.object"]}},
+            "outputSelection": output_selection,
         },
     }
+
+
+def compile_contract(name: str, solc_binary: Path | None = None) -> Artifact:
+    """Compile contracts/<name>.sol and return its artifact (not saved)."""
+    sources = collect_sources(CONTRACTS_DIR / f"{name}.sol")
     binary = solc_binary or find_solc()
     try:
-        output = solcx.compile_standard(standard_input, solc_binary=binary)
+        output = solcx.compile_standard(
+            standard_input(sources, {f"{name}.sol": {name: ["abi", "evm.bytecode.object"]}}), solc_binary=binary
+        )
     except solcx.exceptions.SolcError as error:
         raise CompilationError(str(error)) from None
     errors = [e["formattedMessage"] for e in output.get("errors", []) if e["severity"] == "error"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from chain.accounts import is_dev_chain
 from chain.backends import Chain
 from chain.compiler import Artifact
 from chain.contract import CONTRACT_NAME, FederatedLearningContract
@@ -106,9 +107,14 @@ def attach(chain: Chain, book: DeploymentBook, account: LocalAccount) -> Federat
     return FederatedLearningContract(chain, deployment.address, account)
 
 
-def deploy(chain: Chain, account: LocalAccount, book: DeploymentBook, *, registration_open: bool = True,
+def deploy(chain: Chain, account: LocalAccount, book: DeploymentBook, *, registration_open: bool | None = None,
            reset: bool = False, log: Callable[[str], None] = print) -> FederatedLearningContract:
-    """Run the migrations (all of them with `reset`) and attach to the contract they deployed."""
+    """Run the migrations (all of them with `reset`) and attach to the contract they deployed.
+
+    Registration is open on dev chains and limited to an allow-list elsewhere, unless
+    `registration_open` says otherwise."""
+    if registration_open is None:
+        registration_open = is_dev_chain(chain)
     context = MigrationContext(chain, account, book, {"registration_open": registration_open}, log)
     run_migrations(context, reset=reset)
     return attach(chain, book, account)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 
 from chain.accounts import dev_accounts
@@ -19,12 +18,17 @@ from cli.common import (
     account_of,
     add_account_options,
     add_chain_option,
+    add_contract_option,
     add_home_option,
+    add_ipfs_option,
     attached_contract,
     connect_chain,
     deployment_book,
     home_of,
+    local_node_lock,
+    open_ipfs_store,
 )
+from protocol.rejections import rejections_of_result
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -42,13 +46,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_home_option(deploy_)
     add_chain_option(deploy_)
     add_account_options(deploy_)
-    deploy_.add_argument("--allow-list", action="store_true", help="only clients the owner allows may register")
+    deploy_.add_argument("--registration", choices=("open", "allow-list"), default=None,
+                         help="who may register: anyone, or the addresses the owner allows "
+                              "(default: open on dev chains, allow-list elsewhere)")
     deploy_.add_argument("--reset", action="store_true", help="run every migration again (a new contract)")
     deploy_.set_defaults(handler=run_deploy)
 
     history = commands.add_parser("history")
     add_home_option(history)
     add_chain_option(history)
+    add_ipfs_option(history)  # where the result files publishing the rejection reasons live
+    add_contract_option(history)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(handler=run_history)
 
@@ -56,27 +64,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_chain(args: argparse.Namespace) -> int:
     home = home_of(args)
     url = ganache_url(args.port)
-    if ganache_answers(url):
-        raise UserError(f"a node already answers at {url}: stop it or choose another --port")
     database = home / "ganache" / "db"
-    ganache = start_ganache(args.port, database, block_time=args.block_time)
-    print(f"Ganache listening on {url} (chain id 1337, database {database})")
+    with local_node_lock(home):  # services of this home starting now wait instead of starting their own
+        if ganache_answers(url):
+            raise UserError(f"a node already answers at {url}: stop it or choose another --port")
+        ganache = start_ganache(args.port, database, block_time=args.block_time)
+    print(f"Ganache listening on {url} (chain id 1337, database {database}, PID {ganache.process.pid})")
     print("Accounts (deterministic; 0 is the organization by convention):")
     for index, account in enumerate(dev_accounts()):
         print(f"  ({index}) {account.address}  key {account.key.to_0x_hex()}")
-    print("Ctrl-C to stop.", flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops Ganache as cleanly as Ctrl-C
-    try:
-        ganache.process.wait()
-    except KeyboardInterrupt:
-        print("\nstopping Ganache")
+    print("Ctrl-C (or SIGTERM) stops it.", flush=True)
+    try:  # Ctrl-C and SIGTERM print one line and unwind through here (cli.stopping)
+        code = ganache.process.wait()
     finally:
         ganache.stop()
-    return 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    print(f"Ganache exited by itself with code {code}", file=sys.stderr)
+    return 1
 
 
 def compile_if_stale(log=print) -> None:
@@ -100,8 +103,9 @@ def run_compile(args: argparse.Namespace) -> int:
 def run_deploy(args: argparse.Namespace) -> int:
     compile_if_stale()
     chain = connect_chain(args)
+    registration_open = None if args.registration is None else args.registration == "open"
     contract = deploy(chain, account_of(args, 0), deployment_book(chain, home_of(args)),
-                      registration_open=not args.allow_list, reset=args.reset)
+                      registration_open=registration_open, reset=args.reset)
     print(contract.address)
     return 0
 
@@ -109,15 +113,26 @@ def run_deploy(args: argparse.Namespace) -> int:
 def run_history(args: argparse.Namespace) -> int:
     contract = attached_contract(args, 0)
     rounds = HistoryReader(contract).rounds()
+    store = open_ipfs_store(args.ipfs, home_of(args))
+    reasons = {r.round_id: rejections_of_result(store, r.result_cid) for r in rounds
+               if r.result_cid and any(s.accepted is False for s in r.submissions)}
     if args.json:
-        json.dump({"contract": contract.address, "rounds": [r.to_json() for r in rounds]}, sys.stdout, indent=2)
+        json.dump({"contract": contract.address, "rounds": [
+            {**r.to_json(), "rejections": reasons.get(r.round_id) or {}} for r in rounds]}, sys.stdout, indent=2)
         print()
         return 0
     print(f"contract {contract.address} on {contract.chain.name}: {len(rounds)} round(s)")
+    if not rounds:
+        print("no round has been opened on this contract yet")
+        return 0
     print(f"{'round':>5}  {'state':<9}  {'updates':>9}  {'base CID':<46}  {'result CID':<46}")
     for record in rounds:
         accepted = len(record.accepted) if record.result_cid else "-"
         result = str(record.result_cid) if record.result_cid else "-"
         updates = f"{accepted}/{len(record.submissions)}"
         print(f"{record.round_id:>5}  {record.state!s:<9}  {updates:>9}  {record.base_cid!s:<46}  {result:<46}")
+        for index, reason in sorted((reasons.get(record.round_id) or {}).items()):
+            print(f"{'':>5}  rejected update {index}: {reason}")
+        if record.round_id in reasons and reasons[record.round_id] is None:
+            print(f"{'':>5}  (rejection reasons: result file not available from IPFS)")
     return 0

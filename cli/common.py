@@ -1,20 +1,36 @@
-"""Options and helpers every command shares: the home directory, the chain, the account."""
+"""Options and helpers every command shares: the home directory, the chain, the contract, IPFS, the account."""
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from chain.accounts import choose_account
-from chain.backends import Chain, connect
-from chain.contract import FederatedLearningContract
-from chain.deployments import DeploymentBook
+from chain.accounts import DEV_CHAIN_IDS, KEY_ENVIRONMENT_VARIABLE, AccountChoice, choose_account, require_dev_chain
+from chain.backends import (
+    Chain,
+    ChainUnavailableError,
+    connect,
+)
+from chain.contract import ContractNotFoundError, FederatedLearningContract
+from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach
+from cli.ipfs_address import IpfsAddressError, daemon_multiaddr, daemon_problem
+from storage.factory import open_store
+from storage.store import ContentStore
 
 HOME_ENVIRONMENT_VARIABLE = "FEDCHAIN_HOME"
+WAIT_POLL_SECONDS = 1.0
+LOCAL_NODES = ("ganache", "anvil")
+
+Say = Callable[[str], None]
 
 
 class UserError(Exception):
@@ -25,27 +41,61 @@ def default_home() -> Path:
     return Path(os.environ.get(HOME_ENVIRONMENT_VARIABLE, Path.home() / ".fedchain"))
 
 
+def say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def add_home_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", type=Path, default=None,
                         help=f"directory for all local state (default: ${HOME_ENVIRONMENT_VARIABLE} or ~/.fedchain)")
 
 
 def add_chain_option(parser: argparse.ArgumentParser, default: str = "ganache") -> None:
+    auto = " | auto (a private Anvil for this run when installed, else embedded)" if default == "auto" else ""
     parser.add_argument("--chain", default=default,
-                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL "
-                             f"(default: {default})")
+                        help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL"
+                             + auto)
+
+
+def add_contract_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--contract", default=None, metavar="ADDRESS",
+                        help="the FederatedLearning contract to attach to, from any home "
+                             "(default: the deployment recorded in --home for this chain)")
 
 
 def add_ipfs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipfs", default="embedded",
-                        help="embedded (a content store in --home) | MULTIADDR of a Kubo-compatible daemon's API, "
-                             "e.g. /ip4/127.0.0.1/tcp/5001 (default: embedded)")
+                        help="embedded (a content store in --home) | a Kubo-compatible daemon's API as "
+                             "http://HOST:PORT or MULTIADDR, e.g. http://127.0.0.1:5001 or /ip4/127.0.0.1/tcp/5001")
 
 
 def add_account_options(parser: argparse.ArgumentParser) -> None:
+    """Which key signs: a key file, $FEDCHAIN_PRIVATE_KEY, or an account of the public dev mnemonic.
+
+    There is no option taking the key itself: command lines are visible to every user of the machine."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--account", type=int, default=None, help="index of a dev-chain account (Ganache's)")
-    group.add_argument("--key", default=None, help="hex private key (or set $FEDCHAIN_PRIVATE_KEY)")
+    group.add_argument("--account", type=int, default=None, metavar="I",
+                       help="index of an account of the public dev mnemonic (Ganache's); dev chains only")
+    group.add_argument("--key-file", type=Path, default=None, metavar="PATH",
+                       help=f"file holding the hex private key, mode 600 (or set ${KEY_ENVIRONMENT_VARIABLE})")
+    group.add_argument("--key", action=_KeyOnCommandLine, help=argparse.SUPPRESS)
+    add_dev_keys_option(parser)
+
+
+class _KeyOnCommandLine(argparse.Action):
+    """The former --key option: refused with directions (and spelled out, so that argparse does
+    not take it for an abbreviation of --key-file and read the key as a path)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        parser.error(f"--key is not accepted: a command line is visible to every user of the machine; "
+                     f"put the key in a file (mode 600) and pass --key-file PATH, or set ${KEY_ENVIRONMENT_VARIABLE}")
+
+
+def add_dev_keys_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-dev-keys", action="store_true",
+                        help="let the public dev mnemonic's accounts sign on a chain whose id is not "
+                             f"{' or '.join(map(str, sorted(DEV_CHAIN_IDS)))} (anyone can use those keys)")
 
 
 def home_of(args: argparse.Namespace) -> Path:
@@ -54,8 +104,23 @@ def home_of(args: argparse.Namespace) -> Path:
     return home
 
 
+def _account_choice(args: argparse.Namespace, default_index: int) -> AccountChoice:
+    return choose_account(getattr(args, "account", None), getattr(args, "key_file", None),
+                          default_index=default_index)
+
+
 def account_of(args: argparse.Namespace, default_index: int) -> LocalAccount:
-    return choose_account(getattr(args, "account", None), getattr(args, "key", None), default_index=default_index)
+    return _account_choice(args, default_index).account
+
+
+def _signs_with_dev_keys(args: argparse.Namespace) -> bool:
+    """Whether the command signs with the dev mnemonic's keys: commands that sign have
+    --allow-dev-keys; those without key options (the demo) sign with dev and derived keys only."""
+    if not hasattr(args, "allow_dev_keys"):
+        return False  # a read-only command
+    if not hasattr(args, "key_file"):
+        return True
+    return _account_choice(args, 0).from_dev_mnemonic
 
 
 def deployment_book(chain: Chain, home: Path) -> DeploymentBook:
@@ -63,14 +128,137 @@ def deployment_book(chain: Chain, home: Path) -> DeploymentBook:
     return DeploymentBook(home / "deployments.json" if chain.persistent else None)
 
 
-def connect_chain(args: argparse.Namespace) -> Chain:
-    return connect(args.chain, home_of(args))
+# ---------------------------------------------------------------- the chain
 
 
-def attached_contract(args: argparse.Namespace, default_account_index: int) -> FederatedLearningContract:
-    """The recorded deployment on the chosen chain; the embedded EVM has none outside one process."""
-    chain = connect_chain(args)
+@contextmanager
+def _home_lock(home: Path, name: str) -> Iterator[None]:
+    """Serializes check-then-start between processes sharing a home (all started at once)."""
+    path = home / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def local_node_lock(home: Path, spec: str = "ganache") -> AbstractContextManager[None]:
+    """Held while a local node (`ganache`, `anvil`) is looked for and started, by `run.py chain` or on
+    demand, so processes of one home started at once start one node between them."""
+    return _home_lock(home, f"{spec}/start.lock")
+
+
+def connect_chain(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> Chain:
+    """The chain of `--chain`, refused when the command would sign on it with public dev keys;
+    with `wait`, a node that does not answer yet is waited for (said once)."""
+    chain = _reach_chain(args, wait, say)
+    if _signs_with_dev_keys(args) and not getattr(args, "allow_dev_keys", False):
+        require_dev_chain(chain)
+    return chain
+
+
+def _reach_chain(args: argparse.Namespace, wait: bool, say: Say) -> Chain:
+    home = home_of(args)
+    if args.chain in LOCAL_NODES:  # started on demand (and announced) by connect: one per home at a time
+        with local_node_lock(home, args.chain):
+            return connect(args.chain, home)
+    waiting = False
+    while True:
+        try:
+            return connect(args.chain, home)
+        except ChainUnavailableError as error:
+            if not wait:
+                raise
+            if not waiting:
+                say(f"waiting for the chain: {error}")
+                waiting = True
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+# ---------------------------------------------------------------- the contract
+
+
+def contract_at(chain: Chain, address: str, account: LocalAccount) -> FederatedLearningContract:
+    """The contract at a given address, with the ABI of the committed artifact."""
+    try:
+        return FederatedLearningContract(chain, address, account)
+    except ContractNotFoundError as error:
+        raise UserError(f"{error}: check --contract and --chain") from None
+
+
+def _not_recorded(chain: Chain, home: Path) -> str:
+    return (f"no FederatedLearning deployment is recorded for chain {chain.web3.eth.chain_id} in "
+            f"{home / 'deployments.json'}: pass the contract's address with --contract ADDRESS "
+            "(or use the home the organization deployed from)")
+
+
+def find_contract(args: argparse.Namespace, chain: Chain, account: LocalAccount) -> FederatedLearningContract:
+    """`--contract ADDRESS` when given, else the deployment recorded in the home for this chain."""
     if not chain.persistent:
         raise UserError("the embedded chain exists only inside one process (run.py demo): "
                         "use --chain ganache or a JSON-RPC URL")
-    return attach(chain, deployment_book(chain, home_of(args)), account_of(args, default_account_index))
+    address = getattr(args, "contract", None)
+    if address:
+        return contract_at(chain, address, account)
+    home = home_of(args)
+    try:
+        return attach(chain, deployment_book(chain, home), account)
+    except DeploymentNotFoundError:
+        raise UserError(_not_recorded(chain, home)) from None
+    except ContractNotFoundError as error:
+        raise UserError(f"the deployment recorded in {home / 'deployments.json'} is gone ({error}); "
+                        "the chain was reset: deploy again or pass --contract") from None
+
+
+def wait_for_contract(args: argparse.Namespace, chain: Chain, account: LocalAccount,
+                      say: Say) -> FederatedLearningContract:
+    """Like `find_contract`, but a deployment that is not there yet is waited for (said once)."""
+    waiting = False
+    while True:
+        try:
+            return find_contract(args, chain, account)
+        except UserError as error:
+            if getattr(args, "contract", None):
+                raise
+            if not waiting:
+                say(f"waiting for the organization to deploy the contract ({error})")
+                waiting = True
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+def attached_contract(args: argparse.Namespace, default_account_index: int) -> FederatedLearningContract:
+    """The contract of `--contract` or the home, on the chosen chain."""
+    chain = connect_chain(args)
+    return find_contract(args, chain, account_of(args, default_account_index))
+
+
+# ---------------------------------------------------------------- IPFS
+
+
+def open_ipfs(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> ContentStore:
+    """The content store of `--ipfs`."""
+    return open_ipfs_store(args.ipfs, home_of(args), wait=wait, say=say)
+
+
+def open_ipfs_store(spec: str, home: Path, *, wait: bool = False, say: Say = say_on_stderr) -> ContentStore:
+    """The store for an `--ipfs` value; a daemon is probed first so a wrong address is one clear line,
+    and with `wait` a daemon that does not answer yet is waited for (said once)."""
+    try:
+        multiaddr = daemon_multiaddr(spec)
+    except IpfsAddressError as error:
+        raise UserError(str(error)) from None
+    if multiaddr is None:
+        return open_store("embedded", home)
+    waiting = False
+    while True:
+        reachable, problem = daemon_problem(multiaddr)
+        if problem is None:
+            return open_store(multiaddr, home)
+        if reachable or not wait:
+            raise UserError(problem)
+        if not waiting:
+            say(f"waiting for IPFS: {problem}")
+            waiting = True
+        time.sleep(WAIT_POLL_SECONDS)

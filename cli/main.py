@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import threading
+
+from cli.stopping import FORCED_EXIT_CODE, Stopping, stop_on_signals
 
 # command -> (module that registers and runs it, one-line summary for `run.py --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -17,11 +21,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("cli.chain_commands", "compile contracts/ into contracts/build/"),
     "deploy": ("cli.chain_commands", "run the migrations on a chain and print the contract address"),
     "history": ("cli.chain_commands", "the round history, read from the chain alone"),
+    "clients": ("cli.clients_command", "list the clients, allow or remove them, switch who may register"),
     "demo": ("cli.demo", "run the whole system in one process and print a summary"),
     "organization": ("cli.services", "the organization's service: runs rounds"),
     "client": ("cli.services", "a client's service: trains when a round opens"),
     "verify": ("cli.verify_command", "recompute finalized rounds and compare their result CIDs"),
-    "ipfs": ("cli.ipfs_commands", "the content store by hand: add a file, cat a CID"),
+    "ipfs": ("cli.ipfs_commands", "the content store by hand (add, cat) and a local IPFS daemon (daemon)"),
     "bench": ("cli.bench_command", "run the benchmark suite and write docs/BENCHMARKS.md"),
 }
 
@@ -32,6 +37,7 @@ EXPECTED_ERRORS = (
     ("chain.backends", "ChainUnavailableError"),
     ("chain.backends", "InvalidChainSpecError"),
     ("chain.accounts", "InvalidKeyError"),
+    ("chain.accounts", "DevKeysRefusedError"),
     ("chain.contract", "ContractNotFoundError"),
     ("chain.deployments", "DeploymentNotFoundError"),
     ("chain.errors", "ContractRevert"),
@@ -44,6 +50,28 @@ EXPECTED_ERRORS = (
     ("mlprocessor.data", "DataError"),
     ("protocol.outages", "RoundSettingsError"),
 )
+
+
+class DefaultsShown(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none worth showing or says it itself."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+        if shown and "default" not in help_text:
+            help_text += (" " if help_text else "") + "(default: %(default)s)"
+        return help_text
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Apply DefaultsShown to every (sub)command, including options declared without a help text."""
+    parser.formatter_class = DefaultsShown
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                _show_defaults(subparser)
+        elif action.help is None and action.option_strings and action.default not in (None, False):
+            action.help = "(default: %(default)s)"
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -59,6 +87,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name, (_, summary) in COMMANDS.items():
         if name not in commands.choices:
             commands.add_parser(name, help=summary)
+    _show_defaults(parser)
     return parser
 
 
@@ -69,12 +98,24 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        with stop_on_signals(f"run.py {args.command}"):
+            return args.handler(args)
+    except KeyboardInterrupt as interrupt:
+        if not isinstance(interrupt, Stopping):
+            print("interrupted", file=sys.stderr)
+        _exit_now_if_threads_linger()
+        return FORCED_EXIT_CODE
     except Exception as error:
         if not isinstance(error, expected_errors()):
             raise
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _exit_now_if_threads_linger() -> None:
+    """Worker threads (clients training) would keep an interrupted process alive until they finish:
+    the chain and IPFS hold everything that matters, so end it now."""
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(FORCED_EXIT_CODE)

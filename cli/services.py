@@ -8,6 +8,7 @@ and acts when the user clicks, or by itself with the automatic switch; without i
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,20 +19,24 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from chain.contract import FederatedLearningContract
-from chain.deployments import DeploymentNotFoundError
-from chain.migrate import attach, deploy
+from chain.migrate import deploy
 from cli.common import (
     UserError,
     account_of,
     add_account_options,
     add_chain_option,
+    add_contract_option,
     add_home_option,
     add_ipfs_option,
     connect_chain,
     deployment_book,
+    find_contract,
     home_of,
+    open_ipfs,
+    wait_for_contract,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from cli.stopping import FORCED_EXIT_CODE
 from client.service import Client, ClientSettings
 from client.state import ClientState
 from client.web import ClientNode
@@ -43,9 +48,11 @@ from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from organization.web.journal import RoundJournal, journal_path
-from storage.factory import open_store
 from webui.link import ChainLink
 from webui.node import ServiceNode
+
+INTERRUPTED = FORCED_EXIT_CODE  # the exit status of a service stopped by a signal, as for every command
+UNTIL_STOPPED = sys.maxsize  # rounds for a headless organization without --rounds
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -54,6 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     for parser in (organization, client):
         add_home_option(parser)
         add_chain_option(parser)
+        add_contract_option(parser)
         add_ipfs_option(parser)
         add_account_options(parser)
         add_data_options(parser)
@@ -68,7 +76,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                             help="no web interface, only the automatic loop (the default without --port)")
         parser.add_argument("--auto", action="store_true", help="web interface: start with the automatic switch on")
     add_plan_options(organization)
-    organization.add_argument("--rounds", type=int, default=5, help="headless: rounds to close before exiting")
+    organization.add_argument("--rounds", type=int, default=None,
+                              help="headless: close this many rounds, then exit (default: run until stopped)")
     organization.add_argument("--quorum", type=int, default=2, help="fewest updates a round may be finalized with")
     organization.add_argument("--target", type=int, default=None,
                               help="close a round as soon as this many updates arrived (default: the quorum)")
@@ -97,32 +106,34 @@ def _say(line: str) -> None:
 
 def _link(args: argparse.Namespace, account: LocalAccount) -> ChainLink:
     home = home_of(args)
-    return ChainLink(lambda: connect_chain(args), lambda chain: deployment_book(chain, home), account)
+    return ChainLink(lambda: connect_chain(args, say=_say), lambda chain: deployment_book(chain, home), account,
+                     args.contract)
 
 
-def _serve(app_of: Callable[[Any, int], Flask], node: ServiceNode, args: argparse.Namespace, role: str) -> int:
+def _serve(app_of: Callable[[Any, int, str], Flask], node: ServiceNode, args: argparse.Namespace, role: str) -> int:
     """Serve until interrupted; the node's automatic loop runs beside the server."""
-    server = make_server(args.host, args.port, app_of(node, args.port), threaded=True)
+    server = make_server(args.host, args.port, app_of(node, args.port, args.host), threaded=True)
     node.auto = args.auto
     node.start()
     _say(f"{role} web interface on http://{args.host}:{server.port} (account {node.link.account.address})")
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns only when Ctrl-C or SIGTERM (cli.stopping) interrupts it
     finally:
         node.stop()
         server.server_close()
-    return 0
+    return INTERRUPTED
 
 
 def _organization_contract(args: argparse.Namespace) -> FederatedLearningContract:
-    """Attach to the recorded deployment, deploying one first when this chain has none."""
-    chain = connect_chain(args)
-    book = deployment_book(chain, home_of(args))
+    """`--contract`, else the deployment recorded in the home, else a new one (recorded for the clients)."""
+    chain = connect_chain(args, wait=True, say=_say)
     account = account_of(args, 0)
     try:
-        return attach(chain, book, account)
-    except DeploymentNotFoundError:
-        return deploy(chain, account, book)
+        return find_contract(args, chain, account)
+    except UserError:
+        if args.contract:
+            raise
+    return deploy(chain, account, deployment_book(chain, home_of(args)), log=_say)
 
 
 def run_organization(args: argparse.Namespace) -> int:
@@ -134,7 +145,7 @@ def run_organization(args: argparse.Namespace) -> int:
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
                                     max_samples=args.max_samples, seed=args.seed)
-    store = open_store(args.ipfs, home)
+    store = open_ipfs(args, wait=True, say=_say)
     if web:
         node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",
                                 args.poll, _say)
@@ -143,7 +154,10 @@ def run_organization(args: argparse.Namespace) -> int:
     organization = Organization(contract, store, settings, test, _say)
     journal = RoundJournal(journal_path(home / "organization", contract))  # rejection reasons for the web pages
     _say(f"organization {contract.account.address} on {contract.chain.name}, contract {contract.address}")
-    organization.run(args.rounds, poll_seconds=args.poll, on_outcome=journal.record_outcome)
+    if args.rounds is None:
+        _say("organization: running rounds until stopped (Ctrl-C or SIGTERM; --rounds R stops after R)")
+    organization.run(args.rounds or UNTIL_STOPPED, poll_seconds=args.poll, on_outcome=journal.record_outcome)
+    _say(f"organization: closed {args.rounds} round(s) as --rounds {args.rounds} asked: stopping")
     return 0
 
 
@@ -174,19 +188,20 @@ def run_client(args: argparse.Namespace) -> int:
     state = ClientState(home / "clients" / account.address)
     ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
     settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed)
-    store = open_store(args.ipfs, home)
+    store = open_ipfs(args, wait=True, say=_say)
     if web:
         node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say,
                           data_dir=data_dir)
         if args.consolidate:
             state.request_consolidation()
         return _serve(client_app, node, args, "client")
-    chain = connect_chain(args)
-    contract = attach(chain, deployment_book(chain, home), account)
+    chain = connect_chain(args, wait=True, say=_say)
+    contract = wait_for_contract(args, chain, account, _say)
     client = Client(contract, store, data, state, settings, data_dir=data_dir)
     if args.consolidate:
         state.request_consolidation()
     _say(f"client {account.address} on {chain.name}: {description}, {len(data)} examples")
     client.run(poll_seconds=args.poll, max_rounds=args.rounds)
+    _say(f"client: answered {args.rounds} round(s) as --rounds {args.rounds} asked: stopping")
     return 0
 

@@ -5,7 +5,8 @@ and file formats as an honest client, and only public information (the base mode
 published screening rules, other clients' on-chain submissions).
 
 - `inflate-samples`: claims the round's maximum sample count, with noise just inside the norm
-  bound it can compute from the base (the claim, not the noise, was the lever);
+  bounds it can compute (from the base, and its own honest norm for the round's median): the
+  claim, not the noise, was the lever;
 - `scale`: its honestly trained update times 100 (a large-norm update);
 - `sign-flip`: the negative of its honestly trained update;
 - `free-ride`: trains nothing and re-submits another client's update CID of this round;
@@ -63,6 +64,10 @@ class Adversary:
     def data(self) -> Dataset:
         return self.client.data
 
+    @data.setter
+    def data(self, data: Dataset) -> None:  # the continual demo hands out a new task's data
+        self.client.data = data
+
     def ensure_registered(self) -> None:
         self.client.ensure_registered()
 
@@ -100,9 +105,12 @@ class Adversary:
         return train_local(base.metadata.architecture, base.tensors, self.client.data, config).delta(base.tensors)
 
     def _noise_inside_bound(self, base: Artifact, round_id: int) -> StateDict:
+        """Noise at the tightest published bound; its own honest norm stands in for the round's median."""
         bounds = [b.limit for b in (base_norm_bound(l2_norm(base.tensors), self.rules),
                                     history_norm_bound(published_median_norm(base.metadata), self.rules)) if b]
-        target = BOUND_MARGIN * min(bounds) if bounds else 1.0
+        if self.rules.norm_factor is not None:
+            bounds.append(self.rules.norm_factor * l2_norm(self._trained_delta(base, round_id)))
+        target = BOUND_MARGIN * min(bounds)
         rng = np.random.default_rng(self._seed(round_id))
         noise = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in base.tensors.items()}
         scale = target / l2_norm(noise)

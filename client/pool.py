@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from chain.accounts import derived_account
@@ -43,7 +46,6 @@ class SimulatedClient:
     label: str  # with the index, names the account (`chain.accounts.derived_account`)
     index: int
     data: Dataset
-    state_dir: Path
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,14 @@ class Connection:
     contract: str
     store: str  # `embedded` or a daemon multiaddr (see storage.factory.open_store)
     home: Path
+    state_root: Path  # each client keeps its state in state_root / its address
 
 
 def build_client(contract: FederatedLearningContract, store: ContentStore, spec: SimulatedClient,
-                 settings: ClientSettings) -> Client:
+                 settings: ClientSettings, state_root: Path) -> Client:
     account = derived_account(spec.label, spec.index)
-    return Client(contract.with_account(account), store, spec.data, ClientState(spec.state_dir), settings,
-                  log=_quiet)
+    return Client(contract.with_account(account), store, spec.data, ClientState(state_root / account.address),
+                  settings, log=_quiet)
 
 
 def _quiet(_: str) -> None:
@@ -106,29 +109,39 @@ class ClientThreadPool(ClientPool):
 
 
 class ClientProcessPool(ClientPool):
-    """Clients in `workers` processes (spawned, one torch thread each). The workers start at once
-    and receive the clients' data, so their start-up overlaps the caller's deployment; `connect`
-    then tells them where the federation is."""
+    """Clients in `workers` processes (spawned, one torch thread each). The workers start at once,
+    so their start-up (imports) overlaps the caller's own (data, deployment, registration);
+    `connect` then says where the federation is and hands over the clients' data as one file
+    each worker loads once (through a pipe, it would hold the caller until each worker is up)."""
 
-    def __init__(self, clients: Sequence[SimulatedClient], settings: ClientSettings, workers: int) -> None:
+    def __init__(self, settings: ClientSettings, workers: int) -> None:
         context = multiprocessing.get_context("spawn")  # no forked copy of torch's or web3's threads
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
-                                       initargs=(tuple(clients), settings))
-        super().__init__(executor, len(clients))
+                                       initargs=(settings,))
+        super().__init__(executor, 0)
         for _ in range(workers):
             executor.submit(os.getpid)  # spawns every worker now rather than at the first round
-        self._connection: Connection | None = None
+        self._scratch = Path(tempfile.mkdtemp(prefix="fedchain-pool-"))
+        self._job: tuple[Connection, Path] | None = None
 
-    def connect(self, connection: Connection) -> None:
-        self._connection = connection
+    def connect(self, connection: Connection, clients: Sequence[SimulatedClient]) -> None:
+        data_file = self._scratch / f"clients-{len(list(self._scratch.iterdir()))}.npz"
+        np.savez(data_file, labels=np.array([c.label for c in clients]), indices=np.array([c.index for c in clients]),
+                 **{f"x{i}": c.data.x for i, c in enumerate(clients)},
+                 **{f"y{i}": c.data.y for i, c in enumerate(clients)})
+        self._job, self.count = (connection, data_file), len(clients)
 
     def _submit(self, index: int, round_id: int) -> Future[Participation]:
-        if self._connection is None:
+        if self._job is None:
             raise RuntimeError("connect the pool to a deployment before running rounds")
         future: Future[Participation] = Future()
-        remote = self._executor.submit(_participate, self._connection, index, round_id)
+        remote = self._executor.submit(_participate, *self._job, index, round_id)
         remote.add_done_callback(lambda done: _settle(future, done, round_id))
         return future
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)  # idle workers exit on their own
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 def _settle(future: Future[Participation], done: Future[tuple[object, str | None, dict[str, float]]],
@@ -148,33 +161,43 @@ def _settle(future: Future[Participation], done: Future[tuple[object, str | None
 class _Worker:
     """One worker process's clients, built on first use and kept for later rounds."""
 
-    def __init__(self, clients: tuple[SimulatedClient, ...], settings: ClientSettings) -> None:
-        self._specs = clients
+    def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
-        self._connection: Connection | None = None
+        self._job: tuple[Connection, Path] | None = None
+        self._specs: list[SimulatedClient] = []
         self._clients: dict[int, Client] = {}
 
-    def client(self, connection: Connection, index: int) -> Client:
-        if connection != self._connection:
+    def client(self, connection: Connection, data_file: Path, index: int) -> Client:
+        if (connection, data_file) != self._job:
             chain = connect(connection.chain, connection.home)
             self._contract = FederatedLearningContract(chain, connection.contract, derived_account("pool", 0))
             self._store = open_store(connection.store, connection.home)
-            self._connection, self._clients = connection, {}
+            self._specs = _load_clients(data_file)
+            self._job, self._clients = (connection, data_file), {}
         if index not in self._clients:
-            self._clients[index] = build_client(self._contract, self._store, self._specs[index], self._settings)
+            self._clients[index] = build_client(self._contract, self._store, self._specs[index], self._settings,
+                                                connection.state_root)
         return self._clients[index]
+
+
+def _load_clients(data_file: Path) -> list[SimulatedClient]:
+    with np.load(data_file) as arrays:
+        names = zip(arrays["labels"].tolist(), arrays["indices"].tolist(), strict=True)
+        return [SimulatedClient(label, index, Dataset(arrays[f"x{i}"], arrays[f"y{i}"]))
+                for i, (label, index) in enumerate(names)]
 
 
 _worker: _Worker | None = None
 
 
-def _start_worker(clients: tuple[SimulatedClient, ...], settings: ClientSettings) -> None:
+def _start_worker(settings: ClientSettings) -> None:
     torch.set_num_threads(1)  # processes x threads <= cores: oversubscription costs 10x here
     global _worker
-    _worker = _Worker(clients, settings)
+    _worker = _Worker(settings)
 
 
-def _participate(connection: Connection, index: int, round_id: int) -> tuple[object, str | None, dict[str, float]]:
+def _participate(connection: Connection, data_file: Path, index: int,
+                 round_id: int) -> tuple[object, str | None, dict[str, float]]:
     assert _worker is not None, "the pool's initializer did not run"
-    participation = _worker.client(connection, index).participate(round_id)
+    participation = _worker.client(connection, data_file, index).participate(round_id)
     return participation.entry, participation.skipped, participation.timer.totals()

@@ -231,11 +231,13 @@ class Client:
     def run(self, poll_seconds: float = 1.0, should_stop: Callable[[], bool] = lambda: False,
             max_rounds: int | None = None) -> None:
         """Headless loop: answer each round as it opens."""
-        self.ensure_registered()
-        answered = 0
+        answered, registered = 0, False
         refused: set[int] = set()  # rounds whose base this client cannot use: not retried
         while not should_stop() and (max_rounds is None or answered < max_rounds):
             try:  # a node or daemon restarting, a reverted transaction: one line, then try again
+                if not registered:
+                    self.ensure_registered()
+                    registered = True
                 info = self.pending_round()
                 if info is None or info.round_id in refused:
                     time.sleep(poll_seconds)
@@ -247,7 +249,6 @@ class Client:
                 time.sleep(poll_seconds)
                 continue
             answered += 1
-
 
 
 def _refusal(base: Artifact, plan: TrainingPlan) -> str | None:

@@ -74,23 +74,41 @@ contract FederatedLearning is Ownable2Step {
         uint64 openBlock;
     }
 
+    /// @notice A CID digest of zero: a CIDv0's sha2-256 digest is required.
     error InvalidCid();
+    /// @notice The deadline block is not after the current block, or does not fit in 40 bits.
     error InvalidDeadline(uint64 deadline, uint256 currentBlock);
+    /// @notice A quorum of zero.
     error InvalidQuorum();
+    /// @notice A cap of zero samples per submission.
     error InvalidMaxSamples();
+    /// @notice A submission claiming zero samples.
     error InvalidSampleCount();
+    /// @notice A submission claiming more samples than the round allows.
     error TooManySamples(uint32 samples, uint32 maxSamples);
+    /// @notice An accepted-set bitmap of the wrong length, or with a bit past the last submission.
     error InvalidAcceptedSet(uint256 expectedBytes, uint256 givenBytes);
+    /// @notice Registration is limited to the allow-list and `client` is not on it.
     error RegistrationClosed(address client);
+    /// @notice `client` is already registered (or already allowed).
     error AlreadyRegistered(address client);
+    /// @notice `client` is not a registered client.
     error NotRegistered(address client);
+    /// @notice `client` was never allowed or registered, or was already removed.
     error UnknownClient(address client);
+    /// @notice `client` was removed and must be allowed again before registering.
     error ClientWasRemoved(address client);
+    /// @notice Round `roundId` is still open.
     error RoundStillOpen(uint256 roundId);
+    /// @notice Round `roundId` is not open (it is in `state`).
     error RoundNotOpen(uint256 roundId, RoundState state);
+    /// @notice The owner froze round `roundId`'s submission set.
     error SubmissionsClosed(uint256 roundId);
+    /// @notice Round `roundId` took submissions up to block `deadline`.
     error DeadlinePassed(uint256 roundId, uint64 deadline);
+    /// @notice `client` already submitted to round `roundId`.
     error AlreadySubmitted(uint256 roundId, address client);
+    /// @notice Round `roundId` has fewer submissions than its quorum.
     error QuorumNotMet(uint256 roundId, uint32 submissions, uint32 quorum);
 
     /// @notice Registration became open to anyone (`open`) or limited to the allow-list.

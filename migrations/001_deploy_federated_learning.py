@@ -1,7 +1,7 @@
-"""Deploy the round contract; registration is open unless the deployer asked for an allow-list."""
+"""Deploy the round contract, with open registration or an allow-list as `chain.migrate.deploy` chose."""
 
 from chain.migrate import MigrationContext
 
 
 def migrate(context: MigrationContext) -> None:
-    context.deploy("FederatedLearning", context.options.get("registration_open", True))
+    context.deploy("FederatedLearning", context.options["registration_open"])

@@ -1,4 +1,6 @@
-"""The two models of McMahan et al. 2017 and conversions between modules and numpy state dicts."""
+"""The two models of McMahan et al. 2017 and conversions between modules and numpy state dicts.
+
+`StateDict` and `tensor_spec` live in mlprocessor.specs (no torch) and are re-exported here."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ import numpy as np
 import torch
 from torch import nn
 
-StateDict = dict[str, np.ndarray]
-"""The interchange format: float32 arrays keyed by torch ``state_dict`` names."""
+from mlprocessor.specs import StateDict, tensor_spec
+
+__all__ = ["ARCHITECTURES", "StateDict", "build_model", "initial_state", "load_numpy_state", "model_from_state",
+           "parameter_count", "state_to_numpy", "tensor_spec"]
 
 
 def _mlp_2nn() -> nn.Module:
@@ -61,11 +65,6 @@ def model_from_state(name: str, state: Mapping[str, np.ndarray]) -> nn.Module:
 
 def initial_state(name: str, seed: int = 0) -> StateDict:
     return state_to_numpy(build_model(name, seed))
-
-
-def tensor_spec(name: str) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Tensor name -> (shape, dtype) of an architecture, for checking serialized models and updates."""
-    return {k: (tuple(v.shape), "float32") for k, v in build_model(name).state_dict().items()}
 
 
 def parameter_count(name: str) -> int:

@@ -26,7 +26,7 @@ TensorSpec = Mapping[str, tuple[tuple[int, ...], str]]
 
 @dataclass(frozen=True)
 class ValidationConfig:
-    norm_factor: float | None = 10.0  # reject ||delta|| > norm_factor * median norm of the round
+    norm_factor: float | None = 4.0  # reject ||delta|| > norm_factor * median norm of the round
     base_norm_fraction: float | None = 0.5  # reject ||delta|| > fraction * ||theta_base||
     history_norm_factor: float | None = 2.0  # reject ||delta|| > factor * previous round's accepted median
     max_samples: int = 1_000_000  # a claimed sample count above this is implausible (the round's cap)

@@ -294,7 +294,14 @@ class Organization:
     def _screen_of(self, info: RoundInfo, timer: PhaseTimer) -> RoundScreen:
         if info.round_id not in self._screens:
             assert info.base_cid is not None
-            base = self.fetch_model(info.base_cid, timer)
+            try:
+                with timer.phase("ipfs"):
+                    data = self.store.get_bounded(info.base_cid, max_update_bytes(self.settings.model),
+                                                  self.settings.fetch_seconds)
+            except StorageError as error:
+                raise ScreeningPostponed(f"the base model is not available: {one_line(error)}") from None
+            with timer.phase("serialization"):
+                base = decode_artifact(data, self.settings.model)
             config = self._validation(info)
             self._screens[info.round_id] = RoundScreen(
                 base, TrainingPlan.from_extra(base.metadata.extra), base_norm_bound(l2_norm(base.tensors), config),

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlprocessor.aggregation import ClientUpdate
-from mlprocessor.ewc import EwcState, fedcurv_totals
-from mlprocessor.models import StateDict
+from mlprocessor.specs import StateDict
 from protocol.artifacts import FEDCURV_U, FEDCURV_V, FISHER, Artifact, encode_artifact, model_metadata
 from protocol.plan import StrategySpec, TrainingPlan
 from storage.cid import Cid
@@ -29,13 +28,16 @@ def client_updates(updates: Sequence[tuple[str, Artifact]]) -> list[ClientUpdate
 
 def fedcurv_sections(base: StateDict, accepted: Sequence[Artifact]) -> dict[str, StateDict]:
     """u = sum F_j and v = sum F_j theta_j over accepted updates that carry a Fisher, theta_j = base + delta_j."""
+    fishers = [(update, fisher) for update in accepted if (fisher := update.section(FISHER)) is not None]
+    if not fishers:
+        return {}
+    from mlprocessor.ewc import EwcState, fedcurv_totals  # imports torch: only rounds with Fishers need it
+
     contributions = [
         EwcState(fisher=fisher, anchor={k: (base[k].astype(np.float64) + update.tensors[k]).astype(np.float32)
                                         for k in base})
-        for update in accepted if (fisher := update.section(FISHER)) is not None
+        for update, fisher in fishers
     ]
-    if not contributions:
-        return {}
     u, v = fedcurv_totals(contributions)
     return {FEDCURV_U: u, FEDCURV_V: v}
 

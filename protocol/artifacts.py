@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlprocessor.models import StateDict, tensor_spec
+from mlprocessor.specs import StateDict, tensor_spec
 from mlprocessor.validation import fisher_problem
+from protocol.rejections import REASON_CHARS, REJECTIONS
 from storage import model_file
 from storage.cid import Cid
 from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
@@ -23,10 +24,8 @@ from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
 FISHER = "fisher"
 FEDCURV_U = "fedcurv_u"
 FEDCURV_V = "fedcurv_v"
-REJECTIONS = "rejections"  # result metadata: JSON object, update index -> the organization's reason
 MEDIAN_NORM = "screening.median_norm"  # result metadata: median norm of the round's accepted updates
 FEDCURV_U_LIMIT = 1e6  # u sums accepted Fishers (each at most 100, on our models under 1)
-REASON_CHARS = 300  # a published reason is cut here: metadata stays small whatever a file made us say
 
 
 class UnexpectedArtifactError(ModelFileError):
@@ -111,15 +110,6 @@ def screening_extra(rejections: Mapping[int, str], median_norm: float | None) ->
     return extra
 
 
-def published_rejections(metadata: ModelMetadata) -> dict[int, str]:
-    """Index -> reason as a result file publishes them ({} when it publishes none, or garbage)."""
-    try:
-        reasons = json.loads(str(metadata.extra.get(REJECTIONS, "{}")))
-        return {int(index): str(reason) for index, reason in reasons.items()}
-    except (ValueError, TypeError, AttributeError):
-        return {}
-
-
 def published_median_norm(metadata: ModelMetadata) -> float | None:
     value = metadata.extra.get(MEDIAN_NORM)
     return float(value) if isinstance(value, int | float) and value > 0 else None
@@ -137,3 +127,4 @@ def fedcurv_problem(base: Artifact) -> str | None:
     return fisher_problem(u, spec, FEDCURV_U_LIMIT, "FedCurv section u") or next(
         (f"FedCurv section v {name} has non-finite values" for name, value in v.items()
          if not np.isfinite(value).all()), None)
+

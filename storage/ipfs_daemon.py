@@ -11,6 +11,7 @@ import contextlib
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -34,6 +35,9 @@ from storage.store import (
 )
 
 T = TypeVar("T")
+
+# ipfshttpclient 0.7.0 passes urllib3 2.x a `strict` argument on every request; urllib3 warns each time.
+warnings.filterwarnings("ignore", message="The 'strict' parameter is no longer needed", category=FutureWarning)
 
 # Kubo's `ipfs add` defaults, spelled out so a daemon configured otherwise cannot change the CIDs.
 _ADD_OPTIONS = {"pin": "true", "cid-version": "0", "chunker": "size-262144", "raw-leaves": "false"}

@@ -52,10 +52,11 @@ class JsIpfsDaemon:
     so content survives a restart.
     """
 
-    def __init__(self, repo: Path, *, startup_timeout: float = 60.0) -> None:
+    def __init__(self, repo: Path, *, startup_timeout: float = 60.0, api_port: int | None = None) -> None:
+        """`api_port` fixes the HTTP RPC API's port (what users pass as --ipfs); the default is a free one."""
         self.repo = Path(repo)
         self.startup_timeout = startup_timeout
-        self.api_port = _free_port()
+        self.api_port = api_port or _free_port()
         self._ports = {"Swarm": _free_port(), "Gateway": _free_port(), "RPC": _free_port()}
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -170,6 +171,12 @@ class JsIpfsDaemon:
                 process.kill()
                 process.wait()
         self._remove_stale_locks()
+
+    def wait(self) -> int:
+        """Block until the daemon exits on its own; its exit code."""
+        if self._process is None:
+            raise JsIpfsError("the daemon is not running")
+        return self._process.wait()
 
     def __enter__(self) -> JsIpfsDaemon:
         self.start()

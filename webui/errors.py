@@ -51,7 +51,7 @@ def readable(error: BaseException) -> str:
     if isinstance(error, _EXPECTED):
         return str(error) or type(error).__name__
     log.error("unexpected error", exc_info=error)
-    return f"unexpected error ({type(error).__name__}): {error}; the service's log has the details"
+    return "unexpected error in the service: its log has the details"  # never internals in a response
 
 
 def status_code(error: BaseException) -> int:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import request
+from web3 import Web3
 
 from webui.errors import InvalidInput
 
@@ -51,3 +52,11 @@ def switch(values: dict[str, Any], name: str) -> bool:
     """A checkbox or JSON boolean: true, "true", "on" or "1" switch it on."""
     value = values.get(name, False)
     return value is True or str(value).lower() in ("true", "on", "1")
+
+
+def address(values: dict[str, Any], name: str) -> str:
+    """An Ethereum address (any case), checksummed."""
+    raw = str(values.get(name) or "").strip()
+    if not Web3.is_address(raw):
+        raise InvalidInput(f"{name} must be an Ethereum address (0x and 40 hex digits), got {raw!r}")
+    return Web3.to_checksum_address(raw)

@@ -25,11 +25,14 @@ NOT_DEPLOYED = "no FederatedLearning contract is deployed on this chain yet"
 
 
 class ChainLink:
+    """The chain, and the contract at `address` (`--contract`) or else the one recorded in the book."""
+
     def __init__(self, connect: Callable[[], Chain], book: Callable[[Chain], DeploymentBook],
-                 account: LocalAccount) -> None:
+                 account: LocalAccount, address: str | None = None) -> None:
         self._connect = connect
         self._book = book
         self.account = account
+        self.address = address
         self._chain: Chain | None = None
         self._contract: FederatedLearningContract | None = None
         self._lock = threading.Lock()
@@ -45,7 +48,10 @@ class ChainLink:
         if self._contract is None:
             chain = self.chain()
             try:
-                self._contract = attach(chain, self._book(chain), self.account)
+                if self.address:
+                    self._contract = FederatedLearningContract(chain, self.address, self.account)
+                else:
+                    self._contract = attach(chain, self._book(chain), self.account)
             except (DeploymentNotFoundError, ContractNotFoundError):
                 return None
         return self._contract
@@ -53,11 +59,15 @@ class ChainLink:
     def require_contract(self) -> FederatedLearningContract:
         contract = self.contract()
         if contract is None:
+            if self.address:
+                raise UserError(f"no contract at {self.address} (--contract) on this chain")
             raise UserError(f"{NOT_DEPLOYED}: the organization deploys it first")
         return contract
 
     def deploy(self, log: Callable[[str], None]) -> FederatedLearningContract:
         existing = self.contract()
+        if self.address:
+            raise UserError(f"this service is attached to --contract {self.address}: it deploys nothing")
         if existing is not None:
             raise UserError(f"the contract is already deployed at {existing.address}")
         chain = self.chain()

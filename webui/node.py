@@ -3,6 +3,7 @@ time, the outage report and an automatic loop that a switch on the page turns on
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -28,6 +29,7 @@ class ServiceNode(ABC):
         self.last_line = ""
         self._print = log
         self._stop = threading.Event()
+        self._last_view: dict[str, Any] = {}
 
     def log(self, line: str) -> None:
         """The service's log: printed, and shown as the running job's progress."""
@@ -52,6 +54,18 @@ class ServiceNode(ABC):
         view["chain"] = {"name": self.link.chain().name, "chain_id": web3.eth.chain_id, "block": block}
         return view, block
 
+    def remember(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Keep the view of a good moment, for `last_known` during an outage."""
+        self._last_view = dict(view)
+        return view
+
+    def last_known(self, view: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        """While the chain does not answer: `keys` as last seen, and `stale` so the page says so."""
+        if self._last_view:
+            view.update({key: self._last_view.get(key) for key in keys}, stale=True,
+                        last_block=(self._last_view.get("chain") or {}).get("block"))
+        return view
+
     def set_auto(self, enabled: bool) -> str:
         self.auto, self.auto_error = enabled, None
         return f"automatic {self.automatic}: {'on' if enabled else 'off'}"
@@ -64,13 +78,20 @@ class ServiceNode(ABC):
 
     def _auto_loop(self) -> None:
         while not self._stop.wait(self.poll_seconds):
-            if not self.auto or self.jobs.busy:
+            if self.jobs.busy:
+                continue
+            if not self.auto:
+                with contextlib.suppress(Exception):  # an outage shows in the banner already; next poll retries
+                    self.idle_tick()
                 continue
             try:
                 self.auto_tick()
                 self.auto_error = None
             except Exception as error:  # shown in the banner; the loop tries again on the next tick
                 self.auto_error = f"Automatic {self.automatic}: {readable(error)}"
+
+    def idle_tick(self) -> None:  # noqa: B027 - optional hook: most nodes do nothing while idle
+        """One poll while the automatic loop is off (nothing by default)."""
 
     @abstractmethod
     def auto_tick(self) -> None:

@@ -8,13 +8,15 @@ from flask.typing import ResponseReturnValue
 from client.web.node import ClientNode
 from webui import make_app
 from webui.app import done
+from webui.explorer_routes import install_explorer
 from webui.forms import choice, inputs, number, optional_number, switch
 
 FISHER_MODES = ("sampled", "true")
 
 
-def create_app(node: ClientNode, port: int = 0) -> Flask:
-    app = make_app(__name__, role="client", port=port)
+def create_app(node: ClientNode, port: int = 0, host: str = "127.0.0.1") -> Flask:
+    app = make_app(__name__, role="client", port=port, host=host)
+    install_explorer(app, node.explorer, node.problems)
 
     @app.get("/")
     def page() -> str:

@@ -18,6 +18,7 @@ from client.state import ClientState, history_json
 from mlprocessor.data import Dataset
 from storage.atomic import write_text_atomically
 from storage.store import ContentStore
+from webui.explorer import Explorer
 from webui.jobs import Job
 from webui.link import ChainLink
 from webui.node import ServiceNode
@@ -39,6 +40,7 @@ class ClientNode(ServiceNode):
         self.settings = self._saved_settings(settings)
         self.data_description = data_description
         self._client: Client | None = None
+        self.explorer = Explorer(link, store)
 
     def client(self) -> Client:
         contract = self.link.require_contract()
@@ -51,8 +53,10 @@ class ClientNode(ServiceNode):
     def status(self) -> dict[str, Any]:
         view, block = self.base_status()
         view.update(settings=asdict(self.settings), contract=None, registration=None, round=None)
-        contract = self.link.contract() if block is not None else None
-        if contract is None or block is None:
+        if block is None:  # the chain does not answer: the last known contract, registration and round
+            return self.last_known(view, ("contract", "registration", "round"))
+        contract = self.link.contract()
+        if contract is None:
             return view
         info = contract.client_info(self.link.account.address)
         view["contract"] = {"address": contract.address, "registration_open": contract.registration_open()}
@@ -69,7 +73,7 @@ class ClientNode(ServiceNode):
                 "can_train": (latest.state is RoundState.OPEN and block < latest.deadline and not submitted
                               and info.status is ClientStatus.REGISTERED),
             }
-        return view
+        return self.remember(view)
 
     def data_summary(self) -> dict[str, Any]:
         """The data of the latest round (a watched directory may have changed since the start), its

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlprocessor.models import StateDict
+from mlprocessor.specs import StateDict
 
 
 @dataclass(frozen=True)

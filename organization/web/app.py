@@ -9,39 +9,25 @@ from mlprocessor.aggregation import STRATEGY_NAMES
 from organization.web.node import STRATEGY_PARAMETER, OrganizationNode, strategy_spec
 from webui import make_app
 from webui.app import done
-from webui.forms import choice, inputs, number, optional_number, switch
+from webui.explorer_routes import install_explorer
+from webui.forms import address, choice, inputs, number, optional_number, switch
 
 MAX_QUORUM = 10_000
 MAX_DEADLINE_BLOCKS = 1_000_000
 
 
-def create_app(node: OrganizationNode, port: int = 0) -> Flask:
-    app = make_app(__name__, role="organization", port=port)
+def create_app(node: OrganizationNode, port: int = 0, host: str = "127.0.0.1") -> Flask:
+    app = make_app(__name__, role="organization", port=port, host=host)
+    install_explorer(app, node.explorer, node.problems)
 
     @app.get("/")
     def dashboard() -> str:
         return render_template("dashboard.html", problems=node.problems(), defaults=node.defaults(),
                                strategies=STRATEGY_NAMES, parameters=STRATEGY_PARAMETER)
 
-    @app.get("/rounds/<int:round_id>")
-    def round_page(round_id: int) -> str:
-        return render_template("round.html", problems=node.problems(), round_id=round_id)
-
     @app.get("/api/status")
     def status() -> Response:
         return jsonify(node.status())
-
-    @app.get("/api/rounds")
-    def rounds() -> Response:
-        return jsonify(rounds=node.rounds())
-
-    @app.get("/api/rounds/<int:round_id>")
-    def round_detail(round_id: int) -> Response:
-        return jsonify(node.round_detail(round_id))
-
-    @app.get("/api/clients")
-    def clients() -> Response:
-        return jsonify(clients=node.clients())
 
     @app.post("/api/deploy")
     def deploy() -> ResponseReturnValue:
@@ -69,10 +55,17 @@ def create_app(node: OrganizationNode, port: int = 0) -> Flask:
     def abort() -> ResponseReturnValue:
         return done(node.abort())
 
-    @app.post("/api/rounds/<int:round_id>/verify")
-    def verify(round_id: int) -> ResponseReturnValue:
-        verification = node.verify(round_id)
-        return done(verification.message, ok=verification.ok, verification=verification.to_json())
+    @app.post("/api/clients/allow")
+    def allow_client() -> ResponseReturnValue:
+        return done(node.allow_client(address(inputs(), "address")))
+
+    @app.post("/api/clients/remove")
+    def remove_client() -> ResponseReturnValue:
+        return done(node.remove_client(address(inputs(), "address")))
+
+    @app.post("/api/registration")
+    def registration() -> ResponseReturnValue:
+        return done(node.set_registration_open(switch(inputs(), "open")))
 
     @app.post("/api/auto")
     def auto() -> ResponseReturnValue:

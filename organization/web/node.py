@@ -10,24 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from chain.contract import RoundInfo, RoundState
-from chain.history import RoundRecord
 from cli.common import UserError
 from mlprocessor.data import Dataset
 from organization.service import Organization, OrganizationSettings
 from organization.web.journal import RoundJournal, journal_path
+from protocol.outages import RoundSettingsError
 from protocol.plan import StrategySpec
-from protocol.verification import Verification, verify_round
 from storage.cid import Cid
-from storage.model_file import ModelFileError, read_metadata
-from storage.store import ContentStore, StorageError
+from storage.store import ContentStore
 from webui.errors import InvalidInput
+from webui.explorer import Explorer
 from webui.jobs import Job
 from webui.link import ChainLink
 from webui.node import ServiceNode
 
 # The one tunable parameter of each rule, as the open-round form names it.
 STRATEGY_PARAMETER = {"fedprox": "mu", "trimmed-mean": "beta", "krum": "f", "multi-krum": "f"}
-NO_METRICS: dict[str, float | None] = {"accuracy": None, "loss": None}
 
 
 def strategy_spec(name: str, parameter: float | None) -> StrategySpec:
@@ -58,8 +56,12 @@ class OrganizationNode(ServiceNode):
         self._lock = threading.RLock()  # one state-changing action at a time: one nonce sequence
         self._organization: Organization | None = None
         self._journal: RoundJournal | None = None
-        self._snapshot: tuple[int, list[RoundRecord], list[str]] | None = None
-        self._metrics: dict[Cid, dict[str, float | None]] = {}
+        self.explorer = Explorer(link, store, self._journal_reasons)
+
+    def _journal_reasons(self, round_id: int) -> dict[int, str]:
+        """Rejection reasons this service noted, for results that do not publish them."""
+        rejections = self.journal().entry(round_id).get("rejections", {})
+        return {int(index): reason for index, reason in rejections.items()}
 
     def organization(self) -> Organization:
         """The service on the deployed contract (UserError until there is one)."""
@@ -84,8 +86,10 @@ class OrganizationNode(ServiceNode):
         view, block = self.base_status()
         view.update(initial_model_cid=str(self.initial_cid) if self.initial_cid else None, contract=None,
                     round=None, history_key=None)
-        contract = self.link.contract() if block is not None else None
-        if contract is None or block is None:
+        if block is None:  # the chain does not answer: the last known contract and round, marked stale
+            return self.last_known(view, ("contract", "round", "history_key"))
+        contract = self.link.contract()
+        if contract is None:
             return view
         count, clients = contract.round_count(), contract.client_count()
         view["contract"] = {"address": contract.address, "owner": contract.owner(), "clients": clients,
@@ -97,70 +101,7 @@ class OrganizationNode(ServiceNode):
                              "submissions": latest.submissions}
         # Changes whenever the history or the client list does: the page re-reads them only then.
         view["history_key"] = f"{count}:{latest and latest.state}:{latest and latest.submissions}:{clients}"
-        return view
-
-    def _history(self) -> tuple[list[RoundRecord], list[str]]:
-        """Rounds and registered clients from the chain's logs, re-read only when a new block arrived."""
-        organization = self.organization()
-        block = organization.contract.block_number()
-        if self._snapshot is None or self._snapshot[0] != block:
-            self._snapshot = (block, *organization.history.rounds_and_clients())
-        return self._snapshot[1], self._snapshot[2]
-
-    def _records(self) -> list[RoundRecord]:
-        return self._history()[0]
-
-    def _result_metrics(self, record: RoundRecord) -> dict[str, float | None]:
-        """Test accuracy and loss: as this service measured them, else as the result file's metadata says."""
-        entry = self.journal().entry(record.round_id)
-        if entry.get("accuracy") is not None:
-            return {"accuracy": entry["accuracy"], "loss": entry.get("loss")}
-        cid = record.result_cid
-        if cid is None:
-            return NO_METRICS
-        if cid not in self._metrics:  # content never changes under a CID: cache for good
-            try:
-                extra = read_metadata(self.store.get(cid)).extra
-            except (StorageError, ModelFileError):
-                return NO_METRICS
-            self._metrics[cid] = {"accuracy": extra.get("test_accuracy"), "loss": extra.get("test_loss")}
-        return self._metrics[cid]
-
-    def rounds(self) -> list[dict[str, Any]]:
-        rows = []
-        for record in self._records():
-            row = record.to_json()
-            submissions = row.pop("submissions")
-            row.update(self._result_metrics(record), submissions=len(submissions),
-                       accepted=sum(s["accepted"] is True for s in submissions),
-                       rejected=sum(s["accepted"] is False for s in submissions))
-            rows.append(row)
-        return rows
-
-    def round_detail(self, round_id: int) -> dict[str, Any]:
-        record = next((r for r in self._records() if r.round_id == round_id), None)
-        if record is None:
-            raise LookupError(f"round {round_id} does not exist on this contract")
-        entry = self.journal().entry(round_id)
-        detail = record.to_json()
-        reasons = entry.get("rejections", {})
-        for submission in detail["submissions"]:
-            submission["reason"] = reasons.get(str(submission["index"]))
-        detail.update(self._result_metrics(record), strategy=entry.get("strategy"))
-        return detail
-
-    def clients(self) -> list[dict[str, Any]]:
-        """Registered clients (from ClientRegistered events), their status and their part in rounds."""
-        contract = self.organization().contract
-        records, registered = self._history()
-        rows = []
-        for address in registered:
-            info = contract.client_info(address)
-            mine = [s for r in records for s in r.submissions if s.client == address]
-            rows.append({"address": address, "status": str(info.status), "client_id": info.client_id,
-                         "last_round": info.last_round, "submissions": len(mine),
-                         "accepted": sum(s.accepted is True for s in mine)})
-        return rows
+        return self.remember(view)
 
     # ---------------------------------------------------------------- actions
 
@@ -178,9 +119,14 @@ class OrganizationNode(ServiceNode):
         self.jobs.require_idle()
         with self._lock:
             organization = self.organization()
-            organization.settings = replace(organization.settings, deadline_blocks=deadline_blocks, quorum=quorum,
+            previous = organization.settings
+            organization.settings = replace(previous, deadline_blocks=deadline_blocks, quorum=quorum,
                                             target=quorum, strategy=strategy)
-            tx_hash = self._open(organization)
+            try:
+                tx_hash = self._open(organization)
+            except RoundSettingsError as error:  # e.g. krum's f too large for the quorum
+                organization.settings = previous
+                raise InvalidInput(str(error)) from None
         return f"{self.last_line} (strategy {strategy.name}, tx {tx_hash})"
 
     def _open(self, organization: Organization) -> str:
@@ -224,8 +170,31 @@ class OrganizationNode(ServiceNode):
             result = self.organization().contract.abort_round(info.round_id)
         return f"round {info.round_id} aborted (tx {result.tx_hash})"
 
-    def verify(self, round_id: int) -> Verification:
-        return verify_round(self.link.require_contract(), self.store, round_id)
+    def allow_client(self, address: str) -> str:
+        with self._lock:
+            result = self.organization().contract.allow_client(address)
+        return f"{address} may register now (tx {result.tx_hash})"
+
+    def remove_client(self, address: str) -> str:
+        with self._lock:
+            result = self.organization().contract.remove_client(address)
+        return f"{address} removed: it can no longer submit (tx {result.tx_hash})"
+
+    def set_registration_open(self, open_: bool) -> str:
+        with self._lock:
+            result = self.organization().contract.set_registration_open(open_)
+        mode = "open: anyone may register" if open_ else "allow-list: only allowed addresses may register"
+        return f"registration {mode} (tx {result.tx_hash})"
+
+    def idle_tick(self) -> None:
+        """Manual mode: while a round is open on a dev chain, mine a block per poll so its deadline
+        passes, as the headless organization does (a real network keeps its own time)."""
+        if self.link.contract() is None:
+            return
+        with self._lock:
+            organization = self.organization()
+            if organization.current_round() is not None:
+                organization.contract.chain.tick()
 
     def auto_tick(self) -> None:
         """What Organization.run does in one pass, through the same lock as the buttons."""

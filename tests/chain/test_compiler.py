@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 
-from chain.compiler import Artifact, compile_contract
+from chain.compiler import Artifact, collect_sources, compile_contract, standard_input
 from chain.contract import CONTRACT_NAME
 from chain.errors import revert_classes
-from chain.paths import NODE_BIN
+from chain.paths import CONTRACTS_DIR, NODE_BIN, REPO_ROOT
 from tests.support import require_component
 
 
@@ -24,3 +26,16 @@ def test_committed_artifact_is_fresh() -> None:
 def test_every_custom_error_has_a_python_exception() -> None:
     abi_errors = {entry["name"] for entry in Artifact.load(CONTRACT_NAME).abi if entry["type"] == "error"}
     assert abi_errors <= set(revert_classes())
+
+
+def test_solcjs_wrapper_keeps_output_past_64_kib() -> None:
+    """Piping solcjs cut its output at 64 KiB; the AST and metadata of the contract are larger."""
+    require_component((NODE_BIN / "solcjs").exists(), "solcjs", "run ./setup.sh to install the npm solc")
+    sources = collect_sources(CONTRACTS_DIR / f"{CONTRACT_NAME}.sol")
+    request = standard_input(sources, {"*": {"*": ["abi", "metadata", "evm.bytecode"], "": ["ast"]}})
+    completed = subprocess.run([str(REPO_ROOT / "scripts" / "solcjs-as-solc"), "--standard-json"],
+                               input=json.dumps(request), capture_output=True, text=True, check=True, timeout=300)
+    assert len(completed.stdout) > 64 * 1024
+    output = json.loads(completed.stdout)
+    assert output["sources"][f"{CONTRACT_NAME}.sol"]["ast"]["nodeType"] == "SourceUnit"
+    assert CONTRACT_NAME in output["contracts"][f"{CONTRACT_NAME}.sol"]

@@ -4,6 +4,8 @@ the contract side of issue 11, on the in-process EVM."""
 from __future__ import annotations
 
 import pytest
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector
 
 from chain import errors
 from chain.accounts import dev_account
@@ -40,6 +42,18 @@ def test_overflow_attack_is_refused_and_honest_clients_still_submit(organization
     for client in clients:
         client.submit_update(round_id, fresh_cid(), 100)
     assert (organization.round(round_id).submissions, organization.round(round_id).total_samples) == (3, 300)
+
+
+def test_hand_made_calldata_with_a_64_bit_sample_count_reverts(organization, clients) -> None:
+    """Past the Python wrapper: the ABI decoder refuses a value that does not fit in uint32."""
+    round_id = open_round(organization, max_samples=10_000)
+    selector = function_signature_to_4byte_selector("submitUpdate(uint256,bytes32,uint32)")
+    data = selector + encode(["uint256", "bytes32", "uint256"], [round_id, fresh_cid().digest, 2**64 - 1])
+    with pytest.raises(Exception, match="revert"):
+        organization.chain.web3.eth.call({"from": clients[0].account.address, "to": organization.address,
+                                          "data": data})
+    clients[0].submit_update(round_id, fresh_cid(), 10_000)
+    assert organization.round(round_id).total_samples == 10_000
 
 
 def test_round_totals_cannot_overflow_even_at_the_widest_cap(organization, clients) -> None:

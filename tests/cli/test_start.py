@@ -31,7 +31,8 @@ def test_top_level_help_imports_no_command_module() -> None:
     assert _heavy_modules_after(["--help"]) == set()
 
 
-@pytest.mark.parametrize("argv", [["history", "--help"], ["ipfs", "cat", "--help"], ["deploy", "--help"]])
+@pytest.mark.parametrize("argv", [["history", "--help"], ["verify", "--help"], ["ipfs", "cat", "--help"],
+                                  ["deploy", "--help"]])
 def test_commands_that_do_not_train_do_not_import_torch(argv: list[str]) -> None:
     assert "torch" not in _heavy_modules_after(argv)
 
@@ -41,3 +42,11 @@ def test_the_help_lists_every_command() -> None:
                           check=True)
     for command in ("demo", "chain", "history", "verify", "ipfs", "organization", "client", "bench"):
         assert f"    {command}" in done.stdout
+
+
+def test_verification_and_model_checks_do_not_import_torch() -> None:
+    """`verify` recomputes aggregates with numpy and checks files against static layouts."""
+    probe = ("import sys, protocol.verification, protocol.artifacts, mlprocessor.aggregation; "
+             "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

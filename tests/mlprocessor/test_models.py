@@ -43,3 +43,9 @@ def test_seeded_init_and_state_round_trip() -> None:
 def test_unknown_model() -> None:
     with pytest.raises(ValueError, match="unknown model"):
         build_model("resnet")
+
+
+@pytest.mark.parametrize("name", ["2nn", "cnn"])
+def test_the_static_tensor_layout_matches_the_torch_module(name: str) -> None:
+    module = {key: (tuple(value.shape), "float32") for key, value in build_model(name).state_dict().items()}
+    assert list(tensor_spec(name).items()) == list(module.items())

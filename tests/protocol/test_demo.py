@@ -1,4 +1,5 @@
-"""`run.py demo` as a user runs it: embedded backends, then Ganache with an IPFS daemon."""
+"""`run.py demo` as a user runs it: default backends (a private Anvil when installed), then Ganache with
+an IPFS daemon; the same CIDs whatever the number of workers."""
 
 from __future__ import annotations
 
@@ -57,3 +58,18 @@ def test_demo_on_ganache_and_ipfs_daemon(ganache: GanacheChain, jsipfs_daemon: J
     assert [r["result_cid"] for r in history["rounds"]] == [r["result_cid"] for r in summary["rounds"]]
     verified = run_py("verify", "--round", "all", *backends)
     assert "2/2 finalized rounds verified" in verified.stdout
+
+
+def test_same_seed_gives_the_same_cids_whatever_the_number_of_workers(tmp_path: Path) -> None:
+    """Clients in one thread on the in-process EVM, or in two worker processes on a private Anvil."""
+    summaries = {}
+    for name, options in {"threads": ["--chain", "embedded", "--workers", "1"],
+                          "processes": ["--workers", "2"]}.items():
+        path = tmp_path / f"{name}.json"
+        run_py("demo", *SMALL_DEMO, *options, "--home", str(tmp_path / name), "--json", str(path))
+        summaries[name] = json.loads(path.read_text())
+    assert summaries["threads"]["clients_in"] == "threads" and summaries["threads"]["workers"] == 1
+    assert summaries["processes"]["clients_in"] == "processes" and summaries["processes"]["workers"] == 2
+    threads, processes = summaries["threads"]["rounds"], summaries["processes"]["rounds"]
+    assert [sorted(r["update_cids"]) for r in threads] == [sorted(r["update_cids"]) for r in processes]
+    assert [r["result_cid"] for r in threads] == [r["result_cid"] for r in processes]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -65,8 +67,35 @@ def test_errors_are_one_line(command, message: str, tmp_path: Path, capsys: pyte
     assert out.getvalue() == b""
 
 
-def test_unreachable_daemon_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    address = f"/ip4/127.0.0.1/tcp/{free_port()}"
-    assert cat_command(address, tmp_path, HELLO, io.BytesIO()) == 1
+@pytest.mark.parametrize("form", ["/ip4/127.0.0.1/tcp/{port}", "http://127.0.0.1:{port}"])
+def test_unreachable_daemon_is_one_line(form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    assert cat_command(form.format(port=port), tmp_path, HELLO, io.BytesIO()) == 1
     err = capsys.readouterr().err
-    assert f"cannot reach the IPFS daemon at {address}/http" in err and err.count("\n") == 1
+    assert f"no IPFS daemon answers at http://127.0.0.1:{port}" in err and err.count("\n") == 1
+
+
+class _QuietWebServer(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the captured stderr to the command's own line."""
+
+
+def test_a_port_that_is_not_ipfs_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A web server on the port (here: a plain HTTP server that answers 404) is named as such."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _QuietWebServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert cat_command(f"http://127.0.0.1:{server.server_address[1]}", tmp_path, HELLO, io.BytesIO()) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "is not an IPFS daemon's RPC API" in err and err.count("\n") == 1 and "HTTPError" not in err
+
+
+def test_daemon_accepts_the_http_url_kubo_users_type(jsipfs_daemon: JsIpfsDaemon, tmp_path: Path, hello: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{jsipfs_daemon.api_port}"
+    assert add_command(url, tmp_path, hello, only_hash=False) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == HELLO and "FutureWarning" not in captured.err

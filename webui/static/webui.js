@@ -1,9 +1,16 @@
 "use strict";
 // Shared page kit: JSON calls with the CSRF token, forms posted by fetch, polling, the outage
-// banner, flash messages, tables and the two small SVG charts. No library, no CDN.
+// banner, flash messages that expire, links to the explorer's pages, tables and small SVG charts.
+// No library, no CDN.
 const fc = (() => {
   const token = document.querySelector('meta[name="csrf-token"]').content;
   const SVG = "http://www.w3.org/2000/svg";
+  const FLASH_MS = {ok: 8000, error: 20000};
+
+  function expire(line) {
+    const kind = line.classList.contains("error") ? "error" : "ok";
+    setTimeout(() => line.remove(), FLASH_MS[kind]);
+  }
 
   function flash(message, kind = "ok") {
     const box = document.getElementById("flash");
@@ -11,13 +18,22 @@ const fc = (() => {
     line.className = `flash ${kind}`;
     line.textContent = message;
     box.prepend(line);
+    expire(line);
     while (box.children.length > 4) box.lastElementChild.remove();
   }
+  document.querySelectorAll("#flash .flash").forEach(expire);  // messages rendered by the server
 
   function banner(problems) {
     const box = document.getElementById("banner");
     box.hidden = !problems || problems.length === 0;
     box.textContent = box.hidden ? "" : problems.join(" · ");
+  }
+
+  /** The outage banner; while the chain is down the page keeps its last known data and says so. */
+  function showProblems(status) {
+    const problems = [...(status.problems || [])];
+    if (status.stale) problems.push(`showing the last known data (block ${status.last_block ?? "?"})`);
+    banner(problems);
   }
 
   async function api(path, options = {}) {
@@ -43,6 +59,7 @@ const fc = (() => {
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         const button = event.submitter || form.querySelector("button");
+        if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
         const values = Object.fromEntries(new FormData(form));
         delete values.csrf_token;
         if (button) button.disabled = true;
@@ -88,10 +105,16 @@ const fc = (() => {
     document.getElementById(id).textContent = value === null || value === undefined || value === "" ? "—" : value;
   }
 
+  /** Put a node (a link) or a text in element `id`. */
+  function put(id, content) {
+    const element = document.getElementById(id);
+    if (content instanceof Node) element.replaceChildren(content); else text(id, content);
+  }
+
   /** The open round's id, base, submissions and deadline: the same block on both dashboards. */
   function roundSummary(round) {
-    text("round-id", round.round);
-    text("round-base", round.base_cid);
+    put("round-id", roundLink(round.round));
+    put("round-base", cidLink(round.base_cid));
     text("round-submissions", `${round.submissions} of quorum ${round.quorum}`);
     text("round-deadline", `block ${round.deadline} (${round.blocks_left} blocks left)`);
   }
@@ -103,11 +126,33 @@ const fc = (() => {
     return td;
   }
 
-  function link(href, label) {
+  function link(href, label, className) {
     const a = document.createElement("a");
     a.href = href;
     a.textContent = label;
+    if (className) a.className = className;
     return a;
+  }
+
+  // Links into the explorer; a missing value stays a dash.
+  const cidLink = (cid) => (cid ? link(`/models/${cid}`, cid, "mono cid") : "—");
+  const txLink = (hash) => (hash ? link(`/tx/${hash}`, hash, "mono tx") : "—");
+  const addressLink = (address) => (address ? link(`/clients/${address}`, address, "mono address") : "—");
+  const roundLink = (id) => (id ? link(`/rounds/${id}`, `${id}`, "round") : "—");
+
+  /** A block's time (unix seconds) as "2026-11-21 15:04:05 UTC". */
+  function time(unix) {
+    return unix === null || unix === undefined ? "—" : `${new Date(unix * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  }
+
+  /** Disable the buttons whose condition is false; `why` becomes their tooltip. */
+  function enable(conditions) {
+    for (const [id, [on, why]] of Object.entries(conditions)) {
+      const button = document.getElementById(id);
+      if (!button) continue;
+      button.disabled = !on;
+      button.title = on ? "" : why;
+    }
   }
 
   function fillTable(id, items, render, empty) {
@@ -141,24 +186,51 @@ const fc = (() => {
     return bottom;
   }
 
-  // points: [{x: label, y: 0..1}]; the y axis is a fixed 0..100% so rounds compare at a glance.
-  function lineChart(svg, points) {
-    const bottom = frame(svg, [0, 0.25, 0.5, 0.75, 1].map(
-      (v) => [`${v * 100}%`, box.top + (1 - v) * (box.h - box.top - box.bottom)]));
-    if (points.length === 0) {
-      svg.append(svgEl("text", {x: box.w / 2, y: box.h / 2, "text-anchor": "middle"}, "no finalized round yet"));
+  /** Round ticks for [low, high]: about four steps of 1, 2 or 5 times a power of ten. */
+  function niceTicks(low, high) {
+    if (high - low < 1e-9) { low -= 0.01; high += 0.01; }
+    const raw = (high - low) / 4;
+    const power = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((candidate) => candidate >= raw);
+    const ticks = [];
+    for (let v = Math.floor(low / step) * step; v <= high + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
+    if (ticks[ticks.length - 1] < high) ticks.push(+(ticks[ticks.length - 1] + step).toPrecision(12));
+    return ticks;
+  }
+
+  /** One value per round with the y axis fitted to the data; aborted rounds marked with a red cross.
+   *  rounds: [{round, state, value}], format: value -> label. */
+  function roundChart(svg, rounds, format, emptyText) {
+    const points = rounds.filter((r) => r.value !== null && r.value !== undefined);
+    const ticks = points.length ? niceTicks(Math.min(...points.map((p) => p.value)),
+                                            Math.max(...points.map((p) => p.value))) : [0, 1];
+    const [low, high] = [ticks[0], ticks[ticks.length - 1]];
+    const plotBottom = box.h - box.bottom;
+    const yOf = (v) => box.top + (1 - (v - low) / (high - low)) * (plotBottom - box.top);
+    frame(svg, ticks.map((v) => [format(v), yOf(v)]));
+    if (rounds.length === 0) {
+      svg.append(svgEl("text", {x: box.w / 2, y: box.h / 2, "text-anchor": "middle"}, emptyText));
       return;
     }
     const width = box.w - box.left - box.right;
-    const xOf = (i) => box.left + (points.length === 1 ? width / 2 : (i * width) / (points.length - 1));
-    const yOf = (v) => box.top + (1 - v) * (bottom - box.top);
-    svg.append(svgEl("polyline", {class: "line", points: points.map((p, i) => `${xOf(i)},${yOf(p.y)}`).join(" ")}));
-    const every = Math.ceil(points.length / 20);
-    points.forEach((p, i) => {
-      const dot = svgEl("circle", {class: "dot", cx: xOf(i), cy: yOf(p.y), r: 3});
-      dot.append(svgEl("title", {}, `round ${p.x}: ${percent(p.y)}`));
-      svg.append(dot);
-      if (i % every === 0) svg.append(svgEl("text", {x: xOf(i), y: box.h - 10, "text-anchor": "middle"}, p.x));
+    const ids = rounds.map((r) => r.round);
+    const xOf = (id) => box.left + (ids.length === 1 ? width / 2 : (ids.indexOf(id) * width) / (ids.length - 1));
+    if (points.length > 1) {
+      svg.append(svgEl("polyline", {class: "line", points: points.map((p) => `${xOf(p.round)},${yOf(p.value)}`).join(" ")}));
+    }
+    const every = Math.ceil(rounds.length / 20);
+    rounds.forEach((r, i) => {
+      const x = xOf(r.round);
+      if (r.state === "aborted") {
+        const mark = svgEl("text", {class: "aborted", x, y: plotBottom - 4, "text-anchor": "middle"}, "✕");
+        mark.append(svgEl("title", {}, `round ${r.round}: aborted`));
+        svg.append(svgEl("line", {class: "aborted-line", x1: x, x2: x, y1: box.top, y2: plotBottom}), mark);
+      } else if (r.value !== null && r.value !== undefined) {
+        const dot = svgEl("circle", {class: "dot", cx: x, cy: yOf(r.value), r: 3, "data-round": r.round});
+        dot.append(svgEl("title", {}, `round ${r.round}: ${format(r.value)}`));
+        svg.append(dot);
+      }
+      if (i % every === 0) svg.append(svgEl("text", {x, y: box.h - 10, "text-anchor": "middle"}, r.round));
     });
   }
 
@@ -177,5 +249,6 @@ const fc = (() => {
     });
   }
 
-  return {api, post, flash, banner, bindForms, poll, text, roundSummary, cell, link, fillTable, percent, lineChart, barChart};
+  return {api, post, flash, banner, showProblems, bindForms, poll, text, put, roundSummary, cell, link, cidLink, txLink,
+          addressLink, roundLink, time, enable, fillTable, percent, roundChart, barChart};
 })();

@@ -3,15 +3,21 @@
 let historyKey = null;
 
 function showStatus(status) {
-  fc.banner(status.problems);
-  fc.text("account", status.account);
+  fc.showProblems(status);
+  fc.put("account", fc.addressLink(status.account));
   fc.text("heading-account", status.account);
-  fc.text("chain-name", status.chain && `${status.chain.name} (block ${status.chain.block})`);
-  fc.text("contract-address", status.contract ? status.contract.address : "no contract deployed yet");
+  document.getElementById("public-page").href = `/clients/${status.account}`;
+  fc.text("chain-name", status.chain ? `${status.chain.name} (block ${status.chain.block})`
+                                     : status.stale && `last seen at block ${status.last_block}`);
+  fc.text("contract-address", status.contract ? status.contract.address
+    : status.chain ? "no contract deployed yet: waiting for the organization" : "unknown while the chain does not answer");
   const registration = status.registration;
   fc.text("registration", registration && (registration.status === "registered"
     ? `registered as client #${registration.client_id}` : registration.status));
-  document.getElementById("register").disabled = !registration || registration.status === "registered";
+  const live = !!status.chain && !!status.contract && !status.stale;
+  fc.enable({register: [live && !!registration && registration.status !== "registered",
+                        registration && registration.status === "registered" ? "already registered"
+                                                                              : "no contract deployed yet"]});
   document.getElementById("auto").checked = status.auto;
   const round = status.round;
   document.getElementById("round-none").hidden = !!round;
@@ -22,7 +28,8 @@ function showStatus(status) {
   }
   const job = status.job;
   const running = job && job.state === "running";
-  document.getElementById("train").disabled = running || !(round && round.can_train);
+  fc.enable({train: [live && !running && !!round && round.can_train,
+                     running ? "training is running" : "no open round waits for this client's update"]});
   document.getElementById("job-bar").hidden = !running;
   document.getElementById("job-bar").className = running ? "progress busy" : "progress";
   fc.text("job", job ? `${job.name}: ${job.state} (${job.seconds} s) — ${job.message}` : "idle");
@@ -33,14 +40,14 @@ function showStatus(status) {
 function showHistory(entries) {
   fc.fillTable("history", entries.slice().reverse(), (row, e) => {
     row.dataset.round = e.round;
-    fc.cell(row, e.round);
-    fc.cell(row, e.base_cid, "mono");
-    fc.cell(row, e.update_cid, "mono update-cid");
+    fc.cell(row, fc.roundLink(e.round));
+    fc.cell(row, fc.cidLink(e.base_cid));
+    fc.cell(row, fc.cidLink(e.update_cid), "update-cid");
     fc.cell(row, e.samples);
     fc.cell(row, `${fc.percent(e.local_accuracy_before)} → ${fc.percent(e.local_accuracy_after)}`);
     fc.cell(row, e.train_loss.toFixed(4));
     fc.cell(row, e.gas_used);
-    fc.cell(row, e.tx_hash, "mono");
+    fc.cell(row, fc.txLink(e.tx_hash));
   }, "this client has not joined a round yet");
 }
 

@@ -1,0 +1,52 @@
+"""The client registry as the chain tells it: every address the owner allowed or that registered,
+with its status now and the encryption key it registered with.
+
+The contract keeps no list of clients (that would make gas grow with them), so the addresses
+come from its `ClientAllowed` and `ClientRegistered` events, read page by page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_utils import event_abi_to_log_topic
+
+from chain.contract import ClientStatus, FederatedLearningContract
+from chain.history import LOG_PAGE_BLOCKS
+
+_EVENTS = ("ClientAllowed", "ClientRegistered")
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    address: str
+    status: ClientStatus
+    client_id: int  # 0 until it first registers
+    last_round: int  # the last round it submitted to (0: none)
+    encryption_key: bytes | None  # X25519 public key of its latest registration, if it gave one
+
+
+def known_clients(contract: FederatedLearningContract) -> list[ClientRecord]:
+    """Every client the owner allowed or that registered, in the order they first appeared."""
+    events = contract.web3_contract.events
+    abis = {entry["name"]: entry for entry in contract.artifact.abi if entry["type"] == "event"}
+    topics = {"0x" + event_abi_to_log_topic(abis[name]).hex(): getattr(events, name)() for name in _EVENTS}
+    web3 = contract.chain.web3
+    last = web3.eth.block_number
+    keys: dict[str, bytes | None] = {}
+    for start in range(contract.deployment_block(), last + 1, LOG_PAGE_BLOCKS):
+        logs = web3.eth.get_logs({"address": contract.address, "fromBlock": start,
+                                  "toBlock": min(start + LOG_PAGE_BLOCKS - 1, last), "topics": [list(topics)]})
+        for log in logs:
+            event = topics["0x" + bytes(log["topics"][0]).hex()].process_log(log)
+            address = event["args"]["client"]
+            if event["event"] == "ClientRegistered":
+                key = bytes(event["args"]["encryptionKey"])
+                keys[address] = key if any(key) else None
+            else:
+                keys.setdefault(address, None)
+    records = []
+    for address, key in keys.items():
+        info = contract.client_info(address)
+        records.append(ClientRecord(address, info.status, info.client_id, info.last_round, key))
+    return records

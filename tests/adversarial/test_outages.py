@@ -1,0 +1,129 @@
+"""Issue 11's table, the rows about IPFS daemons: CIDs nobody holds, a daemon that stops, a daemon
+that drip-feeds. An outage postpones a close; it never rejects an honest update or aborts a round."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aleph_cid import compute_cid
+
+from chain.contract import RoundState
+from storage.cid import Cid
+from storage.ipfs_daemon import IpfsHttpStore
+from storage.jsipfs import JsIpfsDaemon, jsipfs_available
+from storage.store import ContentNotFoundError, ContentTooLargeError
+from tests.adversarial.conftest import hostile_federation
+from tests.support import require_component
+
+HELLO = "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"  # b"hello world"
+
+
+def test_cids_nobody_holds_cost_one_deadline_together(tmp_path, jsipfs_daemon: JsIpfsDaemon) -> None:
+    store = IpfsHttpStore(jsipfs_daemon.api_multiaddr)
+    fetch_seconds = 4.0
+    hostile = hostile_federation(tmp_path, "sign-flip", attackers=3, store=store, fetch_seconds=fetch_seconds)
+    organization = hostile.organization
+    round_id, _ = organization.open_round()
+    for client in hostile.honest:
+        client.participate(round_id)
+    for attacker in hostile.attackers:  # CIDs of bytes nobody ever added
+        attacker.client.contract.submit_update(round_id, Cid.parse(compute_cid(os.urandom(64))), 300)
+    started = time.monotonic()
+    outcome = organization.close_round(round_id)
+    took = time.monotonic() - started
+    assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True, True, False, False, False]
+    assert all("did not deliver" in outcome.rejections[i] for i in (3, 4, 5))
+    assert took < 3 * fetch_seconds  # in parallel under one deadline, not one after another
+
+
+def test_daemon_down_while_screening_postpones_and_loses_nothing(tmp_path) -> None:
+    require_component(jsipfs_available(), "js-ipfs", "run ./setup.sh to install the npm package ipfs")
+    daemon = JsIpfsDaemon(tmp_path / "repo")
+    daemon.start()
+    try:
+        store = IpfsHttpStore(daemon.api_multiaddr, attempts=2, backoff=0.1)
+        hostile = hostile_federation(tmp_path, store=store)
+        organization = hostile.organization
+        round_id, _ = organization.open_round()
+        for client in hostile.honest:
+            client.participate(round_id)
+        daemon.stop()
+        outcome = organization.close_round(round_id)
+        assert outcome.state is RoundState.OPEN and "postponed" in outcome.reason and not outcome.rejections
+        assert organization.contract.round(round_id).state is RoundState.OPEN  # not aborted on-chain
+        daemon.start()  # same repository and ports: the updates are still there
+        outcome = organization.close_round(round_id)
+        assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True, True]
+    finally:
+        daemon.stop()
+
+
+class DripFeed(BaseHTTPRequestHandler):
+    """Answers `cat` with one byte every 0.2 s (chunked), or with far too many bytes at once."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.send_response(200)
+        try:
+            if self.server.flood:  # type: ignore[attr-defined]
+                self.send_header("Content-Length", str(10**7))
+                self.end_headers()
+                self.wfile.write(b"x" * 10**7)
+                return
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(600):
+                self.wfile.write(b"1\r\nx\r\n")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:  # the client hung up, as it should
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+
+@contextmanager
+def mimic_daemon(flood: bool) -> Iterator[str]:
+    """A local HTTP server in the daemon's place; yields its API multiaddr."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DripFeed)
+    server.daemon_threads = True
+    server.flood = flood  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"/ip4/127.0.0.1/tcp/{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("flood", [False, True], ids=["drip", "flood"])
+def test_download_has_a_total_deadline_and_a_size_cap(flood: bool) -> None:
+    with mimic_daemon(flood) as address:
+        store = IpfsHttpStore(address, attempts=1)
+        started = time.monotonic()
+        with pytest.raises(ContentTooLargeError if flood else ContentNotFoundError,
+                           match="over the limit of 5000" if flood else "within 1.5s"):
+            store.get_bounded(HELLO, 5000, 1.5)
+        assert time.monotonic() - started < 5  # a drip-feeding daemon cannot hold us past the deadline
+
+
+def test_drip_feeding_daemon_postpones_the_close_instead_of_hanging(tmp_path) -> None:
+    hostile = hostile_federation(tmp_path, fetch_seconds=2.0)
+    organization = hostile.organization
+    round_id, _ = organization.open_round()
+    for client in hostile.honest:
+        client.participate(round_id)
+    with mimic_daemon(flood=False) as address:
+        organization.store = IpfsHttpStore(address, attempts=1)  # its daemon starts drip-feeding
+        started = time.monotonic()
+        outcome = organization.close_round(round_id)
+        assert time.monotonic() - started < 10
+    assert outcome.state is RoundState.OPEN and "postponed" in outcome.reason and not outcome.rejections

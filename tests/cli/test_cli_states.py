@@ -1,0 +1,69 @@
+"""What the commands say when there is nothing yet, where the demo's summary goes, and the defaults
+in `--help`: run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chain.accounts import dev_account
+from chain.backends import GanacheChain
+from chain.deployments import DeploymentBook
+from chain.migrate import deploy
+from chain.paths import REPO_ROOT
+
+
+def run_py(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def empty_contract(ganache: GanacheChain, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh deployment with no round, recorded in a home nobody else uses."""
+    home = tmp_path_factory.mktemp("deployer")
+    return deploy(ganache, dev_account(0), DeploymentBook(home / "deployments.json"), reset=True,
+                  log=lambda _: None).address
+
+
+def test_history_and_verify_of_a_contract_without_rounds_say_so(ganache: GanacheChain, empty_contract: str,
+                                                                 tmp_path: Path) -> None:
+    attach = ["--chain", ganache.url, "--contract", empty_contract, "--home", str(tmp_path)]
+    history = run_py("history", *attach)
+    assert history.returncode == 0
+    assert history.stdout.splitlines()[-1] == "no round has been opened on this contract yet"
+    verify = run_py("verify", *attach)
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stdout.strip() == f"nothing to verify: contract {empty_contract} has no round yet"
+
+
+def test_a_fresh_home_is_told_about_contract_not_deploy(ganache: GanacheChain, tmp_path: Path) -> None:
+    answer = run_py("verify", "--chain", ganache.url, "--home", str(tmp_path))
+    assert answer.returncode == 1 and answer.stderr.count("\n") == 1
+    assert "--contract ADDRESS" in answer.stderr and "run.py deploy" not in answer.stderr
+    wrong = run_py("history", "--chain", ganache.url, "--contract", dev_account(7).address, "--home", str(tmp_path))
+    assert wrong.returncode == 1 and "no contract at" in wrong.stderr and "check --contract" in wrong.stderr
+
+
+def test_the_demo_writes_its_summary_into_the_home_and_says_so(tmp_path: Path) -> None:
+    demo = run_py("demo", "--model", "2nn", "--clients", "2", "--rounds", "1", "--home", str(tmp_path))
+    assert demo.returncode == 0, demo.stderr
+    summary_path = tmp_path / "demo-summary.json"
+    assert demo.stdout.splitlines()[-1].endswith(f"summary in {summary_path}")
+    summary = json.loads(summary_path.read_text())
+    assert "concurrently" in summary["seconds_note"] and summary["rounds"][0]["wall_seconds"] > 0
+    progress = demo.stderr.splitlines()  # not a terminal: plain lines, one per client done, no bar
+    assert "round 1/1: 2/2 clients trained" in progress and not any("\r" in line for line in progress)
+    assert any(line.startswith("verifying 1 finalized round") for line in progress)
+
+
+def test_help_shows_the_defaults() -> None:
+    demo = run_py("demo", "--help").stdout
+    assert "--clients CLIENTS     (default: 5)" in demo and "(default: embedded)" in demo
+    organization = " ".join(run_py("organization", "--help").stdout.split())
+    assert "then exit (default: run until stopped)" in organization
+    assert "--deadline-blocks DEADLINE_BLOCKS blocks a round stays open (default: 60)" in organization

@@ -1,0 +1,338 @@
+"""The round explorer both web interfaces share: rounds, models, transactions and clients, read from
+the chain's logs and IPFS alone (plus the organization's own notes when it has them).
+
+Content under a CID never changes, so anything derived from it (tensor norms, cosines) is computed
+once; chain reads are cached per block. While the chain does not answer, the last answer of each
+view is served again, marked `stale`, so a page keeps its data through an outage.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from eth_utils import event_abi_to_log_topic
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import TransactionNotFound
+
+from chain.contract import FederatedLearningContract, RoundState
+from chain.history import HistoryReader, RoundRecord
+from mlprocessor.aggregation import FedAvg, ServerOptimizer
+from mlprocessor.aggregation.weights import DEFAULT_WEIGHT_CAP, capped_weights
+from protocol.artifacts import Artifact, decode_artifact, published_rejections
+from protocol.plan import StrategySpec
+from storage.cid import Cid, as_cid
+from storage.model_file import ModelFileError
+from storage.store import StorageError
+from webui.errors import unreachable
+from webui.link import ChainLink
+
+Reasons = Callable[[int], dict[int, str]]
+WEI_PER_ETHER = 10**18
+
+
+class NotFound(LookupError):
+    """A round, transaction, model or client this contract does not know; answered with 404."""
+
+
+def _no_reasons(round_id: int) -> dict[int, str]:
+    return {}
+
+
+def _flat(tensors: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(tensors[name], np.float64).ravel() for name in sorted(tensors)])
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float | None:
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norms if norms > 0 else None
+
+
+def _jsonable(value: Any) -> Any:
+    """Contract call arguments and event fields as JSON: 32-byte digests as CIDs, bytes as hex."""
+    if isinstance(value, bytes | bytearray | HexBytes):
+        raw = bytes(value)
+        return str(Cid(raw)) if len(raw) == 32 and any(raw) else "0x" + raw.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    return value
+
+
+class Explorer:
+    def __init__(self, link: ChainLink, store: Any, reasons: Reasons = _no_reasons) -> None:
+        self.link = link
+        self.store = store
+        self.reasons = reasons
+        self._lock = threading.Lock()
+        self._snapshot: tuple[int, list[RoundRecord], list[str]] | None = None
+        self._reader: tuple[FederatedLearningContract, HistoryReader] | None = None
+        self._block_times: dict[int, int] = {}
+        self._artifacts: dict[Cid, Artifact] = {}
+        self._analyses: dict[int, dict[int, dict[str, float | None]]] = {}
+        self._last: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- plumbing
+
+    def remembered(self, key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`, or its last answer marked stale while the chain or IPFS does not answer."""
+        try:
+            value = compute()
+        except Exception as error:
+            if unreachable(error) is None or key not in self._last:
+                raise
+            last = self._last[key]
+            return {**last, "stale": True} if isinstance(last, dict) else last
+        self._last[key] = value
+        return value
+
+    def contract(self) -> FederatedLearningContract:
+        return self.link.require_contract()
+
+    def history(self) -> tuple[list[RoundRecord], list[str]]:
+        """Rounds and registered clients from the logs, re-read only when a new block arrived."""
+        contract = self.contract()
+        block = contract.block_number()
+        with self._lock:
+            if self._reader is None or self._reader[0] is not contract:
+                self._reader = (contract, HistoryReader(contract))  # it keeps closed rounds: one per contract
+            if self._snapshot is None or self._snapshot[0] != block:
+                self._snapshot = (block, *self._reader[1].rounds_and_clients())
+            return self._snapshot[1], self._snapshot[2]
+
+    def block_time(self, number: int | None) -> int | None:
+        """Unix time of a block (cached: a block's time never changes)."""
+        if number is None:
+            return None
+        if number not in self._block_times:
+            self._block_times[number] = int(self.contract().chain.web3.eth.get_block(number)["timestamp"])
+        return self._block_times[number]
+
+    def artifact(self, cid: Cid | str) -> Artifact:
+        cid = as_cid(cid)
+        if cid not in self._artifacts:
+            self._artifacts[cid] = decode_artifact(self.store.get(cid))
+        return self._artifacts[cid]
+
+    def _record(self, round_id: int) -> RoundRecord:
+        record = next((r for r in self.history()[0] if r.round_id == round_id), None)
+        if record is None:
+            raise NotFound(f"round {round_id} does not exist on this contract")
+        return record
+
+    def round_exists(self, round_id: int) -> bool:
+        return 1 <= round_id <= self.contract().round_count()
+
+    # ---------------------------------------------------------------- rounds
+
+    def _result(self, record: RoundRecord) -> Artifact | None:
+        if record.result_cid is None:
+            return None
+        try:
+            return self.artifact(record.result_cid)
+        except (StorageError, ModelFileError):
+            return None
+
+    def _result_extra(self, record: RoundRecord) -> dict[str, Any]:
+        result = self._result(record)
+        return dict(result.metadata.extra) if result else {}
+
+    def rejection_reasons(self, record: RoundRecord) -> dict[int, str]:
+        """Published with the result (its metadata), else the organization's own notes."""
+        result = self._result(record)
+        return (published_rejections(result.metadata) if result else {}) or self.reasons(record.round_id)
+
+    def _summary(self, record: RoundRecord) -> dict[str, Any]:
+        row = record.to_json()
+        extra = self._result_extra(record)
+        row.update(accuracy=extra.get("test_accuracy"), loss=extra.get("test_loss"),
+                   opened_at=self.block_time(record.opened_block), closed_at=self.block_time(record.closed_block))
+        return row
+
+    def rounds(self) -> list[dict[str, Any]]:
+        def compute() -> list[dict[str, Any]]:
+            rows = []
+            for record in self.history()[0]:
+                row = self._summary(record)
+                submissions = row.pop("submissions")
+                row.update(submissions=len(submissions), accepted=sum(s["accepted"] is True for s in submissions),
+                           rejected=sum(s["accepted"] is False for s in submissions))
+                rows.append(row)
+            return rows
+
+        return self.remembered("rounds", compute)
+
+    def round_detail(self, round_id: int) -> dict[str, Any]:
+        def compute() -> dict[str, Any]:
+            record = self._record(round_id)
+            detail = self._summary(record)
+            extra = self._result_extra(record)
+            strategy = StrategySpec.from_extra(extra) if "strategy" in extra else None
+            detail["strategy"] = {"name": strategy.name, "params": strategy.params} if strategy else None
+            reasons = self.rejection_reasons(record)
+            shares = self._weight_shares(record, strategy)
+            analysis, problem = self._analysis(record)
+            detail["analysis_problem"] = problem
+            for submission in detail["submissions"]:
+                index = submission["index"]
+                submission.update(reason=reasons.get(index), weight_share=shares.get(index),
+                                  submitted_at=self.block_time(submission["block"]),
+                                  **analysis.get(index, {"norm": None, "cosine": None}))
+            return detail
+
+        return self.remembered(f"round {round_id}", compute)
+
+    @staticmethod
+    def _weight_shares(record: RoundRecord, strategy: StrategySpec | None) -> dict[int, float]:
+        """Each accepted update's share of the aggregate, for the rules that weight updates by their
+        (capped) sample counts: FedAvg, FedProx and the server optimizers built on FedAvg."""
+        accepted = record.accepted
+        if strategy is None or not accepted:
+            return {}
+        try:
+            rule = strategy.build()
+        except ValueError:
+            return {}
+        if isinstance(rule, FedAvg):
+            cap = rule.weight_cap
+        elif isinstance(rule, ServerOptimizer):
+            cap = DEFAULT_WEIGHT_CAP
+        else:
+            return {}  # median, trimmed mean, krum: no update has a weight
+        weights = capped_weights([s.samples for s in accepted], cap)
+        return {s.index: float(w / weights.sum()) for s, w in zip(accepted, weights, strict=True)}
+
+    def _analysis(self, record: RoundRecord) -> tuple[dict[int, dict[str, float | None]], str | None]:
+        """Per update: the norm of its change, and its cosine to the round's aggregate change."""
+        if record.round_id in self._analyses:
+            return self._analyses[record.round_id], None
+        try:
+            base = _flat(self.artifact(record.base_cid).tensors)
+            aggregate = _flat(self.artifact(record.result_cid).tensors) - base if record.result_cid else None
+            found: dict[int, dict[str, float | None]] = {}
+            for submission in record.submissions:
+                try:
+                    delta = _flat(self.artifact(submission.cid).tensors)
+                except ModelFileError:
+                    continue  # unreadable update: its rejection reason says why
+                found[submission.index] = {"norm": float(np.linalg.norm(delta)),
+                                           "cosine": _cosine(delta, aggregate) if aggregate is not None else None}
+        except (StorageError, ModelFileError, ValueError) as error:
+            return {}, f"update norms need IPFS: {error}"
+        if record.state is not RoundState.OPEN:
+            self._analyses[record.round_id] = found
+        return found, None
+
+    # ---------------------------------------------------------------- models
+
+    def model(self, cid: str) -> dict[str, Any]:
+        try:
+            parsed = as_cid(cid)
+        except ValueError:
+            raise NotFound(f"{cid!r} is not a CID") from None
+        artifact = self.artifact(parsed)
+        metadata = artifact.metadata
+        tensors = [{"name": name, "shape": list(np.shape(value)), "dtype": str(np.asarray(value).dtype),
+                    "norm": float(np.linalg.norm(np.asarray(value, np.float64)))}
+                   for name, value in artifact.tensors.items()]
+        sections = {section: [{"name": name, "shape": list(np.shape(value))} for name, value in values.items()]
+                    for section, values in artifact.sections.items()}
+        return {"cid": str(parsed), "size": self.store.size(parsed), "architecture": metadata.architecture,
+                "kind": metadata.kind, "round": metadata.round, "samples": metadata.sample_count,
+                "base_cid": metadata.base_cid, "encoding": metadata.encoding, "extra": metadata.extra,
+                "tensors": tensors, "sections": sections,
+                "parameters": int(sum(np.prod(t["shape"], dtype=np.int64) for t in tensors))}
+
+    def model_bytes(self, cid: str) -> bytes:
+        try:
+            return self.store.get(as_cid(cid))
+        except ValueError:
+            raise NotFound(f"{cid!r} is not a CID") from None
+
+    # ---------------------------------------------------------------- transactions
+
+    def transaction(self, tx_hash: str) -> dict[str, Any]:
+        def compute() -> dict[str, Any]:
+            contract = self.contract()
+            web3 = contract.chain.web3
+            try:
+                tx, receipt = web3.eth.get_transaction(tx_hash), web3.eth.get_transaction_receipt(tx_hash)
+            except (TransactionNotFound, ValueError):
+                raise NotFound(f"no transaction {tx_hash} on this chain") from None
+            call = None
+            if tx["to"] and Web3.to_checksum_address(tx["to"]) == contract.address:
+                function, params = contract.web3_contract.decode_function_input(tx["input"])
+                call = {"function": function.fn_name, "args": _jsonable(params)}
+            price = receipt.get("effectiveGasPrice", tx.get("gasPrice", 0))
+            return {"hash": receipt["transactionHash"].to_0x_hex(), "from": tx["from"], "to": tx["to"],
+                    "contract_created": receipt.get("contractAddress"), "block": receipt["blockNumber"],
+                    "time": self.block_time(receipt["blockNumber"]), "status": "success" if receipt["status"]
+                    else "reverted", "gas_used": receipt["gasUsed"], "gas_price_wei": price,
+                    "fee_ether": receipt["gasUsed"] * price / WEI_PER_ETHER, "call": call,
+                    "events": self._events(contract, receipt["logs"])}
+
+        return self.remembered(f"tx {tx_hash}", compute)
+
+    @staticmethod
+    def _events(contract: FederatedLearningContract, logs: list[Any]) -> list[dict[str, Any]]:
+        events = contract.web3_contract.events
+        by_topic = {event_abi_to_log_topic(entry): getattr(events, entry["name"])()
+                    for entry in contract.artifact.abi if entry["type"] == "event"}
+        decoded = []
+        for log in logs:
+            event = by_topic.get(bytes(log["topics"][0])) if log["topics"] else None
+            if event is None or Web3.to_checksum_address(log["address"]) != contract.address:
+                continue
+            processed = event.process_log(log)
+            decoded.append({"event": processed["event"], "args": _jsonable(dict(processed["args"]))})
+        return decoded
+
+    # ---------------------------------------------------------------- clients
+
+    def client(self, address: str) -> dict[str, Any]:
+        if not Web3.is_address(address):
+            raise NotFound(f"{address!r} is not an Ethereum address")
+        address = Web3.to_checksum_address(address)
+
+        def compute() -> dict[str, Any]:
+            contract = self.contract()
+            info = contract.client_info(address)
+            records, registered = self.history()
+            submissions = []
+            for record in records:
+                mine = [s for s in record.submissions if s.client == address]
+                if not mine:
+                    continue
+                detail = self.round_detail(record.round_id)
+                for submission in mine:
+                    row = detail["submissions"][submission.index]
+                    submissions.append({"round": record.round_id, "round_state": str(record.state), **row})
+            accepted = [s for s in submissions if s["accepted"]]
+            return {"address": address, "status": str(info.status), "client_id": info.client_id,
+                    "last_round": info.last_round, "registered": address in registered,
+                    "submissions": submissions, "accepted": len(accepted),
+                    "rejected": sum(s["accepted"] is False for s in submissions),
+                    "samples": sum(s["samples"] for s in submissions)}
+
+        return self.remembered(f"client {address}", compute)
+
+    def clients(self) -> list[dict[str, Any]]:
+        """Registered clients (from ClientRegistered events), their status and their part in rounds."""
+        def compute() -> list[dict[str, Any]]:
+            contract = self.contract()
+            records, registered = self.history()
+            rows = []
+            for address in registered:
+                info = contract.client_info(address)
+                mine = [s for r in records for s in r.submissions if s.client == address]
+                rows.append({"address": address, "status": str(info.status), "client_id": info.client_id,
+                             "last_round": info.last_round, "submissions": len(mine),
+                             "accepted": sum(s.accepted is True for s in mine),
+                             "rejected": sum(s.accepted is False for s in mine)})
+            return rows
+
+        return self.remembered("clients", compute)
