@@ -22,8 +22,9 @@ from chain.contract import FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
 from mlprocessor.aggregation import FedAvg, ServerOptimizer
 from mlprocessor.aggregation.weights import DEFAULT_WEIGHT_CAP, capped_weights
-from protocol.artifacts import Artifact, decode_artifact, published_rejections
+from protocol.artifacts import Artifact, decode_artifact
 from protocol.plan import StrategySpec
+from protocol.rejections import published_rejections
 from storage.cid import Cid, as_cid
 from storage.model_file import ModelFileError
 from storage.store import StorageError
