@@ -106,6 +106,11 @@ def run_deploy(args: argparse.Namespace) -> int:
     registration_open = None if args.registration is None else args.registration == "open"
     contract = deploy(chain, account_of(args, 0), deployment_book(chain, home_of(args)),
                       registration_open=registration_open, reset=args.reset)
+    mode = "open" if contract.registration_open() else "allow-list"
+    if args.registration not in (None, mode):
+        print(f"note: the contract was deployed before, with registration {mode}: "
+              f"`run.py clients mode {args.registration}` switches it (or deploy with --reset)")
+    print(f"registration {mode}" + ("" if mode == "open" else ": allow clients with `run.py clients allow ADDRESS`"))
     print(contract.address)
     return 0
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from mlprocessor.aggregation.base import AggregationStrategy, ClientUpdate
 from mlprocessor.aggregation.fedavg import FedAvg
-from mlprocessor.models import StateDict
+from mlprocessor.specs import StateDict
 
 OptimizerState = dict[str, dict[str, np.ndarray]]
 

@@ -128,6 +128,10 @@ def test_key_file_deploys_with_an_allow_list_and_manages_clients(public_chain_ur
     organization = attach(chain, book, dev_account(0))
     assert out.splitlines()[-1] == organization.address
     assert organization.registration_open() is False  # the default away from dev chains
+    assert "registration allow-list: allow clients with `run.py clients allow ADDRESS`" in out
+    code, out, _ = _run(capsys, "deploy", "--key-file", key, "--registration", "open", *common)
+    assert code == 0 and "`run.py clients mode open` switches it" in out
+    assert out.splitlines()[-1] == organization.address
 
     client = organization.with_account(dev_account(2))
     assert _run(capsys, "clients", "allow", dev_account(2).address, dev_account(3).address,
