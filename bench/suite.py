@@ -112,17 +112,32 @@ def render_report(results_dir: Path) -> str:
         ["measure", "result", "target"],
         [[f"{measure} ({record['mode']})", result, target] for section in SECTIONS
          for record in records[section.name] if "data" in record
-         for measure, result, target in section.headline(record["data"])])]
+         for measure, result, target in _headline(section, record)])]
     for section in SECTIONS:
         parts.append(f"## {section.title}")
         if not records[section.name]:
             parts.append("Not run yet.")
         for record in records[section.name]:
             parts.append(f"### {record['mode'].capitalize()} run")
-            body = (f"**Failed:**\n\n```\n{record['error']}\n```" if "error" in record
-                    else section.render(record["data"], results_dir, record["mode"]))
-            parts += [body, provenance(record)]
+            parts += [_body(section, record, results_dir), provenance(record)]
     return "\n\n".join(parts) + "\n"
+
+
+def _headline(section: Section, record: dict[str, Any]) -> list[list[str]]:
+    """A result kept in an older format than its section reads is left out, not fatal to the report."""
+    try:
+        return section.headline(record["data"])
+    except (KeyError, TypeError, IndexError):
+        return []
+
+
+def _body(section: Section, record: dict[str, Any], results_dir: Path) -> str:
+    if "error" in record:
+        return f"**Failed:**\n\n```\n{record['error']}\n```"
+    try:
+        return section.render(record["data"], results_dir, record["mode"])
+    except (KeyError, TypeError, IndexError) as error:
+        return f"Kept in an older format than this section reads ({type(error).__name__}: {error}): run it again."
 
 
 def _suite_times(results_dir: Path) -> str:

@@ -23,6 +23,7 @@ import torch
 from chain.accounts import dev_account, require_dev_chain
 from chain.backends import Chain, run_chain
 from chain.history import HistoryReader
+from chain.metering import RequestMeter, meter
 from chain.migrate import deploy
 from cli.common import (
     UserError,
@@ -130,10 +131,11 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
         processes.connect(Connection(chain.endpoint, contract.address, store_address, home, state_root), simulated)
 
     rounds = []
+    requests = meter(chain.web3)  # the organization's chain work per round (clients in processes have their own)
     with processes or ClientThreadPool(clients, workers) as pool:  # on Ctrl-C, closing does not wait for clients
         for number in range(1, args.rounds + 1):
             switch_data(clients, scenario, number)
-            rounds.append(_run_round(organization, pool, number, args.rounds))
+            rounds.append(_run_round(organization, pool, requests, number, args.rounds))
             rounds[-1].update(continual_report(organization, scenario, number, rounds[-1]["result_cid"]))
     failures = [r for r in rounds if r["state"] != "finalized"]
     finalized = [r for r in rounds if r["state"] == "finalized"]
@@ -163,13 +165,19 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     return 1 if failures or mismatches else 0
 
 
-def _run_round(organization: Organization, pool: ClientPool, number: int, total: int) -> dict[str, Any]:
-    started = time.perf_counter()
+def _run_round(organization: Organization, pool: ClientPool, requests: RequestMeter, number: int,
+               total: int) -> dict[str, Any]:
+    started, (requests_before, blocks_before) = time.perf_counter(), requests.snapshot()
     timer = PhaseTimer()
     with timer.phase("chain"):
         round_id, opened = organization.open_round()
     progress = _Progress(number, total, pool.count)
-    participations = pool.participate_all(round_id, progress.advance)
+
+    def landed() -> None:
+        progress.advance()
+        organization.screen_landed(round_id, timer)  # while the others still train
+
+    participations = pool.participate_all(round_id, landed)
     progress.done()
     outcome: RoundOutcome = organization.close_round(round_id)
     for participation in participations:
@@ -190,6 +198,8 @@ def _run_round(organization: Organization, pool: ClientPool, number: int, total:
         "gas_used": {"open": opened.gas_used, "submissions": [s.gas_used for s in submissions],
                      "close": outcome.gas_used},
         "seconds": timer.totals(), "wall_seconds": round(wall, 3),
+        "organization_rpc": {"requests": requests.snapshot()[0] - requests_before,
+                             "log_blocks": requests.snapshot()[1] - blocks_before},
         "skipped": [p.skipped for p in participations if p.skipped],
     }
 

@@ -319,6 +319,9 @@ class Organization:
         with timer.phase("chain"):
             record = self.history.round(round_id, with_gas=False)
         assert record is not None
+        if len(record.submissions) < info.submissions:  # a node whose log index lags its state
+            raise ScreeningPostponed(f"the chain's logs show {len(record.submissions)} of {info.submissions} "
+                                     "submissions so far")
         cids = [str(s.cid) for s in record.submissions]
         new = [s for s in record.submissions if s.index not in screen.verdicts]
         for submission in new:
@@ -327,12 +330,22 @@ class Organization:
         new = [s for s in new if s.index not in screen.verdicts]
         with timer.phase("ipfs"):
             downloads, outages = self._fetch_all(new, info)
-        for submission in new:
-            if submission.index in downloads:
-                screen.verdicts[submission.index] = self._judge(submission, downloads[submission.index], info, screen)
+        with timer.phase("serialization"):
+            for submission in new:
+                if submission.index in downloads:
+                    screen.verdicts[submission.index] = self._judge(submission, downloads[submission.index], info,
+                                                                    screen)
         if outages:
             raise ScreeningPostponed(f"{len(outages)} update(s) could not be fetched yet ({outages[0]})")
         return screen
+
+    def screen_landed(self, round_id: int, timer: PhaseTimer | None = None) -> None:
+        """Screen what has landed while the round is still open, so closing only screens the rest;
+        the store being down only means waiting."""
+        try:
+            self.screen_new(round_id, timer)
+        except ScreeningPostponed as postponed:
+            self.log(f"round {round_id}: screening waits for the store: {postponed}")
 
     def _fetch_all(self, submissions: Sequence[SubmissionRecord],
                    info: RoundInfo) -> tuple[dict[int, bytes | str], list[str]]:
@@ -404,11 +417,7 @@ class Organization:
             return None
         if self.ready_to_close(info):
             return self.close_round(info.round_id)
-        if info.submissions > self.screened(info.round_id):
-            try:
-                self.screen_new(info.round_id)
-            except ScreeningPostponed as postponed:
-                self.log(f"round {info.round_id}: screening waits for the store: {postponed}")
+        self.screen_landed(info.round_id)
         self.contract.chain.tick()
         return None
 

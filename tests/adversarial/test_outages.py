@@ -127,3 +127,18 @@ def test_drip_feeding_daemon_postpones_the_close_instead_of_hanging(tmp_path) ->
         outcome = organization.close_round(round_id)
         assert time.monotonic() - started < 10
     assert outcome.state is RoundState.OPEN and "postponed" in outcome.reason and not outcome.rejections
+
+
+def test_updates_are_screened_as_they_land_and_not_fetched_again(tmp_path) -> None:
+    hostile = hostile_federation(tmp_path)
+    organization, store = hostile.organization, hostile.store
+    round_id, _ = organization.open_round()
+    for client in hostile.honest[:2]:
+        client.participate(round_id)
+    organization.screen_landed(round_id)
+    assert organization.screened(round_id) == 2
+    for submission in organization.history.round(round_id).submissions:
+        store.path_of(submission.cid).unlink()  # gone from the store: only the cached verdicts remain
+    hostile.honest[2].participate(round_id)
+    outcome = organization.close_round(round_id)
+    assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True, True]
