@@ -39,7 +39,8 @@ def variants(settings: SuiteSettings) -> dict[str, Method]:
         **{f"EWC (lambda {lam:g})": Method(ewc_lambda=lam) for lam in settings.continual_ewc_lambdas},
         f"FedCurv (lambda {settings.fedcurv_lambda:g})": Method(fedcurv_lambda=settings.fedcurv_lambda),
     }
-    return chosen
+    return {name: method for name, method in chosen.items()
+            if not settings.continual_variants or name in settings.continual_variants}
 
 
 def run_variant(settings: SuiteSettings, schedule: TaskSchedule, method: Method) -> dict[str, Any]:
@@ -72,9 +73,10 @@ def run(settings: SuiteSettings) -> dict[str, Any]:
             record = cached_run(f"continual-{tasks}x{per_task}", key,
                                 lambda m=method, s=schedule: run_variant(settings, s, m),
                                 settings.compute_missing)
-            if record is not None:  # None: another process is still computing it
+            if record is not None:  # None: another process is still computing it, or --cached-only
                 results[name] = record
-        scenarios.append({"tasks": tasks, "rounds_per_task": per_task, "variants": results})
+        scenarios.append({"tasks": tasks, "rounds_per_task": per_task, "variants": results,
+                          "missing": [name for name in variants(settings) if name not in results]})
     return {"scenarios": scenarios, "default_ewc_lambda": settings.ewc_lambda,
             "plan": {"model": MODEL, "clients": settings.clients, "epochs": settings.epochs,
                      "batch_size": settings.batch_size, "lr": settings.lr, "fisher_samples": settings.fisher_samples}}
@@ -125,6 +127,9 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
     for scenario in data["scenarios"]:
         tasks, per_task = scenario["tasks"], scenario["rounds_per_task"]
         runs = scenario["variants"]
+        if not runs:
+            parts.append(f"#### {tasks} tasks x {per_task} rounds\n\nNo run finished yet.")
+            continue
         figure = figures / f"continual-{tasks}x{per_task}-{mode}.png"
         panel_plot(figure, f"Permuted MNIST, {tasks} tasks x {per_task} rounds: accuracy per task ({mode} run)",
                    {name: _curves(run["data"]["rounds"], tasks) for name, run in runs.items()})
@@ -142,6 +147,8 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
             parts.append(f"Default EWC (lambda {data['default_ewc_lambda']:g}): {found[0]}; {found[1]}.")
         commands = sorted({run["command"] for run in runs.values()})
         parts.append("Runs produced by: " + "; ".join(f"`{c}`" for c in commands))
+        if scenario.get("missing"):
+            parts.append("Not finished in time on the shared machine: " + ", ".join(scenario["missing"]) + ".")
     return "\n\n".join(parts)
 
 

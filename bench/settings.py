@@ -30,6 +30,7 @@ class SuiteSettings:
     fisher_samples: int = 400  # every sample of a client's 400
     continual_scenarios: tuple[tuple[int, int], ...] = ((2, 2),)  # (tasks, rounds per task)
     continual_ewc_lambdas: tuple[float, ...] = (10.0, 100.0, 1000.0)
+    continual_variants: tuple[str, ...] = ()  # only these continual variants (names as in the report); () = all
     compute_missing: bool = True  # False: sections built from docs/bench/runs only (run.py bench --cached-only)
     flower_model: str = "2nn"
     flower_rounds: int = 5

@@ -91,8 +91,20 @@ def run_suite(settings: SuiteSettings, names: tuple[str, ...], out: Path, comman
 
 
 def load_records(results_dir: Path, section: Section) -> list[dict[str, Any]]:
-    return [json.loads(path.read_text()) for mode in MODES
+    return [_readable(section, json.loads(path.read_text())) for mode in MODES
             if (path := results_dir / f"{section.name}-{mode}.json").exists()]
+
+
+def _readable(section: Section, record: dict[str, Any]) -> dict[str, Any]:
+    """The record, or an error in its place when its data is in a format the section no longer reads
+    (so one stale result does not stop the whole report)."""
+    if "data" in record:
+        try:
+            section.headline(record["data"])
+        except (KeyError, TypeError, IndexError) as error:
+            kept = {k: v for k, v in record.items() if k != "data"}
+            return {**kept, "error": f"result in an older format ({error!r}): rerun this section"}
+    return record
 
 
 def render_report(results_dir: Path) -> str:

@@ -18,6 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="run only these sections (the report still shows every section's last result)")
     bench.add_argument("--learning-runs", nargs="+", metavar="MODEL:PARTITION:METHOD",
                        help="only these runs of the full learning section, e.g. cnn:iid:fedavg (a 'partial' run)")
+    bench.add_argument("--continual-variants", nargs="+", metavar="NAME", default=(),
+                       help="only these variants of the continual section, e.g. 'EWC (lambda 100)'")
     bench.add_argument("--cached-only", action="store_true",
                        help="build the long sections from the runs finished in docs/bench/runs, computing none")
     bench.add_argument("--report-only", action="store_true",
@@ -34,7 +36,8 @@ def run_bench(args: argparse.Namespace) -> int:
         args.out.write_text(render_report(args.out.parent / "bench"))
         print(f"bench: wrote {args.out}")
         return 0
-    settings = replace(suite_settings(args.quick, args.test_data), compute_missing=not args.cached_only)
+    settings = replace(suite_settings(args.quick, args.test_data), compute_missing=not args.cached_only,
+                       continual_variants=tuple(args.continual_variants))
     command = "run.py bench" + (" --quick" if args.quick else "")
     if tuple(args.sections) != SECTION_NAMES:
         command += " --sections " + " ".join(args.sections)
