@@ -25,10 +25,7 @@ def accuracy_plot(path: Path, title: str, curves: Mapping[str, Sequence[float]],
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, path, dpi=110)
 
 
 def seconds_plot(path: Path, title: str, curves: Mapping[str, Sequence[float]], xlabel: str = "round") -> None:
@@ -41,10 +38,7 @@ def seconds_plot(path: Path, title: str, curves: Mapping[str, Sequence[float]], 
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, path, dpi=110)
 
 
 def panel_plot(path: Path, title: str, panels: Mapping[str, Mapping[str, Sequence[float | None]]],
@@ -65,7 +59,12 @@ def panel_plot(path: Path, title: str, panels: Mapping[str, Mapping[str, Sequenc
         axis.set_visible(False)
     axes.flat[0].legend(fontsize=8)
     figure.suptitle(title)
+    _save(figure, path, dpi=100)
+
+
+def _save(figure: plt.Figure, path: Path, dpi: int) -> None:
+    """Lay out, write (creating the folder) and free the figure: matplotlib keeps open ones alive."""
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=dpi)
     plt.close(figure)
