@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mlprocessor.models import StateDict
+from mlprocessor.specs import StateDict
 from protocol.artifacts import Artifact, encode_artifact, model_metadata
 from protocol.plan import StrategySpec
 from protocol.secure.masked_file import MaskedUpdate, unflatten

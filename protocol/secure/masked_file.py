@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 from safetensors.numpy import save as save_safetensors
 
-from mlprocessor.models import StateDict, tensor_spec
+from mlprocessor.specs import StateDict, tensor_spec
 from protocol.secure.keys import SEED_BYTES
 from storage.cid import Cid
 from storage.model_file import ModelFileError
