@@ -113,7 +113,7 @@ class SecureRounds:
         except (MaskedFileError, UnmaskingError) as error:
             with outcome.timer.phase("chain"):
                 result = self.contract.abort_round(round_id)
-            outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.ABORTED, result.tx_hash, result.gas_used
+            outcome.closed(RoundState.ABORTED, result)
             outcome.reason = f"the masked sum cannot be unmasked: {error}"
             organization.log(f"round {round_id}: aborted, {outcome.reason}")
             return outcome
@@ -131,7 +131,7 @@ class SecureRounds:
             outcome.result_cid = organization.store.add_bytes(data)
         with outcome.timer.phase("chain"):
             result = self.contract.finalize_secure_round(round_id, outcome.result_cid)
-        outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.FINALIZED, result.tx_hash, result.gas_used
+        outcome.closed(RoundState.FINALIZED, result)
         organization.log(f"round {round_id}: secure round finalized with {len(updates)} masked updates "
                          f"({len(record.dropped)} dropped) -> {outcome.result_cid}")
         return outcome
@@ -139,7 +139,7 @@ class SecureRounds:
     def _abort(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
         with outcome.timer.phase("chain"):
             result = self.contract.abort_secure_round(outcome.round_id)
-        outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.ABORTED, result.tx_hash, result.gas_used
+        outcome.closed(RoundState.ABORTED, result)
         outcome.reason = why
         self.organization.log(f"round {outcome.round_id}: secure round aborted ({why})")
         return outcome

@@ -102,6 +102,10 @@ class RoundOutcome:
     reason: str | None = None  # why the round was aborted, or why its close was postponed
     timer: PhaseTimer = field(default_factory=PhaseTimer)
 
+    def closed(self, state: RoundState, transaction: TxResult) -> None:
+        """Record the transaction that finalized or aborted the round."""
+        self.state, self.tx_hash, self.gas_used = state, transaction.tx_hash, transaction.gas_used
+
     def to_json(self) -> dict[str, Any]:
         return {
             "round": self.round_id, "state": str(self.state), "base_cid": str(self.base_cid),
@@ -264,7 +268,7 @@ class Organization:
         pause_if_asked("before-finalize")
         with outcome.timer.phase("chain"):
             result = self.contract.finalize_round(round_id, outcome.result_cid, outcome.accepted)
-        outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.FINALIZED, result.tx_hash, result.gas_used
+        outcome.closed(RoundState.FINALIZED, result)
         self._screens.pop(round_id, None)
         accuracy = f", test accuracy {outcome.accuracy:.2%}" if outcome.accuracy is not None else ""
         self.log(f"round {round_id}: finalized with {sum(outcome.accepted)}/{len(outcome.accepted)} updates "
@@ -274,7 +278,7 @@ class Organization:
     def _abort(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
         with outcome.timer.phase("chain"):
             result = self.contract.abort_round(outcome.round_id)
-        outcome.state, outcome.tx_hash, outcome.gas_used = RoundState.ABORTED, result.tx_hash, result.gas_used
+        outcome.closed(RoundState.ABORTED, result)
         outcome.reason = why
         self._screens.pop(outcome.round_id, None)
         self.log(f"round {outcome.round_id}: aborted ({why})")
