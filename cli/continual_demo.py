@@ -51,4 +51,4 @@ def continual_report(organization: Organization, scenario: PermutedScenario, rou
     if result_cid is None:
         return {"task": scenario.schedule.task_of(round_number), "task_accuracies": None}
     tensors = organization.fetch_model(Cid.parse(result_cid)).tensors
-    return scenario.report(round_number, model_from_state(organization.settings.model, tensors))
+    return scenario.report(round_number, model_from_state(organization.settings.task, tensors))

@@ -37,13 +37,19 @@ from cli.common import (
 )
 from cli.continual_demo import continual_report, continual_schedule, demo_ewc_lambda, switch_data
 from cli.ipfs_address import daemon_multiaddr
-from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from cli.learning_options import (
+    add_client_training_options,
+    add_data_options,
+    add_plan_options,
+    plan_and_strategy,
+    task_of,
+)
 from cli.secure_options import SecureDemo, add_secure_options, check_secure_arguments
 from client.adversary import ATTACKS, make_hostile
 from client.pool import ClientPool, ClientProcessPool, ClientThreadPool, Connection, SimulatedClient, build_client
 from client.service import ClientSettings
 from mlprocessor.continual import PermutedScenario, TaskSchedule
-from mlprocessor.data import load_data
+from mlprocessor.data import DataError
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
 from protocol.timing import PhaseTimer
@@ -86,6 +92,10 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.clients < 1 or args.rounds < 1:
         raise UserError("--clients and --rounds must be at least 1")
     check_secure_arguments(args)
+    try:
+        args.task = task_of(args).name
+    except ValueError as error:
+        raise UserError(str(error)) from None
     schedule = continual_schedule(args)
     args.ewc_lambda = demo_ewc_lambda(args)
     _status("starting the chain" if args.chain == "auto" else "connecting to the chain")
@@ -100,24 +110,30 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     started = time.perf_counter()
     workers = args.workers or min(args.clients, os.cpu_count() or 1)
     torch.set_num_threads(1)  # as in every worker: intra-op threads would change float sums, and so the CIDs
-    client_settings = ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed)
+    task = task_of(args)
+    client_settings = ClientSettings(ewc_lambda=args.ewc_lambda, encoding=args.encoding, seed=args.seed,
+                                     task=task.name)
     in_processes = (chain.endpoint is not None and schedule.tasks == 1 and args.attackers == 0
                     and not args.secure_aggregation)
     processes = ClientProcessPool(client_settings, workers) if in_processes else None  # they start up meanwhile
 
     _status("connecting to IPFS, loading the data")
     store = open_ipfs(args)
-    train, test = load_data(args.data, args.test_data)
-    parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
+    try:
+        train, test = task.load_data(args.data, args.test_data)
+    except DataError as error:
+        raise UserError(str(error)) from None
+    parts = task.natural_partition(train, args.clients) or partition(
+        train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
     scenario = PermutedScenario(schedule, train, test, parts)
     simulated = [SimulatedClient("demo client", index, train.subset(parts[index])) for index in range(args.clients)]
-    plan, strategy = plan_and_strategy(args)
+    plan, strategy = plan_and_strategy(args, task)
     quiet = _quiet_log
     _status(f"deploying the contract on {chain.name}")
     contract = deploy(chain, dev_account(0), deployment_book(chain, home), reset=True, log=quiet)
-    print(f"fedchain demo: {args.clients} clients x {args.rounds} rounds, {args.model}, {args.partition}, "
+    print(f"fedchain demo: {args.clients} clients x {args.rounds} rounds, {task.name}, {args.partition}, "
           f"{args.strategy}; chain: {chain.name}; IPFS: {args.ipfs}; contract {contract.address}; home {home}")
-    settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.clients,
+    settings = OrganizationSettings(task=task.name, strategy=strategy, plan=plan, quorum=args.clients,
                                     target=args.clients, deadline_blocks=10_000, max_samples=args.max_samples,
                                     seed=args.seed)
     organization = Organization(contract, store, settings, test, log=quiet)

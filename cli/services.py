@@ -35,7 +35,14 @@ from cli.common import (
     open_ipfs,
     wait_for_contract,
 )
-from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from cli.learning_options import (
+    add_client_training_options,
+    add_data_options,
+    add_plan_options,
+    add_task_option,
+    plan_and_strategy,
+    task_of,
+)
 from cli.secure_options import add_secure_options, check_secure_arguments, secure_rounds_of
 from cli.stopping import FORCED_EXIT_CODE
 from client.secure import SecureParticipant
@@ -43,9 +50,10 @@ from client.service import Client, ClientSettings
 from client.state import ClientState
 from client.web import ClientNode
 from client.web import create_app as client_app
-from mlprocessor.data import DEFAULT_SOURCE, DataError, Dataset, load_data, load_directory
+from mlprocessor.data import DataError, Dataset
 from mlprocessor.ewc import DEFAULT_EWC_LAMBDA
 from mlprocessor.partition import partition
+from mlprocessor.task import Task
 from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
@@ -87,6 +95,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_secure_options(organization, "organization")
     organization.set_defaults(handler=run_organization)
 
+    add_task_option(client)
     add_client_training_options(client)
     client.add_argument("--num-partitions", type=int, default=5, help="the data is split this many ways")
     client.add_argument("--partition-index", type=int, default=None,
@@ -147,9 +156,10 @@ def run_organization(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.torch_threads)
     web = _web(args)
     home = home_of(args)
-    plan, strategy = plan_and_strategy(args)
-    _, test = load_data(args.data, args.test_data)
-    settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.quorum,
+    task = _task(args)
+    plan, strategy = plan_and_strategy(args, task)
+    _, test = _task_data(task, args)
+    settings = OrganizationSettings(task=task.name, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
                                     max_samples=args.max_samples, seed=args.seed)
     store = open_ipfs(args, wait=True, say=_say)
@@ -169,19 +179,34 @@ def run_organization(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client_data(args: argparse.Namespace) -> tuple[Dataset, str, Path | None]:
-    """This client's training data, a sentence saying what it is, and the directory to watch: with
-    ``--data DIR`` all of DIR (IDX training pair and/or .npz files), reloaded when its files change;
-    otherwise one partition of the bundled images."""
-    if args.data != DEFAULT_SOURCE:
-        directory = Path(args.data)
+def _task(args: argparse.Namespace) -> Task:
+    try:
+        return task_of(args)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def _task_data(task: Task, args: argparse.Namespace) -> tuple[Dataset, Dataset]:
+    try:
+        return task.load_data(args.data, args.test_data)
+    except DataError as error:
+        raise UserError(str(error)) from None
+
+
+def _client_data(task: Task, args: argparse.Namespace) -> tuple[Dataset, str, Path | None]:
+    """This client's training data, a sentence saying what it is, and the path to watch: with
+    ``--data PATH`` all of it (in the task's format), reloaded when its files change; otherwise one
+    part of the task's bundled data (its natural partition when it has one, e.g. a speaker)."""
+    if args.data is not None and Path(args.data).exists():
+        path = Path(args.data)
         try:
-            return load_directory(directory), f"all data in {directory} (watched for changes)", directory
+            return task.load_participant_data(path), f"all data in {path} (watched for changes)", path
         except DataError as error:
             raise UserError(str(error)) from None
-    train, _ = load_data(args.data, args.test_data)
+    train, _ = _task_data(task, args)
     index = args.partition_index if args.partition_index is not None else max(0, (args.account or 1) - 1)
-    parts = partition(train.y, args.num_partitions, args.partition, seed=args.seed, alpha=args.alpha)
+    parts = task.natural_partition(train, args.num_partitions) or partition(
+        train.y, args.num_partitions, args.partition, seed=args.seed, alpha=args.alpha)
     if not 0 <= index < len(parts):
         raise UserError(f"--partition-index {index} is outside 0..{len(parts) - 1}")
     return train.subset(parts[index]), f"partition {index} of {args.num_partitions} ({args.partition})", None
@@ -192,10 +217,11 @@ def run_client(args: argparse.Namespace) -> int:
     web = _web(args)
     home = home_of(args)
     account = account_of(args, 1)
-    data, description, data_dir = _client_data(args)
+    task = _task(args)
+    data, description, data_dir = _client_data(task, args)
     state = ClientState(home / "clients" / account.address)
     ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
-    settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed)
+    settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed, task=task.name)
     store = open_ipfs(args, wait=True, say=_say)
     if web:
         node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say,

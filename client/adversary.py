@@ -54,7 +54,7 @@ class Adversary:
         self.client = client
         self.attack = attack
         self.log = log
-        self.rules = rules or ValidationConfig()  # the published screening rules it plays against
+        self.rules = rules or ValidationConfig.for_task(client.task.screening)  # the published rules it plays against
 
     @property
     def address(self) -> str:
@@ -102,7 +102,7 @@ class Adversary:
     def _trained_delta(self, base: Artifact, round_id: int) -> StateDict:
         plan = TrainingPlan.from_extra(base.metadata.extra)
         config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, seed=self._seed(round_id))
-        return train_local(base.metadata.architecture, base.tensors, self.client.data, config).delta(base.tensors)
+        return train_local(self.client.task_of(base).name, base.tensors, self.client.data, config).delta(base.tensors)
 
     def _noise_inside_bound(self, base: Artifact, round_id: int) -> StateDict:
         """Noise at the tightest published bound; its own honest norm stands in for the round's median."""

@@ -22,7 +22,7 @@ from protocol.secure.masked_file import encode_masked
 from protocol.secure.participant import mask_delta, reveal_for
 from protocol.secure.public_round import read_secure_round, registered_keys
 from protocol.secure.reveal import SeedReveal, encode_reveal
-from storage.model_file import ModelFileError
+from storage.model_file import ModelFileError, expected_spec
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,8 @@ class SecureParticipant:
         samples = min(len(self.client.data), info.max_samples)
         with timer.phase("serialization"):
             masked, clipped = mask_delta(trained.result.delta(trained.base.tensors), samples,
-                                         trained.base.metadata.architecture, str(info.base_cid), self.keys,
+                                         trained.base.metadata.architecture, expected_spec(trained.base.tensors),
+                                         str(info.base_cid), self.keys,
                                          self.context(round_id), self.address, record.participants)
             data = encode_masked(masked)
         if clipped:

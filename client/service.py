@@ -23,10 +23,11 @@ from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen, Submis
 from chain.history import HistoryReader
 from client.keys import load_or_create_keys
 from client.state import ClientState, Consolidation, DataRecord, HistoryEntry
-from mlprocessor.data import DataError, Dataset, dataset_fingerprint, directory_signature, load_directory
+from mlprocessor.data import DataError, Dataset, dataset_fingerprint, directory_signature
 from mlprocessor.evaluation import evaluate
 from mlprocessor.ewc import EwcMemory, EwcState, fedcurv_penalty, fisher_diagonal
-from mlprocessor.models import model_from_state
+from mlprocessor.task import Task
+from mlprocessor.task_registry import DEFAULT_TASK, TaskMismatchError, get_task, task_for_file
 from mlprocessor.training import QuadraticPenalty, TrainConfig, TrainResult, train_local
 from protocol.artifacts import (
     FEDCURV_U,
@@ -55,6 +56,7 @@ class ClientSettings:
     encoding: Encoding = "float32"
     seed: int = 0
     mu: float | None = None  # FedProx proximal weight; None follows the organization's plan
+    task: str = DEFAULT_TASK  # the task whose data this client holds; rounds of tasks reading other data are refused
 
 
 class RefusedBase(ValueError):
@@ -66,6 +68,7 @@ class LocalTraining:
     """One round's local training: the base it started from, the result, and local accuracy around it."""
 
     base: Artifact
+    task: Task
     plan: TrainingPlan
     result: TrainResult
     fisher: dict[str, np.ndarray] | None
@@ -98,6 +101,7 @@ class Client:
         self.settings = settings
         self.log = log
         self.data_dir = data_dir
+        self.task = get_task(settings.task)
         self._data_signature = directory_signature(data_dir) if data_dir is not None else None
 
     @property
@@ -137,11 +141,12 @@ class Client:
             self.log(f"client {self.address}: round {round_id}: {participation.skipped}")
             return participation
         base, plan, result, fisher = trained.base, trained.plan, trained.result, trained.fisher
-        architecture, before, after = base.metadata.architecture, trained.accuracy_before, trained.accuracy_after
+        before, after = trained.accuracy_before, trained.accuracy_after
         record = trained.data_record
         with timer.phase("serialization"):
             samples = min(len(self.data), info.max_samples)  # the round's cap on what one update may claim
-            metadata = update_metadata(architecture, round_id, samples, info.base_cid, self.settings.encoding)
+            metadata = update_metadata(base.metadata.architecture, round_id, samples, info.base_cid,
+                                       self.settings.encoding)
             sections = {FISHER: fisher} if fisher is not None and plan.fedcurv_lambda > 0 else None
             update_bytes = encode_artifact(result.delta(base.tensors), metadata, sections)
         with timer.phase("ipfs"):
@@ -171,7 +176,7 @@ class Client:
             base_bytes = self.store.get(info.base_cid)
         with timer.phase("serialization"):
             base = decode_artifact(base_bytes)
-        architecture = base.metadata.architecture
+        task = self.task_of(base)
         plan = TrainingPlan.from_extra(base.metadata.extra)
         if (refusal := _refusal(base, plan)) is not None:
             raise RefusedBase(f"refused base {info.base_cid}: {refusal}")
@@ -179,17 +184,29 @@ class Client:
             self.refresh_data()
             record, memory = self._follow_data(round_id, base)
         with timer.phase("evaluation"):
-            before = evaluate(model_from_state(architecture, base.tensors), self.data).accuracy
+            before = evaluate(task.model_from_state(base.tensors), self.data).accuracy
         with timer.phase("training"):
             penalties = self._penalties(base, plan, memory)
             pause_if_asked("during-training")
             mu = plan.mu if self.settings.mu is None else self.settings.mu
-            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, mu, seed=self._seed(round_id))
-            result = train_local(architecture, base.tensors, self.data, config, penalties)
-            fisher = self._remember(architecture, result.state, round_id, plan, memory)
+            config = TrainConfig(plan.epochs, plan.batch_size, plan.lr, mu, seed=self._seed(round_id),
+                                 momentum=plan.momentum)
+            result = train_local(task.name, base.tensors, self.data, config, penalties)
+            fisher = self._remember(task, result.state, round_id, plan, memory)
         with timer.phase("evaluation"):
-            after = evaluate(model_from_state(architecture, result.state), self.data).accuracy
-        return LocalTraining(base, plan, result, fisher, before, after, record)
+            after = evaluate(task.model_from_state(result.state), self.data).accuracy
+        return LocalTraining(base, task, plan, result, fisher, before, after, record)
+
+    def task_of(self, base: Artifact) -> Task:
+        """The installed task the base pins, if this client's data is that task's; else RefusedBase."""
+        try:
+            task = task_for_file(base.metadata.extra, base.metadata.architecture)
+        except TaskMismatchError as error:
+            raise RefusedBase(f"refused the round's base: {error}") from None
+        if not task.reads_same_data_as(self.task):
+            raise RefusedBase(f"refused the round's base: it trains task {task.name}, this client holds data "
+                              f"for {self.task.name} (--task)")
+        return task
 
     def _seed(self, round_id: int) -> int:
         text = f"{self.settings.seed}:{round_id}:{self.address}".encode()
@@ -201,7 +218,7 @@ class Client:
             return
         signature = directory_signature(self.data_dir)
         if signature != self._data_signature:
-            data = load_directory(self.data_dir)
+            data = self.task.load_participant_data(self.data_dir)
             if len(data) == 0:
                 raise DataError(f"{self.data_dir}: no training examples")
             self.data, self._data_signature = data, signature
@@ -244,13 +261,13 @@ class Client:
         mine = [s for s in (record.submissions if record else []) if s.client == self.address]
         return saved[1] if mine and mine[0].accepted else None
 
-    def _remember(self, architecture: str, trained: dict[str, np.ndarray], round_id: int, plan: TrainingPlan,
+    def _remember(self, task: Task, trained: dict[str, np.ndarray], round_id: int, plan: TrainingPlan,
                   memory: EwcMemory) -> dict[str, np.ndarray] | None:
         """The Fisher of the trained model on this round's data: pending in the EWC memory (what the
         next consolidation protects) and, for FedCurv, this client's published share."""
         if self.settings.ewc_lambda <= 0 and plan.fedcurv_lambda <= 0:
             return None
-        fisher = fisher_diagonal(model_from_state(architecture, trained), self.data, self.settings.fisher_mode,
+        fisher = fisher_diagonal(task.model_from_state(trained), self.data, self.settings.fisher_mode,
                                  seed=self._seed(round_id), max_samples=self.settings.fisher_samples)
         if self.settings.ewc_lambda > 0:
             memory.hold(fisher, min(len(self.data), self.settings.fisher_samples))

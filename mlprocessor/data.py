@@ -110,13 +110,17 @@ def dataset_fingerprint(data: Dataset) -> str:
     return digest.hexdigest()[:16]
 
 
-def directory_signature(directory: str | Path) -> tuple[tuple[str, int, int], ...]:
-    """(name, size, modification time) of each file: cheap to take every round, and any new,
-    removed or rewritten file changes it."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise DataError(f"data directory not found: {directory}")
-    return tuple((p.name, (s := p.stat()).st_size, s.st_mtime_ns) for p in sorted(directory.iterdir()) if p.is_file())
+def directory_signature(path: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, modification time) of the data file, or of each file of the data directory:
+    cheap to take every round, and any new, removed or rewritten file changes it."""
+    path = Path(path)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = [p for p in sorted(path.iterdir()) if p.is_file()]
+    else:
+        raise DataError(f"data file or directory not found: {path}")
+    return tuple((p.name, (s := p.stat()).st_size, s.st_mtime_ns) for p in files)
 
 
 def load_npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:

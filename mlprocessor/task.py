@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,31 +27,7 @@ from torch import nn
 
 from mlprocessor.data import Dataset
 from mlprocessor.specs import StateDict, TensorSpec
-
-
-@dataclass(frozen=True)
-class TrainingDefaults:
-    """Local training the task works well with; the organization's plan may override each value."""
-
-    epochs: int = 1
-    batch_size: int = 10
-    lr: float = 0.05
-    momentum: float = 0.0
-
-
-@dataclass(frozen=True)
-class ScreeningDefaults:
-    """Bounds for screening updates, calibrated per task so that honest updates pass.
-
-    The norm bounds are relative (to the base model's norm, to the previous round's accepted
-    median, to this round's median), so they hold for any model size; `max_update_norm_fraction`
-    is the bound for a first round, before any accepted median exists.
-    """
-
-    base_norm_fraction: float | None = 0.5
-    history_norm_factor: float | None = 2.0
-    round_norm_factor: float | None = 4.0
-    fisher_max: float = 100.0
+from mlprocessor.task_defaults import ScreeningDefaults, TrainingDefaults
 
 
 class Task(ABC):
@@ -68,6 +43,7 @@ class Task(ABC):
     summary: ClassVar[str] = ""
     data_source: ClassVar[str] = ""  # where the task's bundled data comes from, for `run.py task list`
     num_classes: ClassVar[int]
+    data_family: ClassVar[str] = ""  # tasks that read the same data share it (e.g. both MNIST models); "" = name
     training: ClassVar[TrainingDefaults] = TrainingDefaults()
     screening: ClassVar[ScreeningDefaults] = ScreeningDefaults()
     source_modules: ClassVar[tuple[str, ...]] = ()  # extra modules whose source the hash covers
@@ -104,6 +80,9 @@ class Task(ABC):
                 "per_class": [int(c) for c in counts]}
 
     # -- derived: the same for every task ------------------------------------------------------
+
+    def reads_same_data_as(self, other: Task) -> bool:
+        return (self.data_family or self.name) == (other.data_family or other.name)
 
     def build_model(self, seed: int = 0) -> nn.Module:
         """A freshly initialised model; the same (task, seed) always gives the same weights."""

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from mlprocessor.data import Dataset
-from mlprocessor.models import StateDict, model_from_state, state_to_numpy
+from mlprocessor.specs import StateDict
+from mlprocessor.task import state_to_numpy
+from mlprocessor.task_registry import get_task
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class TrainConfig:
     lr: float = 0.05
     mu: float = 0.0  # FedProx proximal weight; 0 disables it
     seed: int = 0
+    momentum: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def proximal_penalty(base: Mapping[str, np.ndarray], mu: float) -> QuadraticPena
 
 
 def train_local(
-    architecture: str,
+    task_name: str,
     base: Mapping[str, np.ndarray],
     data: Dataset,
     config: TrainConfig,
@@ -108,18 +110,20 @@ def train_local(
 ) -> TrainResult:
     """Train from ``base`` on ``data``; deterministic for a given config.seed and thread count.
 
-    Each minibatch is an SGD step on the data loss followed by each penalty's proximal step.
+    Each minibatch is a step of the task's optimiser on the task's loss, followed by each
+    penalty's proximal step.
     """
     if len(data) == 0:
         raise ValueError("cannot train on an empty dataset")
     started = time.perf_counter()
-    model = model_from_state(architecture, base)
+    task = get_task(task_name)
+    model = task.model_from_state(dict(base))
     model.train()
     terms = list(penalties)
     if config.mu > 0:
         terms.append(proximal_penalty(base, config.mu))
     params = dict(model.named_parameters())
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    optimizer = task.optimizer(model.parameters(), config.lr, config.momentum)
     generator = torch.Generator().manual_seed(config.seed)
     x, y = data.tensors()
     steps, epoch_loss = 0, 0.0
@@ -128,7 +132,7 @@ def train_local(
         losses = []
         for start in range(0, len(y), config.batch_size):
             batch = order[start:start + config.batch_size]
-            loss = F.cross_entropy(model(x[batch]), y[batch])
+            loss = task.loss(model(x[batch]), y[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

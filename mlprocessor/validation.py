@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlprocessor.aggregation.base import ClientUpdate
+from mlprocessor.task_defaults import ScreeningDefaults
 
 TensorSpec = Mapping[str, tuple[tuple[int, ...], str]]
 
@@ -31,6 +32,12 @@ class ValidationConfig:
     history_norm_factor: float | None = 2.0  # reject ||delta|| > factor * previous round's accepted median
     max_samples: int = 1_000_000  # a claimed sample count above this is implausible (the round's cap)
     fisher_max: float = 100.0  # largest plausible entry of a diagonal Fisher
+
+    @classmethod
+    def for_task(cls, defaults: ScreeningDefaults) -> ValidationConfig:
+        """The bounds a task's authors calibrated for it (docs/BENCHMARKS.md, screening calibration)."""
+        return cls(norm_factor=defaults.round_norm_factor, base_norm_fraction=defaults.base_norm_fraction,
+                   history_norm_factor=defaults.history_norm_factor, fisher_max=defaults.fisher_max)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from chain.transactions import TxResult
 from mlprocessor.aggregation import ClientUpdate
 from mlprocessor.data import Dataset
 from mlprocessor.evaluation import evaluate
-from mlprocessor.models import initial_state, model_from_state, tensor_spec
+from mlprocessor.task_registry import TaskMismatchError, TaskRef, get_task, task_for_file
 from mlprocessor.validation import (
     NormBound,
     ValidationConfig,
@@ -44,16 +44,18 @@ from protocol.artifacts import (
     decode_artifact,
     encode_artifact,
     expect_update_for,
+    max_update_bytes,
     model_metadata,
     published_median_norm,
     screening_extra,
+    spec_extra,
 )
 from protocol.faults import pause_if_asked
 from protocol.outages import TRANSIENT_ERRORS, RoundSettingsError, one_line
 from protocol.plan import StrategySpec, TrainingPlan
 from protocol.timing import PhaseTimer
 from storage.cid import Cid
-from storage.model_file import ModelFileError
+from storage.model_file import ExtraValue, ModelFileError, expected_spec, read_metadata
 from storage.store import (
     ContentNotFoundError,
     ContentStore,
@@ -64,12 +66,11 @@ from storage.store import (
 
 FETCH_WORKERS = 8
 MIN_FETCH_SECONDS = 1.0  # a download that would get less than this waits for the next pass
-UPDATE_SIZE_FACTOR = 3  # an update may be this many times the float32 model (delta + Fisher + slack)
 
 
 @dataclass(frozen=True)
 class OrganizationSettings:
-    model: str = "cnn"
+    task: str = "mnist-cnn"
     strategy: StrategySpec = field(default_factory=StrategySpec)
     plan: TrainingPlan = field(default_factory=TrainingPlan)
     quorum: int = 1  # the chain refuses to finalize with fewer submissions
@@ -77,7 +78,7 @@ class OrganizationSettings:
     deadline_blocks: int = 60
     max_samples: int = 10_000  # the most examples one update may claim (its FedAvg weight is capped by it)
     seed: int = 0
-    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    validation: ValidationConfig | None = None  # None: the task's screening defaults
     fetch_seconds: float = 60.0  # one deadline for all the downloads of one screening pass
 
 
@@ -131,15 +132,11 @@ class RoundScreen:
     """What screening knows about one open round; verdicts are keyed by submission index."""
 
     base: Artifact
+    spec: dict[str, tuple[tuple[int, ...], str]]  # the base's tensor spec: every update must match it
     plan: TrainingPlan
     bound: NormBound | None
     history: NormBound | None
     verdicts: dict[int, Verdict] = field(default_factory=dict)
-
-
-def max_update_bytes(architecture: str) -> int:
-    float32_bytes = sum(4 * int(np.prod(shape)) for shape, _ in tensor_spec(architecture).values())
-    return UPDATE_SIZE_FACTOR * float32_bytes + 64 * 1024
 
 
 class Organization:
@@ -154,14 +151,26 @@ class Organization:
         self.log = log
         self.history = HistoryReader(contract)
         self._screens: dict[int, RoundScreen] = {}
+        self.task = get_task(settings.task)
+        self.spec = self.task.tensor_spec()
+        self.size_limit = max_update_bytes(self.spec)
+        # what every model this organization publishes says about the round: plan, task pin, tensor spec
+        self.validation = settings.validation or ValidationConfig.for_task(self.task.screening)
+        self._pin = {**TaskRef.of(settings.task).to_extra(), **spec_extra(self.spec)}
+
+    @property
+    def plan_extra(self) -> dict[str, ExtraValue]:
+        """What every model this organization publishes says about the next round: the plan as the
+        settings say now, the task pin and the tensor spec."""
+        return {**self.settings.plan.to_extra(), **self._pin}
 
     # ---------------------------------------------------------------- models
 
     def initial_model_cid(self) -> Cid:
         """Publish the seeded initial model (idempotent: same seed, same bytes, same CID)."""
         settings = self.settings
-        metadata = model_metadata(settings.model, 0, 0, None, settings.plan.to_extra())
-        return self.store.add_bytes(encode_artifact(initial_state(settings.model, settings.seed), metadata))
+        metadata = model_metadata(settings.task, 0, 0, None, self.plan_extra)
+        return self.store.add_bytes(encode_artifact(self.task.initial_state(settings.seed), metadata))
 
     def next_base_cid(self) -> Cid:
         """The latest finalized result, else the initial model: derived from the chain alone."""
@@ -176,7 +185,19 @@ class Organization:
         with timer.phase("ipfs"):
             data = self.store.get(cid)
         with timer.phase("serialization"):
-            return decode_artifact(data, self.settings.model)
+            return self._checked_base(data)
+
+    def _checked_base(self, data: bytes) -> Artifact:
+        """A base model of this organization's task at the installed hash, else RoundSettingsError."""
+        metadata = read_metadata(data)
+        try:
+            task = task_for_file(metadata.extra, metadata.architecture)
+        except TaskMismatchError as error:
+            raise RoundSettingsError(f"the contract's current model: {error}") from None
+        if task.name != self.task.name:
+            raise RoundSettingsError(f"the contract's current model is for task {task.name}, this organization "
+                                     f"runs {self.task.name}: pass --task {task.name} or deploy a new contract")
+        return decode_artifact(data, self.spec)
 
     # ---------------------------------------------------------------- rounds
 
@@ -252,10 +273,10 @@ class Organization:
                                         f"{strategy.name} needs at least {needed}")
         with outcome.timer.phase("aggregation"):
             aggregate = aggregate_state(screen.base, accepted, strategy)
-        extra = self.settings.plan.to_extra()
+        extra = dict(self.plan_extra)
         if self.test_data is not None:
             with outcome.timer.phase("evaluation"):
-                evaluation = evaluate(model_from_state(self.settings.model, aggregate.tensors), self.test_data)
+                evaluation = evaluate(self.task.model_from_state(aggregate.tensors), self.test_data)
             outcome.accuracy, outcome.loss = evaluation.accuracy, evaluation.loss
             extra.update({"test_accuracy": round(evaluation.accuracy, 6), "test_loss": round(evaluation.loss, 6)})
         accepted_norms = [norms[i] for i, ok in enumerate(outcome.accepted) if ok]
@@ -287,7 +308,7 @@ class Organization:
     # ---------------------------------------------------------------- screening
 
     def _validation(self, info: RoundInfo) -> ValidationConfig:
-        config = self.settings.validation
+        config = self.validation
         return replace(config, max_samples=min(config.max_samples, info.max_samples))
 
     def screened(self, round_id: int) -> int:
@@ -300,15 +321,15 @@ class Organization:
             assert info.base_cid is not None
             try:
                 with timer.phase("ipfs"):
-                    data = self.store.get_bounded(info.base_cid, max_update_bytes(self.settings.model),
-                                                  self.settings.fetch_seconds)
+                    data = self.store.get_bounded(info.base_cid, self.size_limit, self.settings.fetch_seconds)
             except StorageError as error:
                 raise ScreeningPostponed(f"the base model is not available: {one_line(error)}") from None
             with timer.phase("serialization"):
-                base = decode_artifact(data, self.settings.model)
+                base = self._checked_base(data)
             config = self._validation(info)
             self._screens[info.round_id] = RoundScreen(
-                base, TrainingPlan.from_extra(base.metadata.extra), base_norm_bound(l2_norm(base.tensors), config),
+                base, expected_spec(base.tensors), TrainingPlan.from_extra(base.metadata.extra),
+                base_norm_bound(l2_norm(base.tensors), config),
                 history_norm_bound(published_median_norm(base.metadata), config))
         return self._screens[info.round_id]
 
@@ -357,7 +378,7 @@ class Organization:
         outages. A CID the store cannot find counts against the update only while the store
         still serves the base model; otherwise the store is down and nothing is held against anyone."""
         deadline = time.monotonic() + self.settings.fetch_seconds
-        limit = max_update_bytes(self.settings.model)
+        limit = self.size_limit
 
         def fetch(submission: SubmissionRecord) -> bytes | StorageError:
             remaining = deadline - time.monotonic()
@@ -389,7 +410,7 @@ class Organization:
         """Whether the store still delivers the round's base: then a missing CID is the submitter's fault."""
         assert info.base_cid is not None
         try:
-            self.store.get_bounded(info.base_cid, max_update_bytes(self.settings.model), MIN_FETCH_SECONDS * 10)
+            self.store.get_bounded(info.base_cid, self.size_limit, MIN_FETCH_SECONDS * 10)
         except StorageError:
             return False
         return True
@@ -399,13 +420,13 @@ class Organization:
         if isinstance(download, str):
             return Verdict(submission.client, reason=download)
         try:
-            artifact = decode_artifact(download, self.settings.model)
+            artifact = decode_artifact(download, screen.spec)
             expect_update_for(artifact, info.round_id, info.base_cid, submission.samples)
         except ModelFileError as error:
             return Verdict(submission.client, reason=f"unusable file: {error}")
         fisher = artifact.section(FISHER) if screen.plan.fedcurv_lambda > 0 else None  # ignored when FedCurv is off
         update = ClientUpdate(artifact.tensors, artifact.metadata.sample_count, submission.client)
-        problem = update_problem(update, tensor_spec(self.settings.model), self._validation(info), screen.bound, fisher)
+        problem = update_problem(update, screen.spec, self._validation(info), screen.bound, fisher)
         if problem is not None:
             return Verdict(submission.client, reason=problem)
         return Verdict(submission.client, artifact, l2_norm(update.delta))

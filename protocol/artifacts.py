@@ -3,7 +3,9 @@
 A model file carries the state dict and, for FedCurv, the sums u and v in sections
 `fedcurv_u/` and `fedcurv_v/`. An update file carries the change to its base model and,
 for FedCurv, the client's Fisher diagonal in section `fisher/`. Metadata names the
-architecture, the round, the sample count and, for an update, the CID of its base.
+task (as `architecture`), the round, the sample count and, for an update, the CID of its base.
+A model file also publishes its tensor spec (`tensor_spec` in its metadata), so anyone decodes
+and checks models and updates of any task without the task's code.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlprocessor.specs import StateDict, tensor_spec
+from mlprocessor.specs import SpecError, StateDict, TensorSpec, spec_elements, spec_from_json, spec_to_json
 from mlprocessor.validation import fisher_problem
 from protocol.rejections import REASON_CHARS, REJECTIONS
 from storage import model_file
@@ -26,6 +28,8 @@ FEDCURV_U = "fedcurv_u"
 FEDCURV_V = "fedcurv_v"
 MEDIAN_NORM = "screening.median_norm"  # result metadata: median norm of the round's accepted updates
 FEDCURV_U_LIMIT = 1e6  # u sums accepted Fishers (each at most 100, on our models under 1)
+SPEC_KEY = "tensor_spec"  # model metadata: the JSON tensor spec every update must match
+UPDATE_SIZE_FACTOR = 3  # an update may be this many times the float32 model (delta + Fisher + slack)
 
 
 class UnexpectedArtifactError(ModelFileError):
@@ -52,24 +56,40 @@ def encode_artifact(tensors: Mapping[str, np.ndarray], metadata: ModelMetadata,
     return model_file.encode(flat, metadata)
 
 
-def decode_artifact(data: bytes, architecture: str | None = None) -> Artifact:
-    """Decode and check against the architecture's tensor names, shapes and dtypes; without an
-    expected architecture, the one the file names (it must be one we know)."""
-    if architecture is None:
-        architecture = model_file.read_metadata(data).architecture
-    try:
-        spec = tensor_spec(architecture)
-    except ValueError:
-        raise UnexpectedArtifactError(f"unknown model architecture {architecture!r}") from None
+def decode_artifact(data: bytes, spec: TensorSpec | None = None) -> Artifact:
+    """Decode and check against `spec`; without one, against the spec the file publishes in its
+    metadata (a model's), or, for model files published before specs travelled, the file's own
+    tensors (their CID is pinned on-chain by whoever published them)."""
+    if spec is None:
+        metadata = model_file.read_metadata(data)
+        spec = published_spec(metadata) or model_file.header_spec(data)
     flat, metadata = model_file.decode(data, spec)
-    if metadata.architecture != architecture:
-        raise UnexpectedArtifactError(f"file is for architecture {metadata.architecture!r}, expected {architecture!r}")
     tensors: StateDict = {}
     sections: dict[str, StateDict] = {}
     for name, value in flat.items():
         section, _, inner = name.rpartition("/")
         (sections.setdefault(section, {}) if section else tensors)[inner] = value
     return Artifact(tensors, metadata, sections)
+
+
+def published_spec(metadata: ModelMetadata) -> dict[str, tuple[tuple[int, ...], str]] | None:
+    """The tensor spec a model file publishes, bounded and checked; None when it publishes none."""
+    text = metadata.extra.get(SPEC_KEY)
+    if text is None:
+        return None
+    try:
+        return spec_from_json(str(text))
+    except SpecError as error:
+        raise UnexpectedArtifactError(f"the model file's tensor spec is unusable: {error}") from None
+
+
+def spec_extra(spec: TensorSpec) -> dict[str, ExtraValue]:
+    return {SPEC_KEY: spec_to_json(spec)}
+
+
+def max_update_bytes(spec: TensorSpec) -> int:
+    """The size cap for an update (or a model) of this spec, checked before anything is parsed."""
+    return UPDATE_SIZE_FACTOR * 4 * spec_elements(spec) + 64 * 1024
 
 
 def model_metadata(architecture: str, round_id: int, sample_count: int, base_cid: Cid | None,

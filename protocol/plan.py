@@ -27,15 +27,21 @@ class TrainingPlan:
     lr: float = 0.05
     mu: float = 0.0
     fedcurv_lambda: float = 0.0  # > 0: clients publish their Fisher and add the FedCurv penalty
+    momentum: float = 0.0  # of the task's optimiser (SGD with momentum for most tasks)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch size must be at least 1")
         if not self.lr > 0 or self.mu < 0 or self.fedcurv_lambda < 0:
             raise ValueError("lr must be positive, mu and the FedCurv lambda non-negative")
+        if not 0 <= self.momentum < 1:
+            raise ValueError("momentum must be in [0, 1)")
 
     def to_extra(self) -> dict[str, ExtraValue]:
-        return {_PLAN_PREFIX + key: value for key, value in asdict(self).items()}
+        values = asdict(self)
+        if not self.momentum:  # plans without momentum publish what they did before it existed (same CIDs)
+            del values["momentum"]
+        return {_PLAN_PREFIX + key: value for key, value in values.items()}
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, ExtraValue]) -> TrainingPlan:

@@ -20,7 +20,7 @@ from protocol.plan import StrategySpec
 from protocol.secure.public_round import read_secure_round
 from protocol.secure.verification import verify_secure_round
 from storage.hashing import cid_of_bytes
-from storage.model_file import ModelFileError
+from storage.model_file import ModelFileError, expected_spec
 from storage.store import ContentStore, StorageError
 
 
@@ -50,13 +50,13 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
     assert record is not None and info.base_cid is not None and info.result_cid is not None
     try:
         base = decode_artifact(store.get(info.base_cid))
-        architecture = base.metadata.architecture
+        spec = expected_spec(base.tensors)
         accepted = []
         for submission in record.accepted:
-            update = decode_artifact(store.get(submission.cid), architecture)
+            update = decode_artifact(store.get(submission.cid), spec)
             expect_update_for(update, round_id, info.base_cid, submission.samples)
             accepted.append((submission.client, update))
-        published = decode_artifact(store.get(info.result_cid), architecture)
+        published = decode_artifact(store.get(info.result_cid), spec)
         strategy = StrategySpec.from_extra(published.metadata.extra)
         aggregate = aggregate_state(base, accepted, strategy)
         recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, aggregate, accepted, strategy,

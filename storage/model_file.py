@@ -113,6 +113,27 @@ def expected_spec(tensors: Mapping[str, np.ndarray]) -> dict[str, tuple[tuple[in
     return {name: (tuple(array.shape), np.asarray(array).dtype.name) for name, array in tensors.items()}
 
 
+def header_spec(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, tuple[tuple[int, ...], str]]:
+    """The main tensors' spec as the file's own header states it (float32 tensors), for files whose
+    metadata publishes no spec; decoding then still checks sections and values against it."""
+    data = bytes(data)
+    if len(data) > max_bytes:
+        raise ModelFileTooLargeError(f"model file is {len(data)} bytes, over the limit of {max_bytes}")
+    header = _read_header(data)
+    spec = {}
+    for name, entry in header.items():
+        try:
+            if name == "__metadata__" or _split(name)[0] is not None:
+                continue
+        except ValueError as error:
+            raise TensorSpecError(str(error)) from None
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not (isinstance(shape, list) and all(_is_int(d) and d >= 0 for d in shape)):
+            raise NotSafetensorsError(f"safetensors header entry for {name!r} is malformed")
+        spec[name] = (tuple(shape), "float32")
+    return spec
+
+
 def _split(name: str) -> tuple[str | None, str]:
     """`fisher/fc1.weight` -> ("fisher", "fc1.weight"); `fc1.weight` -> (None, "fc1.weight")."""
     if "/" not in name:

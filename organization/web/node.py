@@ -113,7 +113,7 @@ class OrganizationNode(ServiceNode):
     def publish_initial_model(self) -> str:
         with self._lock:
             self.initial_cid = self.organization().initial_model_cid()
-        return f"initial {self.settings.model} model published as {self.initial_cid}"
+        return f"initial {self.settings.task} model published as {self.initial_cid}"
 
     def open_round(self, deadline_blocks: int, quorum: int, strategy: StrategySpec) -> str:
         self.jobs.require_idle()

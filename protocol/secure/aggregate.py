@@ -20,6 +20,7 @@ from protocol.plan import StrategySpec
 from protocol.secure.masked_file import MaskedUpdate, unflatten
 from protocol.secure.reveal import SeedReveal
 from protocol.secure.unmask import unmask_average
+from storage import model_file
 from storage.cid import Cid
 from storage.model_file import ExtraValue
 
@@ -30,7 +31,8 @@ SECURE_STRATEGIES = ("fedavg", "fedprox")
 def secure_state(base: Artifact, updates: Sequence[MaskedUpdate], participants: Mapping[str, bytes],
                  reveals: Mapping[str, SeedReveal]) -> StateDict:
     """theta_base + sum_k n_k delta_k / sum_k n_k over the survivors, float32."""
-    average = unflatten(unmask_average(updates, participants, reveals), base.metadata.architecture)
+    average = unflatten(unmask_average(updates, participants, reveals),
+                        model_file.expected_spec(base.tensors))
     return {name: (np.asarray(base.tensors[name], dtype=np.float64) + average[name]).astype(np.float32)
             for name in base.tensors}
 

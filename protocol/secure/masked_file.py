@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 from safetensors.numpy import save as save_safetensors
 
-from mlprocessor.specs import StateDict, tensor_spec
+from mlprocessor.specs import StateDict, TensorSpec
 from protocol.secure.keys import SEED_BYTES
 from storage.cid import Cid
 from storage.model_file import ModelFileError
@@ -41,27 +41,27 @@ class MaskedUpdate:
     sample_count: int
     client: str
     commitments: Mapping[str, bytes]  # peer address (lower case) -> commitment to the pair's seed
-    values: np.ndarray  # flat uint64, in the architecture's tensor order
+    values: np.ndarray  # flat uint64, in the spec's tensor order
+    spec: TensorSpec  # the base model's tensor spec (not stored: every party takes it from the base)
 
 
-def flatten_state(state: Mapping[str, np.ndarray], architecture: str) -> np.ndarray:
-    """The tensors of a state dict as one float64 vector, in the architecture's tensor order."""
-    spec = tensor_spec(architecture)
+def flatten_state(state: Mapping[str, np.ndarray], spec: TensorSpec) -> np.ndarray:
+    """The tensors of a state dict as one float64 vector, in the spec's tensor order."""
     if state.keys() != spec.keys():
-        raise ValueError(f"the tensors do not match architecture {architecture!r}")
+        raise ValueError("the tensors do not match the base model's")
     return np.concatenate([np.asarray(state[name], dtype=np.float64).reshape(-1) for name in spec])
 
 
-def unflatten(flat: np.ndarray, architecture: str) -> StateDict:
-    """A flat vector back into named tensors of the architecture's shapes (keeping the dtype)."""
+def unflatten(flat: np.ndarray, spec: TensorSpec) -> StateDict:
+    """A flat vector back into named tensors of the spec's shapes (keeping the dtype)."""
     out: StateDict = {}
     offset = 0
-    for name, (shape, _) in tensor_spec(architecture).items():
+    for name, (shape, _) in spec.items():
         size = int(np.prod(shape))
         out[name] = flat[offset:offset + size].reshape(shape)
         offset += size
     if offset != flat.size:
-        raise ValueError(f"{flat.size} values for an architecture of {offset}")
+        raise ValueError(f"{flat.size} values for a model of {offset}")
     return out
 
 
@@ -70,12 +70,13 @@ def encode_masked(update: MaskedUpdate) -> bytes:
               "base_cid": update.base_cid, "sample_count": update.sample_count, "client": update.client.lower(),
               "commitments": {peer.lower(): value.hex() for peer, value in sorted(update.commitments.items())}}
     tensors = {name: np.ascontiguousarray(value, dtype=np.uint64)
-               for name, value in unflatten(update.values, update.architecture).items()}
+               for name, value in unflatten(update.values, update.spec).items()}
     return save_safetensors(tensors, metadata={_HEADER_KEY: json.dumps(header, sort_keys=True,
                                                                         separators=(",", ":"))})
 
 
-def decode_masked(data: bytes, architecture: str) -> MaskedUpdate:
+def decode_masked(data: bytes, spec: TensorSpec, architecture: str) -> MaskedUpdate:
+    """Parse and check a masked update against the base model's spec and task (`architecture`)."""
     if len(data) > MAX_BYTES:
         raise MaskedFileError(f"masked update of {len(data)} bytes exceeds the limit of {MAX_BYTES}")
     try:
@@ -83,7 +84,6 @@ def decode_masked(data: bytes, architecture: str) -> MaskedUpdate:
         header = _read_header(data)
     except (SafetensorError, ValueError, UnicodeDecodeError) as error:
         raise MaskedFileError(f"not a masked update file: {error}") from None
-    spec = tensor_spec(architecture)
     if tensors.keys() != spec.keys():
         raise MaskedFileError("its tensor names are not those of the model")
     for name, (shape, _) in spec.items():
@@ -95,7 +95,7 @@ def decode_masked(data: bytes, architecture: str) -> MaskedUpdate:
     return MaskedUpdate(architecture, _int(header, "round"), _text(header, "base_cid"),
                         _int(header, "sample_count"), parse_address(_text(header, "client")),
                         _commitments(header.get("commitments")),
-                        np.concatenate([tensors[name].reshape(-1) for name in spec]))
+                        np.concatenate([tensors[name].reshape(-1) for name in spec]), spec)
 
 
 def _read_header(data: bytes) -> dict:

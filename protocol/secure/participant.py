@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from mlprocessor.specs import TensorSpec
 from protocol.secure.fixed_point import encode_weighted
 from protocol.secure.keys import KeyPair, RoundContext, commitment, usable_public_key
 from protocol.secure.masked_file import MaskedUpdate, flatten_state
@@ -20,17 +21,18 @@ def pair_seeds(keys: KeyPair, context: RoundContext, own: str,
             for peer, public in peers.items() if peer.lower() != own.lower() and usable_public_key(public)}
 
 
-def mask_delta(delta: Mapping[str, np.ndarray], samples: int, architecture: str, base_cid: str,
+def mask_delta(delta: Mapping[str, np.ndarray], samples: int, architecture: str, spec: TensorSpec, base_cid: str,
                keys: KeyPair, context: RoundContext, own: str,
                participants: Mapping[str, bytes]) -> tuple[MaskedUpdate, int]:
     """The masked update for the round's fixed participant set, and how many coordinates were clipped."""
-    weighted, clipped = encode_weighted(flatten_state(delta, architecture), samples)
+    weighted, clipped = encode_weighted(flatten_state(delta, spec), samples)
     registered = {address.lower(): public for address, public in participants.items()}.get(own.lower(), b"")
     # a participant registered without a usable key shares no mask, as everyone else sees from the chain
     seeds = pair_seeds(keys, context, own, participants) if usable_public_key(registered) else {}
     masked = apply_masks(weighted, own, seeds)
     commitments = {peer: commitment(seed) for peer, seed in seeds.items()}
-    return MaskedUpdate(architecture, context.round_id, base_cid, samples, own.lower(), commitments, masked), clipped
+    return MaskedUpdate(architecture, context.round_id, base_cid, samples, own.lower(), commitments, masked,
+                        spec), clipped
 
 
 def reveal_for(keys: KeyPair, context: RoundContext, own: str, dropped: Mapping[str, bytes]) -> SeedReveal:

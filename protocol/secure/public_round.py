@@ -12,10 +12,14 @@ from dataclasses import dataclass
 
 from chain.contract import FederatedLearningContract, SecurePhases
 from chain.history import LOG_PAGE_BLOCKS, HistoryReader, SubmissionRecord
+from protocol.artifacts import Artifact, max_update_bytes
 from protocol.secure.masked_file import MaskedFileError, MaskedUpdate, decode_masked
 from protocol.secure.reveal import RevealFileError, SeedReveal, decode_reveal
 from storage.cid import Cid
+from storage.model_file import expected_spec
 from storage.store import ContentStore
+
+MASKED_FETCH_SECONDS = 60.0  # one masked update gets this long to arrive, whatever its size
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,11 @@ def registered_keys(contract: FederatedLearningContract, clients: list[str], unt
 
 
 def load_masked_update(store: ContentStore, record: SecureRoundRecord, submission: SubmissionRecord,
-                       architecture: str) -> MaskedUpdate:
+                       base: Artifact) -> MaskedUpdate:
     """One masked update, checked against what the chain recorded for it."""
-    update = decode_masked(store.get(submission.cid), architecture)
+    update = decode_masked(store.get_bounded(submission.cid, max_update_bytes(base_spec := expected_spec(base.tensors)),
+                                           MASKED_FETCH_SECONDS),
+                           base_spec, base.metadata.architecture)
     problems = []
     if update.round_id != record.round_id:
         problems.append(f"it is for round {update.round_id}, not {record.round_id}")

@@ -11,7 +11,7 @@ from protocol.secure.aggregate import secure_result_file, secure_state
 from protocol.secure.public_round import SecureRoundRecord, load_masked_update, load_reveals
 from protocol.secure.unmask import UnmaskingError
 from storage.hashing import cid_of_bytes
-from storage.model_file import ModelFileError
+from storage.model_file import ModelFileError, expected_spec
 from storage.store import ContentStore, StorageError
 
 
@@ -28,11 +28,10 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
     assert info.result_cid is not None
     try:
         base = decode_artifact(store.get(record.base_cid))
-        architecture = base.metadata.architecture
-        updates = [load_masked_update(store, record, s, architecture) for s in record.submissions]
+        updates = [load_masked_update(store, record, s, base) for s in record.submissions]
         reveals = load_reveals(store, record)
         state = secure_state(base, updates, record.participants, reveals)
-        published = decode_artifact(store.get(info.result_cid), architecture)
+        published = decode_artifact(store.get(info.result_cid), expected_spec(base.tensors))
         strategy = StrategySpec.from_extra(published.metadata.extra)
         recomputed = cid_of_bytes(secure_result_file(base, record.base_cid, round_id, state, record.total_samples,
                                                      strategy, published.metadata.extra))

