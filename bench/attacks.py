@@ -22,10 +22,10 @@ from bench.run_cache import cached_run
 from bench.settings import SuiteSettings
 from client.adversary import make_hostile
 from client.service import ClientSettings
-from mlprocessor.data import load_data
 from mlprocessor.partition import partition
 from organization.service import OrganizationSettings
 from protocol.plan import StrategySpec, TrainingPlan
+from tasks.mnist import load_mnist
 
 TARGET_PP = 3.0
 BOUND_ATTACKS = ("inflate-samples", "free-ride", "fisher-poison")  # FedAvg alone must hold
@@ -54,14 +54,14 @@ def runs(settings: SuiteSettings) -> list[tuple[str, str, bool]]:
 def attack_run(settings: SuiteSettings, attack: str, rule: str, fedcurv: bool) -> dict[str, Any]:
     """Final accuracy of one federation with `settings.attackers` hostile clients (none for 'none')."""
     torch.set_num_threads(1)
-    train, test = load_data("mnist-5k", settings.test_data)
+    train, test = load_mnist("mnist-5k", settings.test_data)
     parts = partition(train.y, settings.clients, "iid", seed=settings.seed)
     attackers = 0 if attack == "none" else settings.attackers
     plan = TrainingPlan(settings.attack_epochs, settings.batch_size, settings.lr,
                         fedcurv_lambda=settings.fedcurv_lambda if fedcurv else 0.0)
     honest = settings.clients - attackers
     organization_settings = OrganizationSettings(
-        model="2nn", strategy=rules(settings.attackers)[rule], plan=plan, quorum=honest, target=settings.clients,
+        task="2nn", strategy=rules(settings.attackers)[rule], plan=plan, quorum=honest, target=settings.clients,
         deadline_blocks=10_000, seed=settings.seed)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fedchain-attack-") as home:

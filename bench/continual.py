@@ -23,9 +23,9 @@ from bench.run_cache import cached_run
 from bench.settings import SuiteSettings
 from mlprocessor.aggregation import FedAvg
 from mlprocessor.continual import PermutedScenario, TaskSchedule
-from mlprocessor.data import load_data
 from mlprocessor.models import model_from_state
 from mlprocessor.partition import partition
+from tasks.mnist import load_mnist
 
 MODEL = "2nn"
 RETENTION_TARGET_PP = 2.0  # first task at the end within this of its value at the end of task 0
@@ -46,7 +46,7 @@ def variants(settings: SuiteSettings) -> dict[str, Method]:
 def run_variant(settings: SuiteSettings, schedule: TaskSchedule, method: Method) -> dict[str, Any]:
     """Every round's task and accuracy on each task seen so far."""
     torch.set_num_threads(1)
-    train, test = load_data("mnist-5k", settings.test_data)
+    train, test = load_mnist("mnist-5k", settings.test_data)
     parts = partition(train.y, settings.clients, "iid", seed=settings.seed)
     federation = LeanFederation(MODEL, [train.subset(p) for p in parts], method, settings.epochs,
                                 settings.batch_size, settings.lr, settings.seed, settings.fisher_samples)

@@ -28,11 +28,11 @@ from chain.accounts import dev_account
 from chain.backends import Chain, connect
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
-from mlprocessor.data import load_data
 from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode, create_app
 from protocol.artifacts import decode_artifact, encode_artifact, update_metadata
 from storage.embedded import EmbeddedStore
+from tasks.mnist import load_mnist
 from webui.link import ChainLink
 
 PAGES = ("/", "/api/status", "/api/rounds", "/api/clients", "/rounds/25", "/api/rounds/25")
@@ -41,8 +41,8 @@ PAGES = ("/", "/api/status", "/api/rounds", "/api/clients", "/rounds/25", "/api/
 def build_history(chain: Chain, rounds: int, home: Path) -> tuple[DeploymentBook, EmbeddedStore]:
     book, store = DeploymentBook(None), EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), book, log=lambda _: None)
-    _, test = load_data()
-    organization = Organization(contract, store, OrganizationSettings(model="2nn", quorum=2, target=2),
+    _, test = load_mnist()
+    organization = Organization(contract, store, OrganizationSettings(task="2nn", quorum=2, target=2),
                                 test.subset(np.arange(0, len(test), 4)), log=lambda _: None)
     clients = [contract.with_account(dev_account(index)) for index in (1, 2)]
     for client in clients:
@@ -81,7 +81,7 @@ def main() -> None:
         book, store = build_history(chain, args.rounds, home)
         print(f"built {args.rounds} finalized rounds on {chain.name} in {time.perf_counter() - started:.1f} s")
         node = OrganizationNode(ChainLink(lambda: chain, lambda _: book, dev_account(0)), store,
-                                OrganizationSettings(model="2nn"), None, home / "journal", log=lambda _: None)
+                                OrganizationSettings(task="2nn"), None, home / "journal", log=lambda _: None)
         client = create_app(node).test_client()
         cold = {path: time_get(client, path) for path in PAGES[2:]}  # first requests: caches empty
         print(f"{'request':16} {'cold ms':>8} {'median ms':>10} {'max ms':>8} {'new block ms':>13}")

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlprocessor.data import Dataset, load_data
+from mlprocessor.data import Dataset
 from mlprocessor.partition import partition
+from tasks.mnist import load_mnist
 
 
 def experiment(description: str) -> tuple[argparse.Namespace, Dataset, Dataset, list[np.ndarray]]:
@@ -18,7 +19,7 @@ def experiment(description: str) -> tuple[argparse.Namespace, Dataset, Dataset, 
     thread (the experiments are measured beside other work on a shared machine)."""
     args = parse_experiment_args(description)
     torch.set_num_threads(1)
-    train, test = load_data("mnist-5k", args.test_data)
+    train, test = load_mnist("mnist-5k", args.test_data)
     return args, train, test, partition(train.y, args.clients, args.partition, seed=args.seed)
 
 

@@ -19,11 +19,11 @@ from bench.report import percent, seconds, table
 from bench.run_cache import cached_run
 from bench.settings import SuiteSettings
 from mlprocessor.aggregation import FedAdam, FedAvg, FedAvgM
-from mlprocessor.data import load_data
 from mlprocessor.evaluation import evaluate
 from mlprocessor.models import initial_state, model_from_state
 from mlprocessor.partition import partition
 from mlprocessor.training import TrainConfig, train_local
+from tasks.mnist import load_mnist
 
 TARGETS = (0.95, 0.97)
 GAP_TARGET_PP = 0.5  # FedAvg IID vs centralized, percentage points
@@ -44,7 +44,7 @@ def method(name: str, settings: SuiteSettings) -> Method:
 
 def run_one(settings: SuiteSettings, model: str, scheme: str, name: str, rounds: int) -> dict[str, Any]:
     torch.set_num_threads(1)
-    train, test = load_data("mnist-5k", settings.test_data)
+    train, test = load_mnist("mnist-5k", settings.test_data)
     parts = partition(train.y, settings.clients, scheme, seed=settings.seed, alpha=settings.dirichlet_alpha)
     federation = LeanFederation(model, [train.subset(p) for p in parts], method(name, settings), settings.epochs,
                                 settings.batch_size, settings.lr, settings.seed, settings.fisher_samples)
@@ -55,7 +55,7 @@ def run_one(settings: SuiteSettings, model: str, scheme: str, name: str, rounds:
 def centralized(model: str, settings: SuiteSettings) -> list[float]:
     """Test accuracy after each epoch of plain SGD on all the training data (same B and lr)."""
     torch.set_num_threads(1)
-    train, test = load_data("mnist-5k", settings.test_data)
+    train, test = load_mnist("mnist-5k", settings.test_data)
     state = initial_state(model, seed=settings.seed)
     accuracies = []
     for epoch in range(1, settings.central_epochs + 1):

@@ -156,7 +156,7 @@ class Organization:
         self.size_limit = max_update_bytes(self.spec)
         # what every model this organization publishes says about the round: plan, task pin, tensor spec
         self.validation = settings.validation or ValidationConfig.for_task(self.task.screening)
-        self._pin = {**TaskRef.of(settings.task).to_extra(), **spec_extra(self.spec)}
+        self._pin = {**TaskRef.of(self.task.name).to_extra(), **spec_extra(self.spec)}
 
     @property
     def plan_extra(self) -> dict[str, ExtraValue]:
@@ -169,7 +169,7 @@ class Organization:
     def initial_model_cid(self) -> Cid:
         """Publish the seeded initial model (idempotent: same seed, same bytes, same CID)."""
         settings = self.settings
-        metadata = model_metadata(settings.task, 0, 0, None, self.plan_extra)
+        metadata = model_metadata(self.task.name, 0, 0, None, self.plan_extra)
         return self.store.add_bytes(encode_artifact(self.task.initial_state(settings.seed), metadata))
 
     def next_base_cid(self) -> Cid:

@@ -53,7 +53,7 @@ def hostile_federation(home: Path, attack: str | None = None, *, attackers: int 
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     lines: list[str] = []
     train, test = small_data()
-    settings = OrganizationSettings(model="2nn", quorum=quorum or honest, target=honest + attackers,
+    settings = OrganizationSettings(task="2nn", quorum=quorum or honest, target=honest + attackers,
                                     deadline_blocks=200, plan=plan, strategy=strategy or StrategySpec(),
                                     fetch_seconds=fetch_seconds)
     organization = Organization(contract, store, settings, test, log=lines.append)

@@ -9,7 +9,7 @@ import pytest
 from chain.contract import RoundState
 from chain.errors import SubmissionsClosed, TooManySamples
 from client.service import ClientSettings
-from mlprocessor.models import initial_state, tensor_spec
+from mlprocessor.models import initial_state, parameter_count
 from organization.service import max_update_bytes
 from protocol.artifacts import (
     FEDCURV_U,
@@ -165,7 +165,7 @@ def test_oversized_update_is_rejected_without_downloading_it(tmp_path) -> None:
     for client in hostile.honest:
         client.participate(round_id)
     size = max_update_bytes("2nn") + 1
-    assert size < 3 * 4 * sum(int(np.prod(s)) for s, _ in tensor_spec("2nn").values()) + 128 * 1024
+    assert size < 3 * 4 * parameter_count("2nn") + 128 * 1024
     cid = hostile.store.add_bytes(b"\0" * size)
     hostile.attackers[0].client.contract.submit_update(round_id, cid, 300)
     outcome = hostile.organization.close_round(round_id)

@@ -30,7 +30,7 @@ def test_headless_services_ride_out_a_chain_restart(tmp_path) -> None:
         store = EmbeddedStore(tmp_path / "ipfs")
         train, _ = small_data()
         lines: list[str] = []
-        settings = OrganizationSettings(model="2nn", quorum=1, target=1, deadline_blocks=1000, plan=ONE_EPOCH)
+        settings = OrganizationSettings(task="2nn", quorum=1, target=1, deadline_blocks=1000, plan=ONE_EPOCH)
         organization = Organization(contract, store, settings, None, log=lines.append)
         client = Client(contract.with_account(dev_account(1)), store, train.subset(range(200)),
                         ClientState(tmp_path / "client"), ClientSettings(), log=lines.append)

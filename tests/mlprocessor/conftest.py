@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mlprocessor.data import Dataset, load_data
+from mlprocessor.data import Dataset
+from tasks.mnist import load_mnist
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,7 +18,7 @@ def one_torch_thread() -> None:
 
 @pytest.fixture(scope="session")
 def mnist_5k() -> tuple[Dataset, Dataset]:
-    return load_data()
+    return load_mnist()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlprocessor.data import TEST_FILES, TRAIN_FILES, DataError, Dataset, load_data, read_idx, write_idx
+from mlprocessor.data import DataError, Dataset, read_idx, write_idx
+from tasks.images import TEST_FILES, TRAIN_FILES
+from tasks.mnist import load_mnist
 from tests.support import require_component
 
 SHARED_MNIST = Path(os.environ.get("MNIST_DIR", Path(__file__).resolve().parents[3] / "shared/data/mnist"))
@@ -31,7 +33,7 @@ def test_idx_round_trip(tmp_path: Path, compress: bool) -> None:
 @pytest.mark.parametrize("compress", [False, True])
 def test_directory_source_scales_pixels(tmp_path: Path, compress: bool) -> None:
     _write_mnist_dir(tmp_path, 30, 12, compress)
-    train, test = load_data(str(tmp_path))
+    train, test = load_mnist(str(tmp_path))
     assert (len(train), len(test)) == (30, 12)
     assert train.x.dtype == np.float32 and train.x.shape == (30, 784) and train.y.dtype == np.int64
     assert train.x.min() >= 0.0 and train.x.max() <= 1.0
@@ -43,7 +45,7 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
     _write_mnist_dir(tmp_path, 5, 5, False)
     (tmp_path / TEST_FILES[1]).unlink()
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte"):
-        load_data(str(tmp_path))
+        load_mnist(str(tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -70,7 +72,7 @@ def test_count_mismatch(tmp_path: Path) -> None:
     _write_mnist_dir(tmp_path, 5, 5, False)
     write_idx(tmp_path / TRAIN_FILES[1], np.zeros(4, dtype=np.uint8))
     with pytest.raises(DataError, match="5 images but 4 labels"):
-        load_data(str(tmp_path))
+        load_mnist(str(tmp_path))
 
 
 def test_mnist_5k_holds_out_100_per_digit(mnist_5k: tuple[Dataset, Dataset]) -> None:
@@ -78,7 +80,7 @@ def test_mnist_5k_holds_out_100_per_digit(mnist_5k: tuple[Dataset, Dataset]) -> 
     assert (len(train), len(test)) == (4000, 1000)
     assert np.bincount(test.y).tolist() == [100] * 10
     assert np.bincount(train.y).tolist() == [400] * 10
-    _, again_test = load_data()
+    _, again_test = load_mnist()
     np.testing.assert_array_equal(again_test.x, test.x)
     assert not (set(map(bytes, train.x[:50])) & set(map(bytes, test.x)))
 
@@ -86,6 +88,6 @@ def test_mnist_5k_holds_out_100_per_digit(mnist_5k: tuple[Dataset, Dataset]) -> 
 def test_shared_mnist_test_set() -> None:
     require_component(all((SHARED_MNIST / f"{n}.gz").exists() for n in TEST_FILES),
                       "the MNIST test set", f"expected in {SHARED_MNIST}")
-    train, test = load_data("mnist-5k", test_dir=SHARED_MNIST)
+    train, test = load_mnist("mnist-5k", SHARED_MNIST)
     assert (len(train), len(test)) == (5000, 10000)
     assert test.x.shape == (10000, 784) and np.bincount(test.y).min() > 800

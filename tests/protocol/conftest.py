@@ -15,11 +15,12 @@ from chain.deployments import DeploymentBook
 from chain.migrate import deploy
 from client.service import Client, ClientSettings
 from client.state import ClientState
-from mlprocessor.data import Dataset, load_data
+from mlprocessor.data import Dataset
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings
 from protocol.plan import TrainingPlan
 from storage.embedded import EmbeddedStore
+from tasks.mnist import load_mnist
 
 CLIENT_EXAMPLES = 300
 
@@ -27,7 +28,7 @@ CLIENT_EXAMPLES = 300
 @cache
 def small_data() -> tuple[Dataset, Dataset]:
     """A few hundred training examples per client and 500 test examples: rounds take a second."""
-    train, test = load_data()
+    train, test = load_mnist()
     return train, test.subset(np.arange(0, len(test), 2))
 
 
@@ -45,7 +46,7 @@ def build_federation(home: Path, *, quorum: int = 3, target: int = 3, deadline_b
     store = EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     train, test = small_data()
-    settings = OrganizationSettings(model="2nn", quorum=quorum, target=target, deadline_blocks=deadline_blocks,
+    settings = OrganizationSettings(task="2nn", quorum=quorum, target=target, deadline_blocks=deadline_blocks,
                                     plan=plan or TrainingPlan(epochs=2, batch_size=10, lr=0.1))
     organization = Organization(contract, store, settings, test, log=lambda _: None)
     parts = partition(train.y, 3, "iid", seed=0)

@@ -9,7 +9,8 @@ import numpy as np
 
 from client.service import Client, ClientSettings
 from client.state import ClientState
-from mlprocessor.data import Dataset, load_directory, permuted_task
+from mlprocessor.data import Dataset, permuted_task
+from mlprocessor.task_registry import get_task
 from protocol.plan import TrainingPlan
 from tests.protocol.conftest import Federation, build_federation
 
@@ -73,7 +74,8 @@ def test_a_watched_directory_is_reloaded_and_consolidated(tmp_path: Path) -> Non
     data_dir.mkdir()
     first, second = original.data.subset(np.arange(150)), original.data.subset(np.arange(150, 300))
     _write_npz(data_dir / "a.npz", first)
-    client = Client(original.contract, federation.store, load_directory(data_dir), original.state, EWC,
+    own_data = get_task("mnist-2nn").load_participant_data(data_dir)
+    client = Client(original.contract, federation.store, own_data, original.state, EWC,
                     log=lambda _: None, data_dir=data_dir)
     _round(federation, [client, *federation.clients[1:]])
     assert len(client.data) == 150

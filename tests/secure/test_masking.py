@@ -11,7 +11,7 @@ from safetensors.numpy import save
 
 from mlprocessor.aggregation import ClientUpdate
 from mlprocessor.aggregation.fedavg import FedAvg
-from mlprocessor.models import tensor_spec
+from mlprocessor.task_registry import get_task
 from protocol.secure.fixed_point import (
     DELTA_BOUND,
     PRECISION,
@@ -28,13 +28,14 @@ from protocol.secure.reveal import RevealFileError, decode_reveal, encode_reveal
 from protocol.secure.unmask import UnmaskingError, unmask_average
 
 ARCH = "2nn"
+SPEC = get_task(ARCH).tensor_spec()
 BASE_CID = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
 CONTEXT = RoundContext(chain_id=1337, contract="0x" + "ab" * 20, round_id=3)
 
 
 def random_delta(rng: np.random.Generator, scale: float = 0.01) -> dict[str, np.ndarray]:
     return {name: (rng.standard_normal(shape) * scale).astype(np.float32)
-            for name, (shape, _) in tensor_spec(ARCH).items()}
+            for name, (shape, _) in SPEC.items()}
 
 
 class Round:
@@ -49,7 +50,7 @@ class Round:
         self.samples = {a: int(rng.integers(50, 600)) for a in self.addresses}
 
     def masked(self, address: str):
-        update, clipped = mask_delta(self.deltas[address], self.samples[address], ARCH, BASE_CID,
+        update, clipped = mask_delta(self.deltas[address], self.samples[address], ARCH, SPEC, BASE_CID,
                                      self.keys[address], CONTEXT, address, self.publics)
         assert clipped == 0
         return update
@@ -58,10 +59,10 @@ class Round:
         return {s: reveal_for(self.keys[s], CONTEXT, s, {d: self.publics[d] for d in dropped}) for s in survivors}
 
     def fedavg(self, survivors: list[str]) -> np.ndarray:
-        base = {name: np.zeros(shape, np.float32) for name, (shape, _) in tensor_spec(ARCH).items()}
+        base = {name: np.zeros(shape, np.float32) for name, (shape, _) in SPEC.items()}
         updates = [ClientUpdate(self.deltas[a], self.samples[a]) for a in survivors]
         # secure rounds weight by the claimed counts (capped on-chain by maxSamples), not by the median cap
-        return flatten_state(FedAvg(weight_cap=None).combine(updates), ARCH) + flatten_state(base, ARCH)
+        return flatten_state(FedAvg(weight_cap=None).combine(updates), SPEC) + flatten_state(base, SPEC)
 
 
 def test_pair_seeds_agree_between_peers_and_differ_between_rounds_and_pairs():
@@ -128,7 +129,7 @@ def test_inconsistent_commitments_between_survivors_are_detected():
 def test_a_masked_update_is_uncorrelated_with_the_clients_delta():
     federation = Round(3)
     address = federation.addresses[0]
-    delta = flatten_state(federation.deltas[address], ARCH)
+    delta = flatten_state(federation.deltas[address], SPEC)
     masked = federation.masked(address).values.view(np.int64).astype(np.float64) / SCALE
     unmasked, _ = encode_weighted(delta, federation.samples[address])
     assert np.corrcoef(unmasked.view(np.int64).astype(np.float64), delta)[0, 1] > 0.99  # the test can tell
@@ -150,19 +151,19 @@ def test_masked_file_round_trips_and_refuses_malformed_input():
     federation = Round(3)
     update = federation.masked(federation.addresses[0])
     data = encode_masked(update)
-    decoded = decode_masked(data, ARCH)
+    decoded = decode_masked(data, SPEC, ARCH)
     assert decoded.client == update.client and decoded.commitments == update.commitments
     assert decoded.sample_count == update.sample_count and decoded.round_id == CONTEXT.round_id
     np.testing.assert_array_equal(decoded.values, update.values)
     assert encode_masked(decoded) == data
     with pytest.raises(MaskedFileError, match="not a masked update"):
-        decode_masked(b"\x80\x04\x95" + bytes(100), ARCH)
+        decode_masked(b"\x80\x04\x95" + bytes(100), SPEC, ARCH)
     with pytest.raises(MaskedFileError, match="tensor names"):
-        decode_masked(data, "cnn")
+        decode_masked(data, get_task("cnn").tensor_spec(), "cnn")
     header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])["__metadata__"]
-    float_values = {k: v.view(np.float64) for k, v in unflatten(update.values, ARCH).items()}
+    float_values = {k: v.view(np.float64) for k, v in unflatten(update.values, SPEC).items()}
     with pytest.raises(MaskedFileError, match="is float64"):
-        decode_masked(save(float_values, metadata=header), ARCH)
+        decode_masked(save(float_values, metadata=header), SPEC, ARCH)
 
 
 def test_reveal_file_round_trips_and_refuses_malformed_input():

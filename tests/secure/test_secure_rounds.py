@@ -21,6 +21,7 @@ from client.secure import SecureParticipant
 from client.service import Client, ClientSettings
 from client.state import ClientState
 from mlprocessor.partition import partition
+from mlprocessor.task_registry import get_task
 from organization.secure import SecureRounds, SecureSettings, refuse_unmaskable_settings
 from organization.secure_local import advance_past, run_local_secure_round
 from organization.service import Organization, OrganizationSettings
@@ -30,6 +31,8 @@ from protocol.secure.reveal import encode_reveal
 from protocol.verification import verify_round
 from storage.embedded import EmbeddedStore
 from tests.protocol.conftest import small_data
+
+SPEC_2NN = get_task("2nn").tensor_spec()
 
 CLIENTS = 5
 EXAMPLES = 100
@@ -51,7 +54,7 @@ def build(home: Path, clients: int = CLIENTS) -> SecureFederation:
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     train, test = small_data()
     log: list[str] = []
-    settings = OrganizationSettings(model="2nn", quorum=3, target=clients,
+    settings = OrganizationSettings(task="2nn", quorum=3, target=clients,
                                     plan=TrainingPlan(epochs=1, batch_size=10, lr=0.1))
     organization = Organization(contract, store, settings, test, log=log.append)
     participants = []
@@ -104,7 +107,7 @@ def test_a_secure_round_equals_plain_fedavg_and_verifies(tmp_path, federation, p
     assert abs(secure.outcome.accuracy - outcome.accuracy) < 0.001
 
     update = federation.store.get(secure.submissions[0].participation.entry.update_cid)
-    masked = decode_masked(update, "2nn").values.view(np.int64).astype(np.float64)
+    masked = decode_masked(update, SPEC_2NN, "2nn").values.view(np.int64).astype(np.float64)
     base = federation.organization.fetch_model(secure.outcome.base_cid).tensors
     delta = np.concatenate([(expected[k].astype(np.float64) - base[k]).reshape(-1) for k in base])
     assert abs(np.corrcoef(masked, delta)[0, 1]) < 0.02  # the published file says nothing about the update
@@ -199,7 +202,7 @@ def test_late_and_replayed_masked_updates_are_refused(federation, pool):
     with pytest.raises(errors.UpdateReplayed):
         replayer.contract.submit_masked_update(round_id, old_cid, 100)
     # the same masked values under a new CID still name round 1: the organization will not sum them
-    old = decode_masked(store.get(old_cid), "2nn")
+    old = decode_masked(store.get(old_cid), SPEC_2NN, "2nn")
     disguised = encode_masked(replace(old, values=old.values + np.uint64(1)))
     replayer.contract.submit_masked_update(round_id, store.add_bytes(disguised), old.sample_count)
     for participant in federation.participants[1:]:

@@ -28,7 +28,7 @@ TOKEN = "test-token"
 
 
 def _organization(link: ChainLink, home: Path) -> FlaskClient:
-    node = OrganizationNode(link, EmbeddedStore(home / "ipfs"), OrganizationSettings(model="2nn"), None,
+    node = OrganizationNode(link, EmbeddedStore(home / "ipfs"), OrganizationSettings(task="2nn"), None,
                             home / "organization", log=lambda _: None)
     return _with_token(organization_app(node).test_client())
 

@@ -15,11 +15,11 @@ from chain.backends import EmbeddedChain
 from chain.deployments import DeploymentBook
 from client.service import Client, ClientSettings
 from client.state import ClientState
-from mlprocessor.data import load_data
 from organization.service import OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from storage.embedded import EmbeddedStore
+from tasks.mnist import load_mnist
 from webui.csrf import HEADER, TOKEN_KEY
 from webui.link import ChainLink
 
@@ -34,9 +34,9 @@ class Round:
     def __init__(self, home: Path) -> None:
         self.chain, book = EmbeddedChain(), DeploymentBook(None)
         self.store = EmbeddedStore(home / "ipfs")
-        train, test = load_data("mnist-5k", None)
+        train, test = load_mnist("mnist-5k", None)
         self.node = OrganizationNode(ChainLink(lambda: self.chain, lambda _: book, dev_account(0)), self.store,
-                                     OrganizationSettings(model="2nn", quorum=2, target=2), test.subset(np.arange(200)),
+                                     OrganizationSettings(task="2nn", quorum=2, target=2), test.subset(np.arange(200)),
                                      home / "organization", log=lambda _: None)
         self.app = organization_app(self.node, PORT)
         self.web = self.app.test_client()
@@ -175,7 +175,7 @@ def test_clients_can_be_allowed_and_removed_and_registration_switched(finished: 
 
 
 def test_manual_mode_mines_blocks_so_deadlines_pass(finished: Round) -> None:
-    finished.node.organization().settings = OrganizationSettings(model="2nn", quorum=2, target=2)
+    finished.node.organization().settings = OrganizationSettings(task="2nn", quorum=2, target=2)
     assert finished.post("/api/rounds", {"quorum": 2, "deadline_blocks": 3}).status_code == 201
     contract = finished.node.link.require_contract()
     before = contract.block_number()
