@@ -65,7 +65,11 @@ def get_task(name: str) -> Task:
         raise TaskMismatchError(f"task {name!r} is not installed here (installed: {', '.join(sorted(targets))}); "
                                 f"see docs/TASKS.md")
     module_name, _, attribute = targets[name].partition(":")
-    task = getattr(importlib.import_module(module_name), attribute)()
+    try:
+        task = getattr(importlib.import_module(module_name), attribute)()
+    except (ImportError, AttributeError) as error:
+        raise TaskMismatchError(f"task {name!r} is registered as {targets[name]} but cannot be loaded: "
+                                f"{error}") from None
     if task.name != name:
         raise TaskMismatchError(f"the entry point {name!r} loads a task that calls itself {task.name!r}")
     return task
