@@ -36,9 +36,10 @@ class LeanFederation:
     """Rounds of every client training on the global model, then the strategy aggregating."""
 
     def __init__(self, model: str, datasets: Sequence[Dataset], method: Method, epochs: int, batch_size: int,
-                 lr: float, seed: int = 0, fisher_samples: int | None = None) -> None:
+                 lr: float, seed: int = 0, fisher_samples: int | None = None, momentum: float = 0.0) -> None:
         self.model, self.method, self.seed = model, method, seed
         self.epochs, self.batch_size, self.lr, self.fisher_samples = epochs, batch_size, lr, fisher_samples
+        self.momentum = momentum
         self.clients = [LeanClient(data) for data in datasets]
         self.state: StateDict = initial_state(model, seed=seed)
         self.server_state: dict[str, StateDict] = {}
@@ -57,7 +58,8 @@ class LeanFederation:
         updates = []
         for index, client in enumerate(self.clients):
             seed = _seed(self.seed, self.round, index)
-            config = TrainConfig(self.epochs, self.batch_size, self.lr, self.method.mu, seed=seed)
+            config = TrainConfig(self.epochs, self.batch_size, self.lr, self.method.mu, seed=seed,
+                                 momentum=self.momentum)
             result = train_local(self.model, self.state, client.data, config, self._penalties(client))
             updates.append(ClientUpdate(result.delta(self.state), len(client.data)))
             self._remember(client, result.state, seed)

@@ -6,6 +6,7 @@ import argparse
 
 from mlprocessor.aggregation import STRATEGY_NAMES
 from mlprocessor.ewc import DEFAULT_EWC_LAMBDA
+from mlprocessor.partition import SCHEMES
 from mlprocessor.task import Task
 from mlprocessor.task_registry import DEFAULT_TASK, LEGACY_ARCHITECTURES, available_tasks, get_task
 from protocol.plan import StrategySpec, TrainingPlan
@@ -48,7 +49,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                              "and/or .npz with x and y, watched for changes)")
     parser.add_argument("--test-data", default=None, help="the test set, in the task's format (MNIST: a "
                                                           "directory with the t10k IDX files)")
-    parser.add_argument("--partition", choices=("iid", "shards", "dirichlet"), default="iid")
+    parser.add_argument("--partition", choices=SCHEMES, default="iid",
+                        help="labels: two labels per client (NIID-Bench #C=2)")
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (--partition dirichlet)")
     parser.add_argument("--seed", type=int, default=0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SCHEMES = ("iid", "shards", "dirichlet")
+SCHEMES = ("iid", "shards", "dirichlet", "labels")
 
 
 def _iid(labels: np.ndarray, num_clients: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -42,13 +42,36 @@ def _dirichlet(
     return clients
 
 
+def _labels(labels: np.ndarray, num_clients: int, rng: np.random.Generator, per_client: int) -> list[np.ndarray]:
+    """NIID-Bench's #C=k (Li et al. 2021): client i holds label i mod K and k-1 others drawn at random;
+    each label's samples are split equally among the clients holding it (a label nobody drew is unused)."""
+    classes = np.unique(labels)
+    if per_client > len(classes):
+        raise ValueError(f"{per_client} labels per client, but the data has {len(classes)}")
+    holders: dict[int, list[int]] = {int(c): [] for c in classes}
+    for k in range(num_clients):
+        chosen = [int(classes[k % len(classes)])]
+        while len(chosen) < per_client:
+            if (label := int(rng.choice(classes))) not in chosen:
+                chosen.append(label)
+        for label in chosen:
+            holders[label].append(k)
+    parts: list[list[np.ndarray]] = [[] for _ in range(num_clients)]
+    for label, clients in holders.items():
+        members = rng.permutation(np.flatnonzero(labels == label))
+        for k, piece in zip(clients, np.array_split(members, max(1, len(clients))), strict=False):
+            parts[k].append(piece)
+    return [np.concatenate(p) for p in parts]
+
+
 def partition(
     labels: np.ndarray, num_clients: int, scheme: str = "iid", seed: int = 0, alpha: float = 0.5
 ) -> list[np.ndarray]:
     """Split sample indices among ``num_clients``: disjoint, complete, each client non-empty.
 
     ``iid``: uniform random; ``shards``: pathological non-IID (about two labels per client);
-    ``dirichlet``: label skew controlled by ``alpha`` (small = more skewed).
+    ``dirichlet``: label skew controlled by ``alpha`` (small = more skewed); ``labels``: exactly two
+    labels per client (NIID-Bench's #C=2; complete when there are at least as many clients as labels).
     """
     labels = np.asarray(labels)
     if num_clients < 1:
@@ -63,6 +86,8 @@ def partition(
         parts = _shards(labels, num_clients, rng)
     elif scheme == "dirichlet":
         parts = _dirichlet(labels, num_clients, rng, alpha)
+    elif scheme == "labels":
+        parts = _labels(labels, num_clients, rng, per_client=2)
     else:
         raise ValueError(f"unknown partition scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
     return [np.sort(p).astype(np.int64) for p in parts]
