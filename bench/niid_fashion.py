@@ -32,7 +32,7 @@ ORDER = [(p, m) for m in METHODS for p in PARTITIONS]  # every rule on every par
 
 
 def run_key(partition_name: str, method: str, rounds: int) -> dict[str, Any]:
-    return {"task": TaskRef.of(TASK).short(), "partition": partition_name, "method": method, "rounds": rounds,
+    return {"task": TASK, "partition": partition_name, "method": method, "rounds": rounds,
             "clients": CLIENTS, "epochs": EPOCHS, "batch_size": BATCH, "lr": LR, "momentum": MOMENTUM,
             "mu": MU if method == "fedprox" else None, "seed": SEED}
 
@@ -49,7 +49,7 @@ def run_one(partition_name: str, method: str, rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         accuracy.append(evaluate(task.model_from_state(federation.run_round()), test).accuracy)
         print(f"{partition_name} {method} round {len(accuracy)}: {accuracy[-1]:.4f}", flush=True)
-    return {"accuracy": accuracy, "sizes": [len(p) for p in parts]}
+    return {"accuracy": accuracy, "sizes": [len(p) for p in parts], "task": TaskRef.of(TASK).short()}
 
 
 def main() -> None:
