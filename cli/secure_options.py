@@ -10,7 +10,8 @@ from typing import Any
 from cli.common import UserError
 from client.secure import SecureParticipant
 from client.service import Client
-from organization.secure import SecureRounds, SecureSettings, refuse_unmaskable_settings
+from organization.driver import RoundDriver
+from organization.secure import SecureSettings, refuse_unmaskable_settings
 from organization.secure_local import run_local_secure_round
 from organization.service import Organization
 from protocol.secure.public_round import round_gas
@@ -58,10 +59,11 @@ def check_secure_arguments(args: argparse.Namespace) -> None:
                         f"{dropouts} dropouts leave {clients - dropouts}")
 
 
-def secure_rounds_of(organization: Organization, phase_blocks: int | None, quorum: int = 3) -> SecureRounds:
+def secure_driver_of(organization: Organization, phase_blocks: int | None, quorum: int = 3) -> RoundDriver:
+    """The round driver in secure mode, or UserError when the settings cannot run masked."""
     try:
         refuse_unmaskable_settings(organization.settings, validation_asked=False)
-        return SecureRounds(organization, SecureSettings(phase_blocks or 20, max(3, quorum)))
+        return RoundDriver(organization, SecureSettings(phase_blocks or 20, max(3, quorum)))
     except ValueError as error:
         raise UserError(str(error)) from None
 
@@ -72,7 +74,7 @@ class SecureDemo:
     def __init__(self, organization: Organization, clients: list[Client], args: argparse.Namespace,
                  workers: int) -> None:
         # a phase must leave room for one transaction per client (one block each on a development chain)
-        self.rounds = secure_rounds_of(organization, args.phase_blocks or 2 * len(clients) + 10,
+        self.driver = secure_driver_of(organization, args.phase_blocks or 2 * len(clients) + 10,
                                        len(clients) - args.dropouts)
         first_dropout = len(clients) - args.dropouts
         self.participants = [SecureParticipant(client, drop_out=index >= first_dropout)
@@ -82,12 +84,12 @@ class SecureDemo:
     def run_round(self, number: int, total: int) -> dict[str, Any]:
         """One secure round, printed and summarised like a plain one, with its secure figures."""
         started = time.perf_counter()
-        local = run_local_secure_round(self.rounds, self.participants, self.pool)
+        local = run_local_secure_round(self.driver, self.participants, self.pool)
         outcome, timer = local.outcome, PhaseTimer()
         for submission in local.submissions:
             timer.merge(submission.participation.timer)
         timer.merge(outcome.timer)
-        gas = round_gas(self.rounds.contract, local.round_id)
+        gas = round_gas(self.driver.organization.contract, local.round_id)
         wall = time.perf_counter() - started
         accuracy = f"{outcome.accuracy:.2%}" if outcome.accuracy is not None else "-"
         dropped = sum(p.drop_out for p in self.participants)

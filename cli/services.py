@@ -43,9 +43,9 @@ from cli.learning_options import (
     plan_and_strategy,
     task_of,
 )
-from cli.secure_options import add_secure_options, check_secure_arguments, secure_rounds_of
+from cli.secure_options import add_secure_options, check_secure_arguments, secure_driver_of
 from cli.stopping import FORCED_EXIT_CODE
-from client.secure import SecureParticipant
+from client.driver import ParticipantDriver
 from client.service import Client, ClientSettings
 from client.state import ClientState
 from client.web import ClientNode
@@ -54,6 +54,7 @@ from mlprocessor.data import DataError, Dataset
 from mlprocessor.ewc import DEFAULT_EWC_LAMBDA
 from mlprocessor.partition import partition
 from mlprocessor.task import Task
+from organization.driver import RoundDriver
 from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
@@ -173,7 +174,8 @@ def run_organization(args: argparse.Namespace) -> int:
     _say(f"organization {contract.account.address} on {contract.chain.name}, contract {contract.address}")
     if args.rounds is None:
         _say("organization: running rounds until stopped (Ctrl-C or SIGTERM; --rounds R stops after R)")
-    driver = secure_rounds_of(organization, args.phase_blocks, args.quorum) if args.secure_aggregation else organization
+    driver = (secure_driver_of(organization, args.phase_blocks, args.quorum) if args.secure_aggregation
+              else RoundDriver(organization))
     driver.run(args.rounds or UNTIL_STOPPED, poll_seconds=args.poll, on_outcome=journal.record_outcome)
     _say(f"organization: closed {args.rounds} round(s) as --rounds {args.rounds} asked: stopping")
     return 0
@@ -235,8 +237,7 @@ def run_client(args: argparse.Namespace) -> int:
     if args.consolidate:
         state.request_consolidation()
     _say(f"client {account.address} on {chain.name}: {description}, {len(data)} examples")
-    (SecureParticipant(client) if args.secure_aggregation else client).run(poll_seconds=args.poll,
-                                                                             max_rounds=args.rounds)
+    ParticipantDriver(client, secure=args.secure_aggregation).run(poll_seconds=args.poll, max_rounds=args.rounds)
     _say(f"client: answered {args.rounds} round(s) as --rounds {args.rounds} asked: stopping")
     return 0
 

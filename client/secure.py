@@ -7,22 +7,20 @@ file on IPFS is its sample-weighted delta in fixed point plus one mask per other
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from chain.contract import ParticipantStatus, RoundState
+from chain.contract import ParticipantStatus
 from chain.errors import DeadlinePassed, NoDropouts, RoundNotOpen
 from client.keys import load_or_create_keys
 from client.service import Client, Participation, RefusedBase
 from client.state import HistoryEntry
-from protocol.outages import TRANSIENT_ERRORS, one_line
+from protocol.engine import Act, RoundView, participant_decision
 from protocol.secure.keys import RoundContext
 from protocol.secure.masked_file import encode_masked
 from protocol.secure.participant import mask_delta, reveal_for
 from protocol.secure.public_round import read_secure_round, registered_keys
 from protocol.secure.reveal import SeedReveal, encode_reveal
-from storage.model_file import ModelFileError, expected_spec
+from storage.model_file import expected_spec
 
 
 @dataclass(frozen=True)
@@ -51,30 +49,21 @@ class SecureParticipant:
         return RoundContext(self.contract.chain.web3.eth.chain_id, self.contract.address, round_id)
 
     def step(self, round_id: int) -> SecureStep:
-        """Take the action the round's current phase asks of this client, if any."""
-        info = self.contract.round(round_id)
-        phases = self.contract.secure_round(round_id)
-        if info.state is not RoundState.OPEN or phases is None:
-            return SecureStep(round_id, "done", f"round {round_id} is {info.state}")
+        """Take the action the round's current phase asks of this client, if any (protocol.engine)."""
+        view = RoundView(self.contract.round(round_id), self.contract.block_number(),
+                         self.contract.secure_round(round_id))
+        if view.phases is None:
+            return SecureStep(round_id, "done", f"round {round_id} is not a secure round")
         status = self.contract.participant_status(round_id, self.address)
-        block, deadlines = self.contract.block_number(), phases.deadlines
-        if status is ParticipantStatus.NONE:
-            if block > deadlines.join:
-                return SecureStep(round_id, "skipped", "the join phase is over")
+        decision = participant_decision(view, status, answered=False, drop_out=self.drop_out)
+        if decision.act is Act.JOIN:
             return self.join(round_id)
-        if status is ParticipantStatus.JOINED:
-            if block <= deadlines.join:
-                return SecureStep(round_id, "waiting", "the participant set is not fixed yet")
-            if self.drop_out:
-                return SecureStep(round_id, "dropped", "asked to drop out after joining")
-            if block > deadlines.submit:
-                return SecureStep(round_id, "dropped", "missed the submission phase")
+        if decision.act is Act.TRAIN:
             return self.submit(round_id).step
-        if status is ParticipantStatus.SUBMITTED and info.submissions < phases.joined:
-            if block <= deadlines.submit:
-                return SecureStep(round_id, "waiting", "others may still submit")
-            return self.reveal(round_id) if block <= deadlines.reveal else SecureStep(round_id, "done", "reveal missed")
-        return SecureStep(round_id, "done")
+        if decision.act is Act.REVEAL:
+            return self.reveal(round_id)
+        dropped = status is ParticipantStatus.JOINED and decision.act is Act.DONE
+        return SecureStep(round_id, "dropped" if dropped else decision.act.value, decision.reason)
 
     def join(self, round_id: int) -> SecureStep:
         """Join, unless this account's registered key is not this client's (its update would not be masked)."""
@@ -150,26 +139,6 @@ class SecureParticipant:
         self.client.log(f"client {self.address}: revealed its seeds with {len(reveal.seeds)} dropped participants "
                         f"in round {round_id}")
         return SecureStep(round_id, "revealed", f"{cid} (gas {result.gas_used})")
-
-    def run(self, poll_seconds: float = 1.0, should_stop: Callable[[], bool] = lambda: False,
-            max_rounds: int | None = None) -> None:
-        """Headless loop: take part in every round, secure or plain, until `max_rounds` are over."""
-        self.client.ensure_registered()
-        finished: set[int] = set()
-        while not should_stop() and (max_rounds is None or len(finished) < max_rounds):
-            try:  # a node or daemon restarting, a reverted transaction: one line, then try again
-                count = self.contract.round_count()
-                if count and self.contract.secure_round(count) is not None:
-                    outcome = self.step(count)
-                    if outcome.action == "done" and self.contract.participant_status(count, self.address) in (
-                            ParticipantStatus.SUBMITTED, ParticipantStatus.REVEALED):
-                        finished.add(count)
-                elif (info := self.client.pending_round()) is not None:
-                    self.client.participate(info.round_id)
-                    finished.add(info.round_id)
-            except (*TRANSIENT_ERRORS, ModelFileError) as error:
-                self.client.log(f"client {self.address}: cannot take part yet: {one_line(error)}")
-            time.sleep(poll_seconds)
 
 
 @dataclass(frozen=True)

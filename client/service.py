@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chain.contract import ClientStatus, FederatedLearningContract, RoundInfo, RoundState
+from chain.contract import ClientStatus, FederatedLearningContract, ParticipantStatus, RoundInfo, RoundState
 from chain.errors import ROUND_STATE_WORDS, DeadlinePassed, RoundNotOpen, SubmissionsClosed
 from chain.history import HistoryReader
 from client.keys import load_or_create_keys
@@ -39,11 +39,11 @@ from protocol.artifacts import (
     fedcurv_problem,
     update_metadata,
 )
+from protocol.engine import Act, participant_decision, read_view
 from protocol.faults import pause_if_asked
-from protocol.outages import TRANSIENT_ERRORS, one_line
 from protocol.plan import TrainingPlan
 from protocol.timing import PhaseTimer
-from storage.model_file import Encoding, ModelFileError
+from storage.model_file import Encoding
 from storage.store import ContentStore
 
 
@@ -114,16 +114,12 @@ class Client:
             self.log(f"client {self.address}: registered")
 
     def pending_round(self) -> RoundInfo | None:
-        """The open round this client has not answered yet and can still make, if any."""
-        count = self.contract.round_count()
-        if count == 0:
+        """The open plain round this client has not answered yet and can still make, if any."""
+        view = read_view(self.contract)
+        if view is None or view.secure:
             return None
-        info = self.contract.round(count)
-        if info.state is not RoundState.OPEN or self.contract.block_number() >= info.deadline:
-            return None
-        if self.contract.client_info(self.address).last_round == info.round_id:
-            return None
-        return info
+        answered = self.contract.client_info(self.address).last_round == view.info.round_id
+        return view.info if participant_decision(view, ParticipantStatus.NONE, answered).act is Act.TRAIN else None
 
     def participate(self, round_id: int) -> Participation:
         """Train on the round's base and submit; a round closed meanwhile is skipped, not an error."""
@@ -275,28 +271,6 @@ class Client:
         if plan.fedcurv_lambda > 0:
             self.state.save_fedcurv_contribution(round_id, EwcState(fisher, trained))
         return fisher
-
-    def run(self, poll_seconds: float = 1.0, should_stop: Callable[[], bool] = lambda: False,
-            max_rounds: int | None = None) -> None:
-        """Headless loop: answer each round as it opens."""
-        answered, registered = 0, False
-        refused: set[int] = set()  # rounds whose base this client cannot use: not retried
-        while not should_stop() and (max_rounds is None or answered < max_rounds):
-            try:  # a node or daemon restarting, a reverted transaction: one line, then try again
-                if not registered:
-                    self.ensure_registered()
-                    registered = True
-                info = self.pending_round()
-                if info is None or info.round_id in refused:
-                    time.sleep(poll_seconds)
-                    continue
-                if self.participate(info.round_id).skipped:
-                    refused.add(info.round_id)
-            except (*TRANSIENT_ERRORS, ModelFileError, DataError) as error:  # DataError: a data file half written
-                self.log(f"client {self.address}: cannot take part yet: {one_line(error)}")
-                time.sleep(poll_seconds)
-                continue
-            answered += 1
 
 
 def _refusal(base: Artifact, plan: TrainingPlan) -> str | None:

@@ -8,20 +8,17 @@ survivors revealed, and publishes the result that `run.py verify` recomputes fro
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from chain.contract import RoundState, SecureDeadlines
 from chain.transactions import TxResult
 from mlprocessor.evaluation import evaluate
-from mlprocessor.models import model_from_state
 from organization.service import Organization, OrganizationSettings, RoundOutcome
-from protocol.outages import TRANSIENT_ERRORS, one_line
 from protocol.secure.aggregate import SECURE_STRATEGIES, secure_result_file, secure_state
 from protocol.secure.masked_file import MaskedFileError
 from protocol.secure.public_round import load_masked_update, load_reveals, read_secure_round
 from protocol.secure.unmask import UnmaskingError
+from storage.store import ContentTooLargeError, ContentVerificationError
 
 MIN_PARTICIPANTS = 3
 
@@ -68,33 +65,6 @@ class SecureRounds:
                               f"{deadlines.join}, submit until {deadlines.submit}, reveal until {deadlines.reveal}")
         return round_id, result
 
-    def step(self, round_id: int) -> RoundOutcome | None:
-        """Close the round if its phases allow it (finalize or abort); None while it must wait."""
-        info = self.contract.round(round_id)
-        outcome = RoundOutcome(round_id, info.state, info.base_cid)
-        if info.state is not RoundState.OPEN:
-            return outcome
-        phases = self.contract.secure_round(round_id)
-        if phases is None:  # a plain round left open before a restart in secure mode
-            ready = self.organization.ready_to_close(info)
-            return self.organization.close_round(round_id) if ready else None
-        block, deadlines = self.contract.block_number(), phases.deadlines
-        if block <= deadlines.join:
-            return None
-        if phases.joined < info.quorum:
-            return self._abort(outcome, f"{phases.joined} joined, fewer than {info.quorum}")
-        if info.submissions == phases.joined:
-            return self.close(round_id)
-        if block <= deadlines.submit:
-            return None
-        if info.submissions < info.quorum:
-            return self._abort(outcome, f"{info.submissions} masked updates, fewer than {info.quorum}")
-        if phases.revealed == info.submissions:
-            return self.close(round_id)
-        if block <= deadlines.reveal:
-            return None
-        return self._abort(outcome, f"{phases.revealed} of {info.submissions} survivors revealed their seeds")
-
     def close(self, round_id: int) -> RoundOutcome:
         """Unmask and finalize; a masked update or reveal that cannot be used aborts the round, naming who."""
         organization = self.organization
@@ -102,15 +72,13 @@ class SecureRounds:
         assert record is not None
         outcome = RoundOutcome(round_id, RoundState.OPEN, record.base_cid)
         base = organization.fetch_model(record.base_cid, outcome.timer)
-        architecture = base.metadata.architecture
         try:
             with outcome.timer.phase("ipfs"):
-                updates = [load_masked_update(organization.store, record, s, architecture)
-                           for s in record.submissions]
+                updates = [load_masked_update(organization.store, record, s, base) for s in record.submissions]
                 reveals = load_reveals(organization.store, record)
             with outcome.timer.phase("aggregation"):
                 state = secure_state(base, updates, record.participants, reveals)
-        except (MaskedFileError, UnmaskingError) as error:
+        except (MaskedFileError, UnmaskingError, ContentTooLargeError, ContentVerificationError) as error:
             with outcome.timer.phase("chain"):
                 result = self.contract.abort_round(round_id)
             outcome.closed(RoundState.ABORTED, result)
@@ -118,10 +86,10 @@ class SecureRounds:
             organization.log(f"round {round_id}: aborted, {outcome.reason}")
             return outcome
         outcome.accepted = [True] * len(updates)
-        extra = organization.settings.plan.to_extra()
+        extra = organization.plan_extra
         if organization.test_data is not None:
             with outcome.timer.phase("evaluation"):
-                evaluation = evaluate(model_from_state(architecture, state), organization.test_data)
+                evaluation = evaluate(organization.task.model_from_state(state), organization.test_data)
             outcome.accuracy, outcome.loss = evaluation.accuracy, evaluation.loss
             extra.update({"test_accuracy": round(evaluation.accuracy, 6), "test_loss": round(evaluation.loss, 6)})
         with outcome.timer.phase("serialization"):
@@ -136,33 +104,12 @@ class SecureRounds:
                          f"({len(record.dropped)} dropped) -> {outcome.result_cid}")
         return outcome
 
-    def _abort(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
+    def abort(self, round_id: int, why: str) -> RoundOutcome:
+        info = self.contract.round(round_id)
+        outcome = RoundOutcome(round_id, info.state, info.base_cid)
         with outcome.timer.phase("chain"):
             result = self.contract.abort_secure_round(outcome.round_id)
         outcome.closed(RoundState.ABORTED, result)
         outcome.reason = why
         self.organization.log(f"round {outcome.round_id}: secure round aborted ({why})")
         return outcome
-
-    def run(self, rounds: int, poll_seconds: float = 1.0, on_outcome: Callable[[RoundOutcome], None] | None = None,
-            should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Run until `rounds` secure rounds are closed, resuming an open one first."""
-        closed = 0
-        while closed < rounds and not should_stop():
-            try:
-                info = self.organization.current_round()
-                if info is None:
-                    self.open_round()
-                    continue
-                outcome = self.step(info.round_id)
-            except TRANSIENT_ERRORS as error:  # a node or daemon restarting: one line, then try again
-                self.organization.log(f"organization: {one_line(error)}; retrying in {poll_seconds:g}s")
-                time.sleep(poll_seconds)
-                continue
-            if outcome is None:
-                self.contract.chain.tick()
-                time.sleep(poll_seconds)
-                continue
-            closed += 1
-            if on_outcome:
-                on_outcome(outcome)

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from chain.contract import FederatedLearningContract
 from chain.transactions import TxResult
 from client.secure import SecureParticipant, SecureStep, SecureSubmission
-from organization.secure import SecureRounds
+from organization.driver import RoundDriver
 from organization.service import RoundOutcome
+from protocol.engine import Act
 
 
 @dataclass
@@ -36,9 +37,10 @@ def advance_past(contract: FederatedLearningContract, block: int) -> None:
             time.sleep(1.0)
 
 
-def run_local_secure_round(rounds: SecureRounds, participants: Sequence[SecureParticipant],
+def run_local_secure_round(driver: RoundDriver, participants: Sequence[SecureParticipant],
                            pool: ThreadPoolExecutor) -> LocalSecureRound:
     """Open, let every participant join, train and submit (those with `drop_out` do not), reveal, close."""
+    rounds = driver.secure_rounds()
     contract = rounds.contract
     round_id, opened = rounds.open_round()
     deadlines = contract.secure_round(round_id).deadlines
@@ -46,14 +48,20 @@ def run_local_secure_round(rounds: SecureRounds, participants: Sequence[SecurePa
     advance_past(contract, deadlines.join)
     active = [p for p in participants if not p.drop_out]
     submissions = list(pool.map(lambda participant: participant.submit(round_id), active))
-    outcome = rounds.step(round_id)
+    outcome = _close_if_due(driver)
     reveals: list[SecureStep] = []
     if outcome is None:
         advance_past(contract, deadlines.submit)
         reveals = [participant.step(round_id) for participant in active]
-        outcome = rounds.step(round_id)
+        outcome = _close_if_due(driver)
     if outcome is None:
         advance_past(contract, deadlines.reveal)
-        outcome = rounds.step(round_id)
+        outcome = _close_if_due(driver)
     assert outcome is not None
     return LocalSecureRound(round_id, opened, outcome, joins, submissions, reveals)
+
+
+def _close_if_due(driver: RoundDriver) -> RoundOutcome | None:
+    """Close or abort the round if the engine says so now; None while it must wait."""
+    view, decision = driver.decide()
+    return driver.execute(view, decision) if decision.act in (Act.CLOSE, Act.ABORT) else None

@@ -51,7 +51,7 @@ from protocol.artifacts import (
     spec_extra,
 )
 from protocol.faults import pause_if_asked
-from protocol.outages import TRANSIENT_ERRORS, RoundSettingsError, one_line
+from protocol.outages import RoundSettingsError, one_line
 from protocol.plan import StrategySpec, TrainingPlan
 from protocol.timing import PhaseTimer
 from storage.cid import Cid
@@ -229,10 +229,6 @@ class Organization:
         self.log(f"round {round_id}: opened on {base}, deadline block {deadline}, quorum {self.settings.quorum}")
         return round_id, result
 
-    def ready_to_close(self, info: RoundInfo) -> bool:
-        deadline_passed = self.contract.block_number() > info.deadline
-        return info.submissions >= self.settings.target or deadline_passed or info.submissions_closed
-
     def close_round(self, round_id: int) -> RoundOutcome:
         """Freeze the submissions, screen what is not screened yet, then finalize with the valid
         updates or abort with a reason. A store outage leaves the round open (state OPEN and
@@ -295,6 +291,11 @@ class Organization:
         self.log(f"round {round_id}: finalized with {sum(outcome.accepted)}/{len(outcome.accepted)} updates "
                  f"-> {outcome.result_cid}{accuracy}")
         return outcome
+
+    def abort(self, round_id: int, why: str) -> RoundOutcome:
+        """Abort the open round with a recorded reason."""
+        info = self.contract.round(round_id)
+        return self._abort(RoundOutcome(round_id, info.state, info.base_cid), why)
 
     def _abort(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
         with outcome.timer.phase("chain"):
@@ -430,40 +431,3 @@ class Organization:
         if problem is not None:
             return Verdict(submission.client, reason=problem)
         return Verdict(submission.client, artifact, l2_norm(update.delta))
-
-    # ---------------------------------------------------------------- the loop
-
-    def step(self) -> RoundOutcome | None:
-        """One pass of the automatic loop: open a round, screen what landed, or close; the
-        outcome when a round was closed (or its close postponed)."""
-        info = self.current_round()
-        if info is None:
-            self.open_round()
-            return None
-        if self.ready_to_close(info):
-            return self.close_round(info.round_id)
-        self.screen_landed(info.round_id)
-        self.contract.chain.tick()
-        return None
-
-    def run(self, rounds: int, poll_seconds: float = 1.0, on_outcome: Callable[[RoundOutcome], None] | None = None,
-            should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Run until `rounds` rounds are closed, resuming an open round first (restart safety).
-
-        Chain and store problems cost one log line and a retry; settings that cannot work raise
-        RoundSettingsError before any round is opened with them."""
-        self.check_settings()
-        closed = 0
-        while closed < rounds and not should_stop():
-            try:
-                outcome = self.step()
-            except TRANSIENT_ERRORS as error:
-                self.log(f"organization: {one_line(error)}; retrying in {poll_seconds:g}s")
-                time.sleep(poll_seconds)
-                continue
-            if outcome is None or outcome.state is RoundState.OPEN:
-                time.sleep(poll_seconds)
-                continue
-            closed += 1
-            if on_outcome:
-                on_outcome(outcome)

@@ -12,8 +12,10 @@ from typing import Any
 from chain.contract import RoundInfo, RoundState
 from cli.common import UserError
 from mlprocessor.data import Dataset
+from organization.driver import RoundDriver
 from organization.service import Organization, OrganizationSettings
 from organization.web.journal import RoundJournal, journal_path
+from protocol.engine import Act
 from protocol.outages import RoundSettingsError
 from protocol.plan import StrategySpec
 from storage.cid import Cid
@@ -197,14 +199,14 @@ class OrganizationNode(ServiceNode):
                 organization.contract.chain.tick()
 
     def auto_tick(self) -> None:
-        """What Organization.run does in one pass, through the same lock as the buttons."""
+        """One pass of the round driver, through the same lock as the buttons; a close runs as a
+        background job so the page stays responsive."""
         with self._lock:
-            organization = self.organization()
-            info = organization.current_round()
-            if info is None:
-                self._open(organization)
-            elif organization.ready_to_close(info):
-                self._start_close(info.round_id)
+            driver = RoundDriver(self.organization())
+            view, decision = driver.decide()
+            if decision.act is Act.OPEN:
+                self._open(driver.organization)
+            elif decision.act is Act.CLOSE and view is not None:
+                self._start_close(view.info.round_id)
             else:
-                organization.screen_landed(info.round_id)  # so closing only screens the rest
-                organization.contract.chain.tick()
+                driver.execute(view, decision)

@@ -10,12 +10,13 @@ from chain.contract import RoundState
 from chain.errors import SubmissionsClosed, TooManySamples
 from client.service import ClientSettings
 from mlprocessor.models import initial_state, parameter_count
-from organization.service import max_update_bytes
+from mlprocessor.task_registry import get_task
 from protocol.artifacts import (
     FEDCURV_U,
     FEDCURV_V,
     decode_artifact,
     encode_artifact,
+    max_update_bytes,
     model_metadata,
 )
 from protocol.outages import RoundSettingsError
@@ -164,7 +165,7 @@ def test_oversized_update_is_rejected_without_downloading_it(tmp_path) -> None:
     round_id, _ = hostile.organization.open_round()
     for client in hostile.honest:
         client.participate(round_id)
-    size = max_update_bytes("2nn") + 1
+    size = max_update_bytes(get_task("2nn").tensor_spec()) + 1
     assert size < 3 * 4 * parameter_count("2nn") + 128 * 1024
     cid = hostile.store.add_bytes(b"\0" * size)
     hostile.attackers[0].client.contract.submit_update(round_id, cid, 300)

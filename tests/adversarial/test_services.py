@@ -11,8 +11,10 @@ from chain.contract import RoundState
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
 from chain.paths import NODE_BIN
+from client.driver import ParticipantDriver
 from client.service import Client, ClientSettings
 from client.state import ClientState
+from organization.driver import RoundDriver
 from organization.service import Organization, OrganizationSettings
 from storage.embedded import EmbeddedStore
 from tests.adversarial.conftest import ONE_EPOCH
@@ -35,8 +37,9 @@ def test_headless_services_ride_out_a_chain_restart(tmp_path) -> None:
         client = Client(contract.with_account(dev_account(1)), store, train.subset(range(200)),
                         ClientState(tmp_path / "client"), ClientSettings(), log=lines.append)
         ganache.stop()  # the node is gone before either service starts its loop
-        services = [threading.Thread(target=organization.run, kwargs={"rounds": 1, "poll_seconds": 0.3}),
-                    threading.Thread(target=client.run, kwargs={"poll_seconds": 0.3, "max_rounds": 1})]
+        services = [threading.Thread(target=RoundDriver(organization).run, kwargs={"rounds": 1, "poll_seconds": 0.3}),
+                    threading.Thread(target=ParticipantDriver(client).run,
+                                     kwargs={"poll_seconds": 0.3, "max_rounds": 1})]
         for service in services:
             service.start()
         wait_until(lambda: any(line.startswith("organization: ") and "retrying" in line for line in lines)

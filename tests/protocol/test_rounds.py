@@ -13,6 +13,7 @@ from chain.history import HistoryReader
 from client.service import ClientSettings
 from mlprocessor.models import initial_state
 from protocol.artifacts import encode_artifact, model_metadata, update_metadata
+from protocol.engine import Act, organization_decision, read_view
 from protocol.plan import TrainingPlan
 from protocol.verification import verify_round
 from storage.cid import Cid
@@ -88,10 +89,9 @@ def test_dropout_finalizes_at_the_deadline_with_who_submitted(tmp_path) -> None:
     round_id, _ = organization.open_round()
     for client in clients[:2]:
         client.participate(round_id)
-    info = organization.contract.round(round_id)
-    assert not organization.ready_to_close(info)  # waiting for the third client
+    assert organization_decision(read_view(organization.contract), 3).act is Act.SCREEN  # waiting for the third
     federation.chain.mine_blocks(10)
-    assert organization.ready_to_close(info)
+    assert organization_decision(read_view(organization.contract), 3).act is Act.CLOSE
     outcome = organization.close_round(round_id)
     assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True]
     late = clients[2].participate(round_id)  # the late comer is told, not crashed

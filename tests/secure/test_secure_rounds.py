@@ -22,7 +22,8 @@ from client.service import Client, ClientSettings
 from client.state import ClientState
 from mlprocessor.partition import partition
 from mlprocessor.task_registry import get_task
-from organization.secure import SecureRounds, SecureSettings, refuse_unmaskable_settings
+from organization.driver import RoundDriver
+from organization.secure import SecureSettings, refuse_unmaskable_settings
 from organization.secure_local import advance_past, run_local_secure_round
 from organization.service import Organization, OrganizationSettings
 from protocol.plan import StrategySpec, TrainingPlan
@@ -43,7 +44,7 @@ class SecureFederation:
     chain: EmbeddedChain
     store: EmbeddedStore
     organization: Organization
-    rounds: SecureRounds
+    driver: RoundDriver
     participants: list[SecureParticipant]
     log: list[str]
 
@@ -64,14 +65,14 @@ def build(home: Path, clients: int = CLIENTS) -> SecureFederation:
                         ClientState(home / "clients" / account.address), ClientSettings(), log=log.append)
         client.ensure_registered()
         participants.append(SecureParticipant(client))
-    return SecureFederation(chain, store, organization, SecureRounds(organization, SecureSettings(phase_blocks=12)),
+    return SecureFederation(chain, store, organization, RoundDriver(organization, SecureSettings(phase_blocks=12)),
                             participants, log)
 
 
 def open_and_join(federation: SecureFederation) -> tuple[int, SecureDeadlines]:
     """A secure round that every participant joined, its join phase over."""
     contract = federation.organization.contract
-    round_id, _ = federation.rounds.open_round()
+    round_id, _ = federation.driver.secure_rounds().open_round()
     deadlines = contract.secure_round(round_id).deadlines
     for participant in federation.participants:
         participant.join(round_id)
@@ -91,7 +92,7 @@ def pool():
 
 
 def test_a_secure_round_equals_plain_fedavg_and_verifies(tmp_path, federation, pool):
-    secure = run_local_secure_round(federation.rounds, federation.participants, pool)
+    secure = run_local_secure_round(federation.driver, federation.participants, pool)
     assert secure.outcome.state is RoundState.FINALIZED and not secure.reveals
     contract = federation.organization.contract
     assert verify_round(contract, federation.store, secure.round_id).ok
@@ -107,7 +108,7 @@ def test_a_secure_round_equals_plain_fedavg_and_verifies(tmp_path, federation, p
     assert abs(secure.outcome.accuracy - outcome.accuracy) < 0.001
 
     update = federation.store.get(secure.submissions[0].participation.entry.update_cid)
-    masked = decode_masked(update, SPEC_2NN, "2nn").values.view(np.int64).astype(np.float64)
+    masked = decode_masked(update, SPEC_2NN, "mnist-2nn").values.view(np.int64).astype(np.float64)
     base = federation.organization.fetch_model(secure.outcome.base_cid).tensors
     delta = np.concatenate([(expected[k].astype(np.float64) - base[k]).reshape(-1) for k in base])
     assert abs(np.corrcoef(masked, delta)[0, 1]) < 0.02  # the published file says nothing about the update
@@ -115,7 +116,7 @@ def test_a_secure_round_equals_plain_fedavg_and_verifies(tmp_path, federation, p
 
 def test_a_client_that_never_joins_is_simply_not_a_participant(federation, pool):
     federation.participants = federation.participants[:4]
-    secure = run_local_secure_round(federation.rounds, federation.participants, pool)
+    secure = run_local_secure_round(federation.driver, federation.participants, pool)
     assert secure.outcome.state is RoundState.FINALIZED
     assert verify_round(federation.organization.contract, federation.store, secure.round_id).ok
 
@@ -123,7 +124,7 @@ def test_a_client_that_never_joins_is_simply_not_a_participant(federation, pool)
 def test_dropouts_after_joining_are_unmasked_with_the_survivors_reveals(federation, pool):
     for participant in federation.participants[:2]:
         participant.drop_out = True
-    secure = run_local_secure_round(federation.rounds, federation.participants, pool)
+    secure = run_local_secure_round(federation.driver, federation.participants, pool)
     assert [step.action for step in secure.reveals] == ["revealed"] * 3
     assert secure.outcome.state is RoundState.FINALIZED and len(secure.outcome.accepted) == 3
     verification = verify_round(federation.organization.contract, federation.store, secure.round_id)
@@ -132,7 +133,7 @@ def test_dropouts_after_joining_are_unmasked_with_the_survivors_reveals(federati
 
 
 def test_a_survivor_that_does_not_reveal_aborts_the_round_with_the_reason_recorded(federation, pool):
-    rounds, contract = federation.rounds, federation.organization.contract
+    driver, contract = federation.driver, federation.organization.contract
     federation.participants[0].drop_out = True
     round_id, deadlines = open_and_join(federation)
     for participant in federation.participants[1:]:
@@ -140,9 +141,9 @@ def test_a_survivor_that_does_not_reveal_aborts_the_round_with_the_reason_record
     advance_past(contract, deadlines.submit)
     for participant in federation.participants[1:4]:  # the last survivor stays silent
         participant.step(round_id)
-    assert rounds.step(round_id) is None  # it may still reveal
+    assert driver.step() is None  # it may still reveal
     advance_past(contract, deadlines.reveal)
-    outcome = rounds.step(round_id)
+    outcome = driver.step()
     assert outcome.state is RoundState.ABORTED
     (event,) = contract.web3_contract.events.SecureRoundAborted().process_receipt(
         contract.chain.web3.eth.get_transaction_receipt(outcome.tx_hash), errors=DISCARD)
@@ -150,12 +151,12 @@ def test_a_survivor_that_does_not_reveal_aborts_the_round_with_the_reason_record
 
 
 def test_too_few_joiners_abort_the_round(federation):
-    rounds, contract = federation.rounds, federation.organization.contract
-    round_id, _ = rounds.open_round()
+    driver, contract = federation.driver, federation.organization.contract
+    round_id, _ = driver.secure_rounds().open_round()
     for participant in federation.participants[:2]:
         participant.join(round_id)
     advance_past(contract, contract.secure_round(round_id).deadlines.join)
-    assert rounds.step(round_id).state is RoundState.ABORTED
+    assert driver.step().state is RoundState.ABORTED
     assert any("2 joined, fewer than 3" in line for line in federation.log)
 
 
@@ -176,8 +177,8 @@ def round_with_a_wrong_seed(federation: SecureFederation, pool: ThreadPoolExecut
 
 
 def test_the_organization_refuses_to_publish_a_sum_it_cannot_unmask(federation, pool):
-    round_id, liar = round_with_a_wrong_seed(federation, pool)
-    outcome = federation.rounds.step(round_id)
+    _, liar = round_with_a_wrong_seed(federation, pool)
+    outcome = federation.driver.step()
     assert outcome.state is RoundState.ABORTED
     assert any(f"{liar} revealed a wrong seed" in line for line in federation.log)
 
@@ -193,8 +194,8 @@ def test_a_wrong_revealed_seed_is_detected_by_verification(federation, pool):
 
 
 def test_late_and_replayed_masked_updates_are_refused(federation, pool):
-    rounds, store = federation.rounds, federation.store
-    first = run_local_secure_round(rounds, federation.participants, pool)
+    driver, store = federation.driver, federation.store
+    first = run_local_secure_round(driver, federation.participants, pool)
     old_cid = first.submissions[0].participation.entry.update_cid
     replayer = federation.participants[0]
 
@@ -202,12 +203,12 @@ def test_late_and_replayed_masked_updates_are_refused(federation, pool):
     with pytest.raises(errors.UpdateReplayed):
         replayer.contract.submit_masked_update(round_id, old_cid, 100)
     # the same masked values under a new CID still name round 1: the organization will not sum them
-    old = decode_masked(store.get(old_cid), SPEC_2NN, "2nn")
+    old = decode_masked(store.get(old_cid), SPEC_2NN, "mnist-2nn")
     disguised = encode_masked(replace(old, values=old.values + np.uint64(1)))
     replayer.contract.submit_masked_update(round_id, store.add_bytes(disguised), old.sample_count)
     for participant in federation.participants[1:]:
         participant.submit(round_id)
-    outcome = rounds.step(round_id)
+    outcome = driver.step()
     assert outcome.state is RoundState.ABORTED
     assert any(f"it is for round {first.round_id}, not {round_id}" in line for line in federation.log)
 

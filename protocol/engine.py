@@ -1,0 +1,137 @@
+"""The round engine: what a party does next, as a pure function of what the chain says.
+
+Every driver (the headless services, the web nodes, the demo) reads one `RoundView` of the latest
+round and asks `organization_decision` or `participant_decision` what to do; the functions mirror
+the contract's own checks, so a party never sends a transaction the contract must refuse, and a
+restarted party decides exactly as it would have before (nothing here depends on memory).
+
+Plain rounds: open, collect until the target or the deadline, close (screen, aggregate, finalize)
+or abort under the quorum. Secure rounds: join until the join deadline, submit masked updates
+until the submission deadline, reveal for the dropped until the reveal deadline, then unmask and
+finalize, or abort naming the phase that fell short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chain.contract import FederatedLearningContract, ParticipantStatus, RoundInfo, RoundState, SecurePhases
+
+
+class Act(StrEnum):
+    # the organization
+    OPEN = "open"  # open the next round
+    SCREEN = "screen"  # screen what landed while the round collects
+    CLOSE = "close"  # plain: freeze, screen, aggregate, finalize; secure: unmask and finalize
+    ABORT = "abort"
+    # a participant
+    JOIN = "join"  # secure: join the participant set
+    TRAIN = "train"  # train and submit (plain update or masked update)
+    REVEAL = "reveal"  # secure: reveal the seeds shared with the dropped
+    # both
+    WAIT = "wait"  # nothing to do until the chain moves
+    DONE = "done"  # nothing more to do in this round
+
+
+@dataclass(frozen=True)
+class Decision:
+    act: Act
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RoundView:
+    """The latest round as the chain states it at `block`; `phases` is None for a plain round."""
+
+    info: RoundInfo
+    block: int
+    phases: SecurePhases | None
+
+    @property
+    def secure(self) -> bool:
+        return self.phases is not None
+
+    @property
+    def open(self) -> bool:
+        return self.info.state is RoundState.OPEN
+
+
+def read_view(contract: FederatedLearningContract) -> RoundView | None:
+    """One look at the latest round; None before the first round."""
+    count = contract.round_count()
+    if count == 0:
+        return None
+    return RoundView(contract.round(count), contract.block_number(), contract.secure_round(count))
+
+
+def organization_decision(view: RoundView | None, target: int) -> Decision:
+    """The organization's next act; `target` is how many updates close a plain round early."""
+    if view is None or not view.open:
+        return Decision(Act.OPEN)
+    if view.phases is None:
+        return _plain_organization(view, target)
+    return _secure_organization(view, view.phases)
+
+
+def _plain_organization(view: RoundView, target: int) -> Decision:
+    info = view.info
+    if not (info.submissions >= target or view.block > info.deadline or info.submissions_closed):
+        return Decision(Act.SCREEN, f"{info.submissions} of {target} updates, deadline block {info.deadline}")
+    if info.submissions < info.quorum:
+        return Decision(Act.ABORT, f"{info.submissions} of {info.quorum} required updates")
+    return Decision(Act.CLOSE)
+
+
+def _secure_organization(view: RoundView, phases: SecurePhases) -> Decision:
+    info, deadlines = view.info, phases.deadlines
+    if view.block <= deadlines.join:
+        return Decision(Act.WAIT, f"join phase until block {deadlines.join}")
+    if phases.joined < info.quorum:
+        return Decision(Act.ABORT, f"{phases.joined} joined, fewer than {info.quorum}")
+    if info.submissions == phases.joined:
+        return Decision(Act.CLOSE)
+    if view.block <= deadlines.submit:
+        return Decision(Act.WAIT, f"submission phase until block {deadlines.submit}")
+    if info.submissions < info.quorum:
+        return Decision(Act.ABORT, f"{info.submissions} masked updates, fewer than {info.quorum}")
+    if phases.revealed == info.submissions:
+        return Decision(Act.CLOSE)
+    if view.block <= deadlines.reveal:
+        return Decision(Act.WAIT, f"reveal phase until block {deadlines.reveal}")
+    return Decision(Act.ABORT, f"{phases.revealed} of {info.submissions} survivors revealed their seeds")
+
+
+def participant_decision(view: RoundView | None, status: ParticipantStatus, answered: bool,
+                         drop_out: bool = False) -> Decision:
+    """A client's next act. `answered`: the chain records this client's update for the round (its
+    `lastRound`); `status`: its place in a secure round; `drop_out`: join and never submit (demo)."""
+    if view is None or not view.open:
+        return Decision(Act.WAIT, "no open round")
+    if view.phases is None:
+        if answered:
+            return Decision(Act.DONE, "already submitted")
+        if view.info.submissions_closed or view.block >= view.info.deadline:
+            return Decision(Act.DONE, "the round no longer takes updates")
+        return Decision(Act.TRAIN)
+    return _secure_participant(view, view.phases, status, drop_out)
+
+
+def _secure_participant(view: RoundView, phases: SecurePhases, status: ParticipantStatus,
+                        drop_out: bool) -> Decision:
+    block, deadlines = view.block, phases.deadlines
+    if status is ParticipantStatus.NONE:
+        return Decision(Act.JOIN) if block <= deadlines.join else Decision(Act.DONE, "the join phase is over")
+    if status is ParticipantStatus.JOINED:
+        if block <= deadlines.join:
+            return Decision(Act.WAIT, "the participant set is not fixed yet")
+        if drop_out:
+            return Decision(Act.DONE, "asked to drop out after joining")
+        if block > deadlines.submit:
+            return Decision(Act.DONE, "missed the submission phase")
+        return Decision(Act.TRAIN)
+    if status is ParticipantStatus.SUBMITTED and view.info.submissions < phases.joined:
+        if block <= deadlines.submit:
+            return Decision(Act.WAIT, "others may still submit")
+        return Decision(Act.REVEAL) if block <= deadlines.reveal else Decision(Act.DONE, "reveal missed")
+    return Decision(Act.DONE)

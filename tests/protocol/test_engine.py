@@ -1,0 +1,96 @@
+"""The round engine's transitions, table-driven: every phase of both round kinds, for the
+organization and for a participant. A decision depends only on the chain's view, so a party
+restarted in any phase decides exactly as before; the last tests drive real rounds with a fresh
+driver at every step to show it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chain.contract import ParticipantStatus as P
+from chain.contract import RoundInfo, RoundState, SecureDeadlines, SecurePhases
+from client.driver import ParticipantDriver
+from organization.driver import RoundDriver
+from protocol.engine import Act, RoundView, organization_decision, participant_decision
+from tests.protocol.conftest import build_federation
+
+JOIN, SUBMIT, REVEAL = 10, 20, 30
+
+
+def plain(block: int, submissions: int = 0, quorum: int = 2, deadline: int = 50, closed: bool = False,
+          state: RoundState = RoundState.OPEN) -> RoundView:
+    info = RoundInfo(1, state, None, None, deadline, quorum, submissions, 0, 100, closed, 0)
+    return RoundView(info, block, None)
+
+
+def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0, quorum: int = 3) -> RoundView:
+    info = RoundInfo(1, RoundState.OPEN, None, None, 0, quorum, submissions, 0, 100, False, 0)
+    return RoundView(info, block, SecurePhases(SecureDeadlines(JOIN, SUBMIT, REVEAL), joined, revealed))
+
+
+@pytest.mark.parametrize(("view", "target", "act", "reason"), [
+    (None, 3, Act.OPEN, ""),
+    (plain(5, state=RoundState.FINALIZED), 3, Act.OPEN, ""),
+    (plain(5, state=RoundState.ABORTED), 3, Act.OPEN, ""),
+    (plain(5, submissions=1), 3, Act.SCREEN, "1 of 3 updates"),
+    (plain(5, submissions=3), 3, Act.CLOSE, ""),  # the target closes early
+    (plain(51, submissions=2), 3, Act.CLOSE, ""),  # the deadline passed with the quorum
+    (plain(51, submissions=1), 3, Act.ABORT, "1 of 2 required updates"),
+    (plain(50, submissions=1), 3, Act.SCREEN, ""),  # the deadline block itself still collects
+    (plain(5, submissions=2, closed=True), 3, Act.CLOSE, ""),  # frozen before a restart: finish it
+    (secure(5, joined=2), 3, Act.WAIT, "join phase until block 10"),
+    (secure(11, joined=2), 3, Act.ABORT, "2 joined, fewer than 3"),
+    (secure(11, joined=4, submissions=4), 3, Act.CLOSE, ""),  # everyone submitted: no reveal needed
+    (secure(15, joined=4, submissions=3), 3, Act.WAIT, "submission phase until block 20"),
+    (secure(21, joined=4, submissions=2), 3, Act.ABORT, "2 masked updates, fewer than 3"),
+    (secure(21, joined=4, submissions=3, revealed=2), 3, Act.WAIT, "reveal phase until block 30"),
+    (secure(21, joined=4, submissions=3, revealed=3), 3, Act.CLOSE, ""),
+    (secure(31, joined=4, submissions=3, revealed=2), 3, Act.ABORT, "2 of 3 survivors revealed"),
+])
+def test_the_organization_decides_from_the_view(view, target, act, reason) -> None:
+    decision = organization_decision(view, target)
+    assert decision.act is act
+    assert reason in decision.reason
+
+
+@pytest.mark.parametrize(("view", "status", "answered", "drop_out", "act"), [
+    (None, P.NONE, False, False, Act.WAIT),
+    (plain(5, state=RoundState.FINALIZED), P.NONE, False, False, Act.WAIT),
+    (plain(5), P.NONE, False, False, Act.TRAIN),
+    (plain(5), P.NONE, True, False, Act.DONE),  # restarted after submitting: never twice
+    (plain(50), P.NONE, False, False, Act.DONE),  # a submission now would land after the deadline
+    (plain(5, closed=True), P.NONE, False, False, Act.DONE),
+    (secure(5), P.NONE, False, False, Act.JOIN),
+    (secure(11), P.NONE, False, False, Act.DONE),  # too late to join
+    (secure(5), P.JOINED, False, False, Act.WAIT),
+    (secure(11, joined=4), P.JOINED, False, False, Act.TRAIN),
+    (secure(11, joined=4), P.JOINED, False, True, Act.DONE),  # the demo's dropout
+    (secure(21, joined=4), P.JOINED, False, False, Act.DONE),  # missed the submission phase
+    (secure(15, joined=4, submissions=3), P.SUBMITTED, False, False, Act.WAIT),
+    (secure(21, joined=4, submissions=3), P.SUBMITTED, False, False, Act.REVEAL),
+    (secure(31, joined=4, submissions=3), P.SUBMITTED, False, False, Act.DONE),
+    (secure(21, joined=4, submissions=4), P.SUBMITTED, False, False, Act.DONE),  # nobody dropped
+    (secure(25, joined=4, submissions=3, revealed=1), P.REVEALED, False, False, Act.DONE),
+])
+def test_a_participant_decides_from_the_view(view, status, answered, drop_out, act) -> None:
+    assert participant_decision(view, status, answered, drop_out).act is act
+
+
+def test_a_plain_round_run_by_fresh_drivers_at_every_step_finalizes_once(tmp_path: Path) -> None:
+    """Organization and clients restarted before every single step: one round, each update once."""
+    federation = build_federation(tmp_path, quorum=2, target=3, deadline_blocks=20)
+    outcomes = []
+    for _ in range(6):
+        outcome = RoundDriver(federation.organization).step()
+        if outcome is not None:
+            outcomes.append(outcome)
+            break
+        for client in federation.clients:
+            ParticipantDriver(client).execute(*ParticipantDriver(client).decide())
+    (outcome,) = outcomes
+    assert str(outcome.state) == "finalized" and outcome.accepted == [True, True, True]
+    assert federation.organization.contract.round_count() == 1
+    for client in federation.clients:  # a restarted client finds nothing left to answer
+        assert ParticipantDriver(client).decide()[1].act is Act.WAIT
