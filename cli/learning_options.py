@@ -69,10 +69,9 @@ def plan_and_strategy(args: argparse.Namespace, task: Task) -> tuple[TrainingPla
         "krum": {"f": args.byzantine},
         "multi-krum": {"f": args.byzantine},
     }.get(args.strategy, {})
-    mu = args.mu if args.strategy == "fedprox" else 0.0
     defaults = task.training
     plan = TrainingPlan(epochs=_given(args.epochs, defaults.epochs), batch_size=_given(args.batch_size,
-                        defaults.batch_size), lr=_given(args.lr, defaults.lr), mu=mu,
+                        defaults.batch_size), lr=_given(args.lr, defaults.lr),
                         fedcurv_lambda=args.fedcurv_lambda, momentum=_given(args.momentum, defaults.momentum))
     return plan, StrategySpec(args.strategy, params)
 

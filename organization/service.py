@@ -162,7 +162,8 @@ class Organization:
     def plan_extra(self) -> dict[str, ExtraValue]:
         """What every model this organization publishes says about the next round: the plan as the
         settings say now, the task pin and the tensor spec."""
-        return {**self.settings.plan.to_extra(), **self._pin}
+        settings = self.settings
+        return {**settings.strategy.configure(settings.plan).to_extra(), **self._pin}
 
     # ---------------------------------------------------------------- models
 

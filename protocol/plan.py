@@ -7,7 +7,7 @@ same way without a side channel; the strategy named in a result file is what `ve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from mlprocessor.aggregation import AggregationStrategy, strategy_from_name
@@ -20,7 +20,7 @@ _STRATEGY_PREFIX = "strategy."
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """Local training the organization asks for (FedProx's mu comes from the strategy)."""
+    """Local training the organization asks for; `mu` is set by the strategy (StrategySpec.configure)."""
 
     epochs: int = 1
     batch_size: int = 10
@@ -63,6 +63,11 @@ class StrategySpec:
 
     def build(self) -> AggregationStrategy:
         return strategy_from_name(self.name, **self.params)
+
+    def configure(self, plan: TrainingPlan) -> TrainingPlan:
+        """The plan as this rule needs clients to train (FedProx's mu comes from the rule alone),
+        as Flower's strategies configure their clients."""
+        return replace(plan, mu=self.build().client_mu)
 
     def to_extra(self) -> dict[str, ExtraValue]:
         return {_STRATEGY_KEY: self.name, **{_STRATEGY_PREFIX + k: v for k, v in sorted(self.params.items())}}

@@ -20,11 +20,10 @@ from web3.exceptions import TransactionNotFound
 
 from chain.contract import FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
-from mlprocessor.aggregation import FedAvg, ServerOptimizer
-from mlprocessor.aggregation.weights import DEFAULT_WEIGHT_CAP, capped_weights
 from protocol.artifacts import Artifact, decode_artifact
 from protocol.plan import StrategySpec
 from protocol.rejections import published_rejections
+from protocol.secure.aggregate import SECURE_MARKER
 from storage.cid import Cid, as_cid
 from storage.model_file import ModelFileError
 from storage.store import StorageError
@@ -175,7 +174,9 @@ class Explorer:
             strategy = StrategySpec.from_extra(extra) if "strategy" in extra else None
             detail["strategy"] = {"name": strategy.name, "params": strategy.params} if strategy else None
             reasons = self.rejection_reasons(record)
-            shares = self._weight_shares(record, strategy)
+            secure = SECURE_MARKER in extra  # masked updates: nobody knows an update's share
+            shares = {} if secure else self._weight_shares(record, strategy)
+            detail["secure"] = secure
             analysis, problem = self._analysis(record)
             detail["analysis_problem"] = problem
             for submission in detail["submissions"]:
@@ -189,23 +190,16 @@ class Explorer:
 
     @staticmethod
     def _weight_shares(record: RoundRecord, strategy: StrategySpec | None) -> dict[int, float]:
-        """Each accepted update's share of the aggregate, for the rules that weight updates by their
-        (capped) sample counts: FedAvg, FedProx and the server optimizers built on FedAvg."""
+        """Each accepted update's share of the aggregate, as the round's rule weighs it (none for
+        rules that weigh no single update)."""
         accepted = record.accepted
         if strategy is None or not accepted:
             return {}
         try:
-            rule = strategy.build()
+            weights = strategy.build().weights([s.samples for s in accepted])
         except ValueError:
             return {}
-        if isinstance(rule, FedAvg):
-            cap = rule.weight_cap
-        elif isinstance(rule, ServerOptimizer):
-            cap = DEFAULT_WEIGHT_CAP
-        else:
-            return {}  # median, trimmed mean, krum: no update has a weight
-        weights = capped_weights([s.samples for s in accepted], cap)
-        return {s.index: float(w / weights.sum()) for s, w in zip(accepted, weights, strict=True)}
+        return {} if weights is None else {s.index: w for s, w in zip(accepted, weights, strict=True)}
 
     def _analysis(self, record: RoundRecord) -> tuple[dict[int, dict[str, float | None]], str | None]:
         """Per update: the norm of its change, and its cosine to the round's aggregate change."""

@@ -29,6 +29,11 @@ class AggregationStrategy(ABC):
     name: str = ""
     client_mu: float = 0.0  # FedProx weight the clients should use; 0 for plain local SGD
 
+    def weights(self, sample_counts: Sequence[int]) -> list[float] | None:
+        """Each update's share of the combination, for rules that weight updates; None for rules
+        where no single update has a weight (median, trimmed mean, Krum)."""
+        return None
+
     def minimum_updates(self) -> int:
         """Fewest accepted updates this rule can combine: a round must be able to provide them."""
         return 1

@@ -24,6 +24,10 @@ class FedAvg(AggregationStrategy):
     def name(self) -> str:  # type: ignore[override]
         return "fedprox" if self.client_mu > 0 else "fedavg"
 
+    def weights(self, sample_counts: Sequence[int]) -> list[float]:
+        weights = capped_weights(list(sample_counts), self.weight_cap)
+        return [float(w / weights.sum()) for w in weights]
+
     def combine(self, updates: Sequence[ClientUpdate]) -> dict[str, np.ndarray]:
         weights = capped_weights([u.sample_count for u in updates], self.weight_cap)
         combined = {k: np.zeros(np.shape(v), np.float64) for k, v in updates[0].delta.items()}

@@ -25,6 +25,9 @@ class ServerOptimizer(AggregationStrategy):
 
     state_names: tuple[str, ...] = ()
 
+    def weights(self, sample_counts: Sequence[int]) -> list[float]:
+        return FedAvg().weights(sample_counts)
+
     def combine(self, updates: Sequence[ClientUpdate]) -> dict[str, np.ndarray]:
         """The pseudo-gradient: FedAvg's sample-weighted mean delta, float64."""
         return FedAvg().combine(updates)
