@@ -155,6 +155,27 @@ class RoundInProgress(ContractRevert):
     template = "round {roundId} is still within its phases: there is no reason to abort it yet"
 
 
+class AccountProblem(Exception):
+    """The chain will not take this account's transaction for a reason its owner must fix: the
+    message says what to do (in one line, instead of the node's error)."""
+
+    template: ClassVar[str] = "the account cannot send"
+
+    def __init__(self, **arguments: Any) -> None:
+        self.arguments = arguments
+        super().__init__(self.template.format(**arguments))
+
+
+class AccountUnfunded(AccountProblem):
+    template = ("account {account} has not enough ETH on chain {chainId} to pay for this transaction "
+                "(balance {ether} ETH): fund it, then retry (`run.py account balance` shows the balance)")
+
+
+class NonceTaken(AccountProblem):
+    template = ("nonce {nonce} of account {account} was used by another transaction while this one waited: "
+                "is the key used by another program or home? Nothing was sent twice; retry")
+
+
 ROUND_STATE_WORDS = ("was never opened", "is open", "is already finalized", "was aborted")
 _CLASSES: dict[str, type[ContractRevert]] = {
     cls.__name__: cls for cls in ContractRevert.__subclasses__() if cls is not UnknownRevert
