@@ -55,7 +55,8 @@ class InvalidAcceptedSet(ContractRevert):
 
 
 class RegistrationClosed(ContractRevert):
-    template = "registration is closed and {client} is not on the allow-list"
+    template = ("registration is closed and {client} is not on the allow-list: ask the organization to run "
+                "`run.py clients allow {client}`, then retry")
 
 
 class AlreadyRegistered(ContractRevert):
@@ -63,7 +64,7 @@ class AlreadyRegistered(ContractRevert):
 
 
 class NotRegistered(ContractRevert):
-    template = "{client} is not a registered client"
+    template = "{client} is not a registered client: register it first (`run.py client` registers on start)"
 
 
 class UnknownClient(ContractRevert):
@@ -71,7 +72,8 @@ class UnknownClient(ContractRevert):
 
 
 class ClientWasRemoved(ContractRevert):
-    template = "{client} was removed by the organization and must be allowed again before registering"
+    template = ("{client} was removed by the organization and must be allowed again before registering "
+                "(`run.py clients allow {client}`, by the organization)")
 
 
 class RoundStillOpen(ContractRevert):
@@ -99,7 +101,8 @@ class QuorumNotMet(ContractRevert):
 
 
 class OwnableUnauthorizedAccount(ContractRevert):
-    template = "{account} is not the organization (contract owner) and may not do this"
+    template = ("{account} is not the organization (contract owner) and may not do this: sign with the owner's key "
+                "(--key-file PATH)")
 
 
 class OwnableInvalidOwner(ContractRevert):

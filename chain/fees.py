@@ -20,6 +20,12 @@ def gwei(wei: int) -> str:
     return f"{wei / GWEI:.9g} gwei"
 
 
+def ether(wei: int) -> str:
+    """Exact, without trailing zeros: 0, 0.001, 1000."""
+    whole, fraction = divmod(wei, 10**18)
+    return f"{whole}.{fraction:018d}".rstrip("0").rstrip(".")
+
+
 @dataclass(frozen=True)
 class Fees:
     """What one transaction offers: `max_fee` and `tip` per gas (a legacy chain: `max_fee` is the gas price)."""

@@ -16,7 +16,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from chain.errors import AccountUnfunded, NonceTaken
-from chain.fees import Fees, gwei, market_fees
+from chain.fees import Fees, ether, gwei, market_fees
 from chain.sending_policy import RECEIPT_POLL_SECONDS, SendingPolicy
 from chain.signer_lock import SignerLock
 
@@ -63,7 +63,7 @@ class NonceSender:
             return None  # a version already in the pool or mined: waiting tells which
 
     def _ether(self) -> str:
-        return f"{Web3.from_wei(self._web3.eth.get_balance(self._account.address), 'ether'):f}"
+        return ether(self._web3.eth.get_balance(self._account.address))
 
     def _until_mined(self, transaction: dict[str, Any], fees: Fees, raw: bytes, hashes: list[Any]) -> tuple[Any, Any]:
         said_capped = False
