@@ -62,15 +62,14 @@ def refusal_kind(error: BaseException) -> str | None:
     """'rate' (try again later), 'range' (too many blocks), 'size' (too many logs), or None: not a limit."""
     if isinstance(error, requests.HTTPError) and error.response is not None:
         status = error.response.status_code
-        if status == 429:
-            return "rate"
-        if status == 413:
-            return "size"
+        if status in (413, 429):
+            return "rate" if status == 429 else "size"
+        text, code = error.response.text[:1000].lower(), None  # some providers answer 400 with the reason
+    elif isinstance(error, Web3RPCError | ValueError):
+        text = str(error).lower()
+        code = (getattr(error, "rpc_response", None) or {}).get("error", {}).get("code")
+    else:
         return None
-    if not isinstance(error, Web3RPCError | ValueError):
-        return None
-    text = str(error).lower()
-    code = (getattr(error, "rpc_response", None) or {}).get("error", {}).get("code")
     if code == 429 or any(word in text for word in _RATE_LIMIT_WORDS):
         return "rate"
     if any(word in text for word in _RANGE_WORDS):
