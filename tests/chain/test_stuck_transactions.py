@@ -16,6 +16,7 @@ from chain.accounts import dev_account
 from chain.backends import GanacheChain, anvil_executable, free_port, start_anvil
 from chain.contract import ClientStatus, FederatedLearningContract
 from chain.deployments import DeploymentBook
+from chain.errors import NonceTaken
 from chain.fees import Fees
 from chain.migrate import deploy
 from chain.paths import REPO_ROOT
@@ -47,8 +48,16 @@ def mining_on_request(organization: FederatedLearningContract) -> Iterator[list[
 
 
 def _in_background(action) -> tuple[threading.Thread, list]:
+    """The action in a thread; its result (or the exception it raised) lands in the list."""
     outcome: list = []
-    thread = threading.Thread(target=lambda: outcome.append(action()), daemon=True)
+
+    def run() -> None:
+        try:
+            outcome.append(action())
+        except Exception as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, outcome
 
@@ -106,6 +115,30 @@ def test_a_fee_cap_that_forbids_a_bump_is_said_once_and_the_transaction_still_wa
     (mined,) = _mined_from(organization, sender.account.address, first_block)
     assert (mined["hash"].to_0x_hex(), mined["nonce"]) == (result.tx_hash, nonce)
     assert mined["maxFeePerGas"] <= cap
+
+
+def test_a_nonce_another_program_used_stops_the_wait_in_one_line_and_nothing_is_sent_again(
+        organization, mining_on_request) -> None:
+    web3, sender = organization.chain.web3, organization.with_account(dev_account(4))
+    SendingPolicy(replace_after_seconds=0.2, say=mining_on_request.append).apply_to(web3)
+    nonce, first_block = web3.eth.get_transaction_count(sender.account.address), web3.eth.block_number + 1
+
+    thread, outcome = _in_background(lambda: sender.fund(dev_account(7).address, 0.001))
+    wait_until(lambda: web3.eth.get_transaction_count(sender.account.address, "pending") == nonce + 1, 30,
+               "the transaction in the pool")
+    fee = 10 * (2 * web3.eth.get_block("latest")["baseFeePerGas"] + web3.eth.max_priority_fee)
+    elsewhere = sender.account.sign_transaction({  # the same key, used by another program at the same nonce
+        "to": dev_account(9).address, "value": 1, "gas": 21_000, "nonce": nonce, "chainId": web3.eth.chain_id,
+        "maxFeePerGas": fee, "maxPriorityFeePerGas": fee})
+    other = web3.eth.send_raw_transaction(elsewhere.raw_transaction)
+    web3.provider.make_request("evm_mine", [])
+    thread.join(60)
+
+    (error,) = outcome
+    assert isinstance(error, NonceTaken) and str(error).startswith(
+        f"nonce {nonce} of account {sender.account.address} was used by another transaction")
+    assert [tx["hash"] for tx in _mined_from(organization, sender.account.address, first_block)] == [other]
+    assert web3.eth.get_transaction_count(sender.account.address, "pending") == nonce + 1  # nothing sent after
 
 
 def test_processes_sharing_a_key_and_a_home_take_turns_and_the_waiting_one_names_the_holder(
