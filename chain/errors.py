@@ -55,7 +55,8 @@ class InvalidAcceptedSet(ContractRevert):
 
 
 class RegistrationClosed(ContractRevert):
-    template = "registration is closed and {client} is not on the allow-list"
+    template = ("registration is closed and {client} is not on the allow-list: ask the organization to run "
+                "`run.py clients allow {client}`, then retry")
 
 
 class AlreadyRegistered(ContractRevert):
@@ -63,7 +64,7 @@ class AlreadyRegistered(ContractRevert):
 
 
 class NotRegistered(ContractRevert):
-    template = "{client} is not a registered client"
+    template = "{client} is not a registered client: register it first (`run.py client` registers on start)"
 
 
 class UnknownClient(ContractRevert):
@@ -71,7 +72,8 @@ class UnknownClient(ContractRevert):
 
 
 class ClientWasRemoved(ContractRevert):
-    template = "{client} was removed by the organization and must be allowed again before registering"
+    template = ("{client} was removed by the organization and must be allowed again before registering "
+                "(`run.py clients allow {client}`, by the organization)")
 
 
 class RoundStillOpen(ContractRevert):
@@ -99,7 +101,8 @@ class QuorumNotMet(ContractRevert):
 
 
 class OwnableUnauthorizedAccount(ContractRevert):
-    template = "{account} is not the organization (contract owner) and may not do this"
+    template = ("{account} is not the organization (contract owner) and may not do this: sign with the owner's key "
+                "(--key-file PATH)")
 
 
 class OwnableInvalidOwner(ContractRevert):
@@ -153,6 +156,27 @@ class RevealsIncomplete(ContractRevert):
 
 class RoundInProgress(ContractRevert):
     template = "round {roundId} is still within its phases: there is no reason to abort it yet"
+
+
+class AccountProblem(Exception):
+    """The chain will not take this account's transaction for a reason its owner must fix: the
+    message says what to do (in one line, instead of the node's error)."""
+
+    template: ClassVar[str] = "the account cannot send"
+
+    def __init__(self, **arguments: Any) -> None:
+        self.arguments = arguments
+        super().__init__(self.template.format(**arguments))
+
+
+class AccountUnfunded(AccountProblem):
+    template = ("account {account} has not enough ETH on chain {chainId} to pay for this transaction "
+                "(balance {ether} ETH): fund it, then retry (`run.py account balance` shows the balance)")
+
+
+class NonceTaken(AccountProblem):
+    template = ("nonce {nonce} of account {account} was used by another transaction while this one waited: "
+                "is the key used by another program or home? Nothing was sent twice; retry")
 
 
 ROUND_STATE_WORDS = ("was never opened", "is open", "is already finalized", "was aborted")

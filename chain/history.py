@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils import event_abi_to_log_topic
-from web3.types import LogReceipt
 
 from chain.contract import FederatedLearningContract, RoundState, decode_accepted
+from chain.logs import read_logs
 from storage.cid import Cid
 
-LOG_PAGE_BLOCKS = 5_000
 _ROUND_EVENTS = ("RoundOpened", "UpdateSubmitted", "SubmissionsFrozen", "RoundFinalized", "RoundAborted",
                  "SecureRoundOpened", "ParticipantJoined", "SeedsRevealed", "SecureRoundAborted")
 
@@ -125,18 +124,13 @@ class HistoryReader:
         return self._read(*blocks, topics=[None, _round_topic(round_id)], keep=self._round_topics)
 
     def _read(self, first: int, last: int, topics: list[Any] | None, keep: set[bytes]) -> list[Any]:
-        """Logs of the contract in [first, last], page by page (public nodes cap log ranges)."""
-        web3 = self._contract.chain.web3
-        decoded = []
-        for start in range(first, last + 1, LOG_PAGE_BLOCKS):
-            query: dict[str, Any] = {"address": self._contract.address, "fromBlock": start,
-                                     "toBlock": min(start + LOG_PAGE_BLOCKS - 1, last)}
-            if topics:
-                query["topics"] = topics
-            logs: list[LogReceipt] = web3.eth.get_logs(query)
-            decoded += [self._events_by_topic[bytes(log["topics"][0])].process_log(log) for log in logs
-                        if bytes(log["topics"][0]) in keep]
-        return decoded
+        """Decoded logs of the contract in [first, last], in queries the node accepts (chain/logs.py)."""
+        query: dict[str, Any] = {"address": self._contract.address}
+        if topics:
+            query["topics"] = topics
+        logs = read_logs(self._contract.chain.web3, query, first, last)
+        return [self._events_by_topic[bytes(log["topics"][0])].process_log(log) for log in logs
+                if bytes(log["topics"][0]) in keep]
 
     def _gas(self, tx_hash: str) -> int:
         if tx_hash not in self._gas_cache:

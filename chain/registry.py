@@ -2,7 +2,7 @@
 with its status now and the encryption key it registered with.
 
 The contract keeps no list of clients (that would make gas grow with them), so the addresses
-come from its `ClientAllowed` and `ClientRegistered` events, read page by page.
+come from its `ClientAllowed` and `ClientRegistered` events (chain/logs.py reads them).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from eth_utils import event_abi_to_log_topic
 
 from chain.contract import ClientStatus, FederatedLearningContract
-from chain.history import LOG_PAGE_BLOCKS
+from chain.logs import read_logs
 
 _EVENTS = ("ClientAllowed", "ClientRegistered")
 
@@ -34,17 +34,15 @@ def known_clients(contract: FederatedLearningContract) -> list[ClientRecord]:
     web3 = contract.chain.web3
     last = web3.eth.block_number
     keys: dict[str, bytes | None] = {}
-    for start in range(contract.deployment_block(), last + 1, LOG_PAGE_BLOCKS):
-        logs = web3.eth.get_logs({"address": contract.address, "fromBlock": start,
-                                  "toBlock": min(start + LOG_PAGE_BLOCKS - 1, last), "topics": [list(topics)]})
-        for log in logs:
-            event = topics["0x" + bytes(log["topics"][0]).hex()].process_log(log)
-            address = event["args"]["client"]
-            if event["event"] == "ClientRegistered":
-                key = bytes(event["args"]["encryptionKey"])
-                keys[address] = key if any(key) else None
-            else:
-                keys.setdefault(address, None)
+    query = {"address": contract.address, "topics": [list(topics)]}
+    for log in read_logs(web3, query, contract.deployment_block(), last):
+        event = topics["0x" + bytes(log["topics"][0]).hex()].process_log(log)
+        address = event["args"]["client"]
+        if event["event"] == "ClientRegistered":
+            key = bytes(event["args"]["encryptionKey"])
+            keys[address] = key if any(key) else None
+        else:
+            keys.setdefault(address, None)
     records = []
     for address, key in keys.items():
         info = contract.client_info(address)

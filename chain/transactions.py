@@ -4,7 +4,8 @@ Gas is flat by design (every function costs the same whatever the number of clie
 tests/chain/test_gas.py checks it), so each contract function is estimated once per chain and
 its limit reused with a margin. Every later call is pre-flighted with one `eth_call`, so a call
 the contract would refuse still raises the named exception before anything is signed or sent.
-A transaction that runs out of gas anyway is re-estimated and sent once more.
+A transaction that runs out of gas anyway is re-estimated and sent once more. Fees, nonces and
+the replacement of a stuck transaction are chain/replacement.py's.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from chain.errors import RevertDecoder, UnknownRevert
+from chain.replacement import NonceSender
 
 GAS_MARGIN = 1.5  # unused gas is refunded: a generous limit costs nothing and absorbs cold storage slots
-RECEIPT_TIMEOUT_SECONDS = 120
 
 
 class GasLimits:
@@ -85,15 +86,21 @@ class TxResult:
 
 
 class TransactionSender:
-    """Sends contract calls from one account, one at a time (nonces stay in order)."""
+    """Sends contract calls from one account, one at a time, each at its own nonce until mined."""
 
     def __init__(self, web3: Web3, account: LocalAccount, decoder: RevertDecoder) -> None:
         self._web3 = web3
         self.account = account
         self._decoder = decoder
-        self._lock = threading.Lock()
         self._chain_id: int | None = None
         self._gas_limits = GasLimits.of(web3)
+        self._nonce_sender: NonceSender | None = None
+
+    @property
+    def _nonces(self) -> NonceSender:
+        if self._nonce_sender is None:
+            self._nonce_sender = NonceSender(self._web3, self.account, self.chain_id)
+        return self._nonce_sender
 
     @property
     def chain_id(self) -> int:
@@ -110,14 +117,10 @@ class TransactionSender:
     def transfer(self, to: str, wei: int) -> TxResult:
         """A plain ether transfer, e.g. to fund a simulated client's account."""
         started = time.perf_counter()
-        with self._lock:
-            transaction = {
-                "from": self.account.address, "to": to, "value": wei, "gas": 21_000,
-                "nonce": self._web3.eth.get_transaction_count(self.account.address, "pending"),
-                "chainId": self.chain_id, "gasPrice": self._web3.eth.gas_price,
-            }
-            tx_hash = self._web3.eth.send_raw_transaction(self.account.sign_transaction(transaction).raw_transaction)
-        return self._await(tx_hash, started)
+        receipt, tx_hash = self._nonces.send({"from": self.account.address, "to": to, "value": wei, "gas": 21_000})
+        if receipt["status"] != 1:
+            raise TransactionFailedError(f"transaction {tx_hash.to_0x_hex()} reverted when mined")
+        return _result(tx_hash, receipt, started)
 
     def send(self, function: ContractFunction | ContractConstructor) -> TxResult:
         """Send a contract call: refused calls raise the contract's named error and spend nothing."""
@@ -147,22 +150,11 @@ class TransactionSender:
         return self._gas_limits.learn(function, estimate)
 
     def _send_and_wait(self, function: ContractFunction | ContractConstructor, gas: int) -> tuple[Any, Any]:
-        with self._lock:
-            transaction = function.build_transaction({
-                "from": self.account.address,
-                "nonce": self._web3.eth.get_transaction_count(self.account.address, "pending"),
-                "gas": gas,
-                "chainId": self.chain_id,
-            })
-            signed = self.account.sign_transaction(transaction)
-            tx_hash = self._web3.eth.send_raw_transaction(signed.raw_transaction)
-        return self._web3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS), tx_hash
-
-    def _await(self, tx_hash: Any, started: float) -> TxResult:
-        receipt = self._web3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS)
-        if receipt["status"] != 1:
-            raise TransactionFailedError(f"transaction {tx_hash.to_0x_hex()} reverted when mined")
-        return _result(tx_hash, receipt, started)
+        """Mined at one nonce, replaced with a higher fee while it waits (chain/replacement.py)."""
+        # placeholder nonce and fees keep web3 from asking the node for them: NonceSender sets the real ones
+        built = function.build_transaction({"from": self.account.address, "gas": gas, "chainId": self.chain_id,
+                                            "nonce": 0, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0})
+        return self._nonces.send({key: built[key] for key in ("from", "to", "data", "value", "gas") if key in built})
 
 
 def _result(tx_hash: Any, receipt: Any, started: float) -> TxResult:

@@ -22,6 +22,7 @@ from chain.backends import (
 from chain.contract import ContractNotFoundError, FederatedLearningContract
 from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach
+from chain.sending_policy import SendingPolicy, gwei_to_wei
 from cli.ipfs_address import IpfsAddressError, daemon_multiaddr, daemon_problem
 from storage.factory import open_store
 from storage.store import ContentStore
@@ -80,6 +81,23 @@ def add_account_options(parser: argparse.ArgumentParser) -> None:
                        help=f"file holding the hex private key, mode 600 (or set ${KEY_ENVIRONMENT_VARIABLE})")
     group.add_argument("--key", action=_KeyOnCommandLine, help=argparse.SUPPRESS)
     add_dev_keys_option(parser)
+    add_fee_option(parser)
+
+
+def add_fee_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-fee-gwei", type=_fee_cap, default=None, metavar="X",
+                        help="never offer more than X gwei per gas (EIP-1559 max fee, or gas price); a transaction "
+                             "not mined within a minute is replaced at the same nonce with a 12.5%% higher fee "
+                             "up to this cap (default: no cap)")
+
+
+def _fee_cap(text: str) -> float:
+    try:
+        value = float(text)
+        gwei_to_wei(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error) if "gwei" in str(error) else f"not a number: {text!r}") from None
+    return value
 
 
 class _KeyOnCommandLine(argparse.Action):
@@ -156,7 +174,15 @@ def connect_chain(args: argparse.Namespace, *, wait: bool = False, say: Say = sa
     chain = _reach_chain(args, wait, say)
     if _signs_with_dev_keys(args) and not getattr(args, "allow_dev_keys", False):
         require_dev_chain(chain)
+    apply_sending_policy(args, chain, say)
     return chain
+
+
+def apply_sending_policy(args: argparse.Namespace, chain: Chain, say: Say) -> None:
+    """The fee cap of `--max-fee-gwei`, and sender locks in the home (one sender per key at a time)."""
+    lock_home = home_of(args) if chain.persistent else None
+    SendingPolicy(max_fee_wei=gwei_to_wei(getattr(args, "max_fee_gwei", None)), lock_home=lock_home,
+                  say=say).apply_to(chain.web3)
 
 
 def _reach_chain(args: argparse.Namespace, wait: bool, say: Say) -> Chain:

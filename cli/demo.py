@@ -25,10 +25,12 @@ from chain.backends import Chain, run_chain
 from chain.history import HistoryReader
 from chain.metering import RequestMeter, meter
 from chain.migrate import deploy
+from chain.sending_policy import SendingPolicy, gwei_to_wei
 from cli.common import (
     UserError,
     add_chain_option,
     add_dev_keys_option,
+    add_fee_option,
     add_home_option,
     add_ipfs_option,
     deployment_book,
@@ -67,6 +69,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_home_option(demo)
     add_chain_option(demo, default="auto")
     add_dev_keys_option(demo)
+    add_fee_option(demo)  # the organization's and the funding transactions (clients in worker processes: no cap)
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
@@ -102,6 +105,7 @@ def run_demo(args: argparse.Namespace) -> int:
     with run_chain(args.chain, home_of(args)) as chain:
         if not args.allow_dev_keys:  # the demo signs with the public dev mnemonic's accounts
             require_dev_chain(chain)
+        SendingPolicy(max_fee_wei=gwei_to_wei(args.max_fee_gwei)).apply_to(chain.web3)  # this process's senders
         return _run_demo(args, chain, schedule)
 
 

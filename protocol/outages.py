@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from web3.exceptions import Web3Exception
 
-from chain.errors import ContractRevert
+from chain.errors import AccountProblem, ContractRevert
+from chain.logs import LogQueryError
 from chain.transactions import TransactionFailedError
 from storage.store import StorageError
 
@@ -20,6 +21,8 @@ class RoundSettingsError(ValueError):
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ContractRevert, TransactionFailedError, StorageError, Web3Exception, OSError, TimeoutError,
+    AccountProblem,  # unfunded: the service says what to do on each try, and goes on once funded
+    LogQueryError,  # a provider rate-limiting for long
 )
 
 

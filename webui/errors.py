@@ -12,7 +12,7 @@ import requests
 
 from chain.backends import ChainUnavailableError
 from chain.compiler import CompilationError, CompilerNotFoundError
-from chain.errors import ContractRevert
+from chain.errors import AccountProblem, ContractRevert
 from cli.common import UserError
 from storage.store import StorageError, StoreUnavailableError
 
@@ -29,7 +29,7 @@ class Busy(RuntimeError):
 
 CHAIN_DOWN: tuple[type[BaseException], ...] = (requests.ConnectionError, requests.Timeout)
 _EXPECTED: tuple[type[BaseException], ...] = (
-    UserError, ContractRevert, StorageError, ValueError, LookupError, FileNotFoundError,
+    UserError, ContractRevert, AccountProblem, StorageError, ValueError, LookupError, FileNotFoundError,
     CompilationError, CompilerNotFoundError, Busy,
 )
 

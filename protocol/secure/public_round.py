@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_utils import event_abi_to_log_topic
+
 from chain.contract import FederatedLearningContract, SecurePhases
-from chain.history import LOG_PAGE_BLOCKS, HistoryReader, SubmissionRecord
+from chain.history import HistoryReader, SubmissionRecord
+from chain.logs import read_logs
 from protocol.artifacts import Artifact, max_update_bytes
 from protocol.secure.masked_file import MaskedFileError, MaskedUpdate, decode_masked
 from protocol.secure.reveal import RevealFileError, SeedReveal, decode_reveal
@@ -68,12 +71,13 @@ def registered_keys(contract: FederatedLearningContract, clients: list[str], unt
     if not clients:
         return keys
     event = contract.web3_contract.events.ClientRegistered()
-    wanted = [contract.chain.web3.to_checksum_address(c) for c in clients]
+    topic = "0x" + event_abi_to_log_topic(event.abi).hex()
+    wanted = ["0x" + bytes(12).hex() + client.lower().removeprefix("0x") for client in clients]  # indexed: padded
+    query = {"address": contract.address, "topics": [topic, wanted]}
     last = min(until_block, contract.block_number())
-    for start in range(contract.deployment_block(), last + 1, LOG_PAGE_BLOCKS):
-        for log in event.get_logs(argument_filters={"client": wanted}, from_block=start,
-                                  to_block=min(start + LOG_PAGE_BLOCKS - 1, last)):
-            keys[log["args"]["client"].lower()] = bytes(log["args"]["encryptionKey"])
+    for log in read_logs(contract.chain.web3, query, contract.deployment_block(), last):
+        decoded = event.process_log(log)
+        keys[decoded["args"]["client"].lower()] = bytes(decoded["args"]["encryptionKey"])
     return keys
 
 
