@@ -3,9 +3,9 @@
 As LEAF does (Caldas et al. 2018): every speaking role of every play is one client; its lines,
 stage directions removed, are joined into one text; each example is WINDOW characters and the
 character that follows. Each role's text is cut at 80%: windows of the first part train, of the
-rest test. The 42 texts give 1,337 roles and 4.2 million characters (LEAF: 1,129 roles, 4.2
-million examples). Two cores cannot train on all of that in a benchmark, so (numbers fixed here,
-and part of the task's pinned source):
+rest test. The 42 texts (37 plays; the 5 poems have no roles) give 1,337 roles and 4.2 million
+characters (LEAF: 1,129 roles, 4.2 million examples). Two cores cannot train on all of that in a
+benchmark, so (numbers fixed here, and part of the task's pinned source):
 - roles with fewer than MIN_ROLE_CHARS characters are dropped (LEAF drops tiny roles too): 630 remain;
 - MAX_ROLES of them are kept, in a fixed random order;
 - a window starts every STRIDE characters (LEAF: every character), so roles keep their natural,
