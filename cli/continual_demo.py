@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli.common import UserError
 from client.service import Client
 from mlprocessor.continual import PermutedScenario, TaskSchedule
 from mlprocessor.ewc import DEFAULT_EWC_LAMBDA
 from mlprocessor.models import model_from_state
 from organization.service import Organization
+from protocol.errors import UserError
 from storage.cid import Cid
 
 

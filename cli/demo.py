@@ -26,7 +26,6 @@ from chain.history import HistoryReader
 from chain.metering import RequestMeter, meter
 from chain.migrate import deploy
 from cli.common import (
-    UserError,
     add_chain_option,
     add_dev_keys_option,
     add_home_option,
@@ -46,6 +45,7 @@ from mlprocessor.continual import PermutedScenario, TaskSchedule
 from mlprocessor.data import load_data
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
+from protocol.errors import UserError
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
 from storage.model_file import Encoding

@@ -33,8 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Failures printed as one line. An error class whose module was never imported cannot have been
 # raised, so they are looked up in sys.modules after the fact instead of imported up front.
 EXPECTED_ERRORS = (
-    ("cli.common", "UserError"),
-    ("chain.backends", "ChainUnavailableError"),
+    ("protocol.errors", "UserError"),
+    ("chain.nodes", "ChainUnavailableError"),
     ("chain.backends", "InvalidChainSpecError"),
     ("chain.accounts", "InvalidKeyError"),
     ("chain.accounts", "DevKeysRefusedError"),

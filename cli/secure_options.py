@@ -7,12 +7,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cli.common import UserError
 from client.secure import SecureParticipant
 from client.service import Client
 from organization.secure import SecureRounds, SecureSettings, refuse_unmaskable_settings
 from organization.secure_local import run_local_secure_round
 from organization.service import Organization
+from protocol.errors import UserError
 from protocol.secure.public_round import round_gas
 from protocol.timing import PhaseTimer
 

@@ -21,7 +21,6 @@ from werkzeug.serving import make_server
 from chain.contract import FederatedLearningContract
 from chain.migrate import deploy
 from cli.common import (
-    UserError,
     account_of,
     add_account_options,
     add_chain_option,
@@ -50,6 +49,7 @@ from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from organization.web.journal import RoundJournal, journal_path
+from protocol.errors import UserError
 from webui.link import ChainLink
 from webui.node import ServiceNode
 

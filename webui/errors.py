@@ -10,10 +10,10 @@ import logging
 
 import requests
 
-from chain.backends import ChainUnavailableError
 from chain.compiler import CompilationError, CompilerNotFoundError
 from chain.errors import ContractRevert
-from cli.common import UserError
+from chain.nodes import ChainUnavailableError
+from protocol.errors import UserError
 from storage.store import StorageError, StoreUnavailableError
 
 log = logging.getLogger("webui")

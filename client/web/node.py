@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from chain.contract import ClientStatus, RoundState
-from cli.common import UserError
 from client.service import Client, ClientSettings
 from client.state import ClientState, history_json
 from mlprocessor.data import Dataset
+from protocol.errors import UserError
 from storage.atomic import write_text_atomically
 from storage.store import ContentStore
 from webui.explorer import Explorer

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from chain.contract import RoundInfo, RoundState
-from cli.common import UserError
 from mlprocessor.data import Dataset
 from organization.service import Organization, OrganizationSettings
 from organization.web.journal import RoundJournal, journal_path
+from protocol.errors import UserError
 from protocol.outages import RoundSettingsError
 from protocol.plan import StrategySpec
 from storage.cid import Cid
