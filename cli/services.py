@@ -36,6 +36,7 @@ from cli.common import (
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
 from cli.secure_options import add_secure_options, check_secure_arguments, secure_rounds_of
+from cli.service_lock import sole_service
 from cli.stopping import FORCED_EXIT_CODE
 from client.secure import SecureParticipant
 from client.service import Client, ClientSettings
@@ -147,6 +148,11 @@ def run_organization(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.torch_threads)
     web = _web(args)
     home = home_of(args)
+    with sole_service(home / "organization" / "service.lock", "organization service"):
+        return _run_organization(args, web, home)
+
+
+def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
     plan, strategy = plan_and_strategy(args)
     _, test = load_data(args.data, args.test_data)
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.quorum,
