@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,18 +28,17 @@ from chain.nodes import (
     GANACHE_DEFAULT_PORT,
     ChainUnavailableError,
     anvil_executable,
-    ensure_local_anvil,
-    ensure_local_ganache,
+    ensure_local_node,
     free_port,
     ganache_url,
     start_anvil,
 )
 
 RPC_TIMEOUT_SECONDS = 10
-# --chain name -> (environment variable overriding its port, default port, starter returning its URL)
-LOCAL_NODES: dict[str, tuple[str, int, Callable[[Path, int], str]]] = {
-    "ganache": ("FEDCHAIN_GANACHE_PORT", GANACHE_DEFAULT_PORT, ensure_local_ganache),
-    "anvil": ("FEDCHAIN_ANVIL_PORT", ANVIL_DEFAULT_PORT, ensure_local_anvil),
+# --chain name of a local node -> (environment variable overriding its port, its default port)
+LOCAL_NODES: dict[str, tuple[str, int]] = {
+    "ganache": ("FEDCHAIN_GANACHE_PORT", GANACHE_DEFAULT_PORT),
+    "anvil": ("FEDCHAIN_ANVIL_PORT", ANVIL_DEFAULT_PORT),
 }
 
 
@@ -197,8 +196,9 @@ def connect(spec: str, home: Path, *, start: bool = True) -> Chain:
     if spec == "embedded":
         return EmbeddedChain()
     if spec in LOCAL_NODES:
-        port = int(os.environ.get(LOCAL_NODES[spec][0], LOCAL_NODES[spec][1]))
-        return GanacheChain(LOCAL_NODES[spec][2](home, port) if start else ganache_url(port))
+        variable, default_port = LOCAL_NODES[spec]
+        port = int(os.environ.get(variable, default_port))
+        return GanacheChain(ensure_local_node(spec, home, port) if start else ganache_url(port))
     if spec.startswith(("http://", "https://")):
         chain = RpcChain(spec)
         if chain.web3.eth.chain_id == GANACHE_CHAIN_ID and spec.startswith("http://127.0.0.1"):

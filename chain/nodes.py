@@ -164,21 +164,17 @@ def start_anvil(port: int, state_file: Path | None, log_file: Path | None = None
     return _start_node("Anvil", anvil_command(port, state_file), ganache_url(port), log_file, detach, timeout)
 
 
-def ensure_local_ganache(home: Path, port: int = GANACHE_DEFAULT_PORT) -> str:
-    """The URL of the local Ganache, starting one in the background when none answers."""
+def ensure_local_node(kind: str, home: Path, port: int) -> str:
+    """The URL of the local `ganache` or `anvil`, starting one in the background (its state, log and
+    PID file in home/kind) when none answers."""
     url = ganache_url(port)
     if not ganache_answers(url):
-        started = start_ganache(port, home / "ganache" / "db", home / "ganache" / "ganache.log", detach=True)
-        _announce("Ganache", started, home / "ganache" / "ganache.pid")
-    return url
-
-
-def ensure_local_anvil(home: Path, port: int = ANVIL_DEFAULT_PORT) -> str:
-    """The URL of the local Anvil, starting one in the background when none answers."""
-    url = ganache_url(port)
-    if not ganache_answers(url):
-        started = start_anvil(port, home / "anvil" / "state.json", home / "anvil" / "anvil.log", detach=True)
-        _announce("Anvil", started, home / "anvil" / "anvil.pid")
+        folder = home / kind
+        if kind == "ganache":
+            started = start_ganache(port, folder / "db", folder / "ganache.log", detach=True)
+        else:
+            started = start_anvil(port, folder / "state.json", folder / "anvil.log", detach=True)
+        _announce(kind.capitalize(), started, folder / f"{kind}.pid")
     return url
 
 

@@ -63,13 +63,15 @@ class DefaultsShown(argparse.HelpFormatter):
         return help_text
 
 
-def _show_defaults(parser: argparse.ArgumentParser) -> None:
-    """Apply DefaultsShown to every (sub)command, including options declared without a help text."""
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """For every (sub)command: no abbreviated options (`--task` must never be read as another
+    option's prefix), and DefaultsShown, including options declared without a help text."""
+    parser.allow_abbrev = False
     parser.formatter_class = DefaultsShown
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for subparser in action.choices.values():
-                _show_defaults(subparser)
+                _finish(subparser)
         elif action.help is None and action.option_strings and action.default not in (None, False):
             action.help = "(default: %(default)s)"
 
@@ -87,7 +89,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name, (_, summary) in COMMANDS.items():
         if name not in commands.choices:
             commands.add_parser(name, help=summary)
-    _show_defaults(parser)
+    _finish(parser)
     return parser
 
 
