@@ -35,6 +35,7 @@ from cli.common import (
     wait_for_contract,
 )
 from cli.learning_options import add_client_training_options, add_data_options, add_plan_options, plan_and_strategy
+from cli.said_once import SaidOnce
 from cli.secure_options import add_secure_options, check_secure_arguments, secure_rounds_of
 from cli.service_lock import sole_service
 from cli.stopping import FORCED_EXIT_CODE
@@ -164,7 +165,7 @@ def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
                                 args.poll, _say)
         return _serve(organization_app, node, args, "organization")
     contract = _organization_contract(args)
-    organization = Organization(contract, store, settings, test, _say)
+    organization = Organization(contract, store, settings, test, SaidOnce(_say))
     journal = RoundJournal(journal_path(home / "organization", contract))  # rejection reasons for the web pages
     _say(f"organization {contract.account.address} on {contract.chain.name}, contract {contract.address}")
     if args.rounds is None:
@@ -211,7 +212,7 @@ def run_client(args: argparse.Namespace) -> int:
         return _serve(client_app, node, args, "client")
     chain = connect_chain(args, wait=True, say=_say)
     contract = wait_for_contract(args, chain, account, _say)
-    client = Client(contract, store, data, state, settings, data_dir=data_dir)
+    client = Client(contract, store, data, state, settings, SaidOnce(_say), data_dir=data_dir)
     if args.consolidate:
         state.request_consolidation()
     _say(f"client {account.address} on {chain.name}: {description}, {len(data)} examples")

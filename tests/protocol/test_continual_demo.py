@@ -1,6 +1,7 @@
 """`run.py demo --continual-tasks`: every round reports its task and the accuracy on each task seen so
 far, the run narrates task switches and consolidations, and the plain demo then runs in the same home,
-giving the same CIDs every time (client state is the run's own)."""
+giving the same CIDs every time (client state is the run's own: the same address, on a fresh private
+chain, no longer brings back another run's, another model's state)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from tests.protocol.test_demo import run_py
 
-PLAIN = ["--model", "2nn", "--clients", "2", "--rounds", "1", "--epochs", "1", "--lr", "0.1"]
+PLAIN = ["--clients", "2", "--rounds", "1", "--epochs", "1", "--lr", "0.1"]
 
 
 def test_continual_demo_narrates_tasks_then_the_plain_demo_reruns_alike(tmp_path: Path) -> None:
