@@ -5,7 +5,7 @@ and FedCurv.
 
 Runs use the lean in-process federation (bench/lean_federation.py: the services' training, EWC
 memory and aggregation code without chain and IPFS), because 240 rounds of 10 clients through the
-whole stack do not fit this shared 2-core machine; `run.py demo --tasks N` runs the same scenario
+whole stack do not fit this shared 2-core machine; `run.py demo --continual-tasks N` runs the same scenario
 through the protocol.
 """
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from chain.backends import free_port, start_anvil, start_ganache
+from chain.nodes import free_port, start_anvil, start_ganache
 from storage.jsipfs import JsIpfsDaemon
 
 CHAINS = ("anvil", "ganache")

@@ -1,1 +1,2 @@
-"""Ethereum plumbing: backends, compilation, deployment records and the typed contract wrapper."""
+"""Ethereum plumbing: chain transports (backends), local node processes (nodes), compilation, deployment records
+and the typed contract wrapper."""

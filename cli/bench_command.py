@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.settings import DEFAULT_TEST_DIR, REPO, SECTION_NAMES, parse_learning_run, suite_settings
-from cli.common import UserError
+from protocol.errors import UserError
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -7,20 +7,20 @@ import json
 import sys
 
 from chain.accounts import dev_accounts
-from chain.backends import GANACHE_DEFAULT_PORT, ganache_answers, ganache_url, start_ganache
 from chain.compiler import Artifact, collect_sources, compile_contract, find_solc, source_hash
 from chain.contract import CONTRACT_NAME
 from chain.history import HistoryReader
 from chain.migrate import deploy
+from chain.nodes import GANACHE_DEFAULT_PORT, LOOPBACK, ganache_answers, ganache_url, start_ganache
 from chain.paths import CONTRACTS_DIR
 from cli.common import (
-    UserError,
     account_of,
     add_account_options,
     add_chain_option,
     add_contract_option,
     add_home_option,
     add_ipfs_option,
+    add_start_chain_option,
     attached_contract,
     connect_chain,
     deployment_book,
@@ -28,6 +28,7 @@ from cli.common import (
     local_node_lock,
     open_ipfs_store,
 )
+from protocol.errors import UserError
 from protocol.rejections import rejections_of_result
 
 
@@ -35,6 +36,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     chain = commands.add_parser("chain")
     add_home_option(chain)
     chain.add_argument("--port", type=int, default=GANACHE_DEFAULT_PORT)
+    chain.add_argument("--host", default=LOOPBACK,
+                       help="address to listen on: 0.0.0.0 (or this machine's address) for a chain other machines "
+                            "reach (default 127.0.0.1: this machine only)")
     chain.add_argument("--block-time", type=float, default=0,
                        help="seconds between blocks (default 0: a block per transaction)")
     chain.set_defaults(handler=run_chain)
@@ -57,18 +61,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_chain_option(history)
     add_ipfs_option(history)  # where the result files publishing the rejection reasons live
     add_contract_option(history)
+    add_start_chain_option(history)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     history.set_defaults(handler=run_history)
 
 
 def run_chain(args: argparse.Namespace) -> int:
     home = home_of(args)
-    url = ganache_url(args.port)
+    url = ganache_url(args.port, args.host)
     database = home / "ganache" / "db"
     with local_node_lock(home):  # services of this home starting now wait instead of starting their own
-        if ganache_answers(url):
-            raise UserError(f"a node already answers at {url}: stop it or choose another --port")
-        ganache = start_ganache(args.port, database, block_time=args.block_time)
+        if ganache_answers(ganache_url(args.port)):
+            raise UserError(f"a node already answers on port {args.port}: stop it or choose another --port")
+        ganache = start_ganache(args.port, database, block_time=args.block_time, host=args.host)
     print(f"Ganache listening on {url} (chain id 1337, database {database}, PID {ganache.process.pid})")
     print("Accounts (deterministic; 0 is the organization by convention):")
     for index, account in enumerate(dev_accounts()):

@@ -12,7 +12,8 @@ from web3 import Web3
 from chain.contract import FederatedLearningContract
 from chain.registry import known_clients
 from chain.transactions import TxResult
-from cli.common import UserError, add_account_options, add_chain_option, add_home_option, attached_contract
+from cli.common import add_account_options, add_chain_option, add_home_option, attached_contract
+from protocol.errors import UserError
 
 REGISTRATION_MODES = ("open", "allow-list")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import sys
 import time
@@ -14,28 +15,21 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from chain.accounts import DEV_CHAIN_IDS, KEY_ENVIRONMENT_VARIABLE, AccountChoice, choose_account, require_dev_chain
-from chain.backends import (
-    Chain,
-    ChainUnavailableError,
-    connect,
-)
+from chain.backends import LOCAL_NODES, Chain, connect
 from chain.contract import ContractNotFoundError, FederatedLearningContract
 from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach
+from chain.nodes import ChainUnavailableError
 from chain.sending_policy import SendingPolicy, gwei_to_wei
 from cli.ipfs_address import IpfsAddressError, daemon_multiaddr, daemon_problem
+from protocol.errors import UserError
 from storage.factory import open_store
 from storage.store import ContentStore
 
 HOME_ENVIRONMENT_VARIABLE = "FEDCHAIN_HOME"
 WAIT_POLL_SECONDS = 1.0
-LOCAL_NODES = ("ganache", "anvil")
 
 Say = Callable[[str], None]
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, without a traceback."""
 
 
 def default_home() -> Path:
@@ -56,6 +50,13 @@ def add_chain_option(parser: argparse.ArgumentParser, default: str = "ganache") 
     parser.add_argument("--chain", default=default,
                         help="embedded | ganache | anvil (local nodes, started on demand) | http(s) JSON-RPC URL"
                              + auto)
+
+
+def add_start_chain_option(parser: argparse.ArgumentParser) -> None:
+    """For commands that only read: a local node is started only when the user asks for it."""
+    parser.add_argument("--start-chain", action="store_true",
+                        help="start the local node of --chain ganache|anvil when none answers (without it, "
+                             "this command never starts a chain: it reads one that runs)")
 
 
 def add_contract_option(parser: argparse.ArgumentParser) -> None:
@@ -187,13 +188,14 @@ def apply_sending_policy(args: argparse.Namespace, chain: Chain, say: Say) -> No
 
 def _reach_chain(args: argparse.Namespace, wait: bool, say: Say) -> Chain:
     home = home_of(args)
-    if args.chain in LOCAL_NODES:  # started on demand (and announced) by connect: one per home at a time
+    start = getattr(args, "start_chain", True)  # commands without the option start local nodes on demand
+    if start and args.chain in LOCAL_NODES:  # started (and announced) by connect: one per home at a time
         with local_node_lock(home, args.chain):
             return connect(args.chain, home)
     waiting = False
     while True:
         try:
-            return connect(args.chain, home)
+            return connect(args.chain, home, start=start)
         except ChainUnavailableError as error:
             if not wait:
                 raise
@@ -255,9 +257,28 @@ def wait_for_contract(args: argparse.Namespace, chain: Chain, account: LocalAcco
 
 
 def attached_contract(args: argparse.Namespace, default_account_index: int) -> FederatedLearningContract:
-    """The contract of `--contract` or the home, on the chosen chain."""
-    chain = connect_chain(args)
+    """The contract of `--contract` or the home, on the chosen chain; a chain that does not answer
+    is one line naming the chain and the deployment looked for."""
+    try:
+        chain = connect_chain(args)
+    except ChainUnavailableError as error:
+        raise UserError(f"{error}; looked for {_wanted_contract(args)}: start that chain (`run.py chain`, or "
+                        f"--start-chain), or name the right one with --chain URL") from None
     return find_contract(args, chain, account_of(args, default_account_index))
+
+
+def _wanted_contract(args: argparse.Namespace) -> str:
+    """Which deployment a command attaches to, in words: `--contract`, else what the home records."""
+    if getattr(args, "contract", None):
+        return f"contract {args.contract} (--contract)"
+    book = home_of(args) / "deployments.json"
+    try:
+        recorded = json.loads(book.read_text())
+    except (OSError, ValueError):
+        return f"the deployment recorded in {book} (none is)"
+    found = [f"{record['address']} on chain {chain_id}" for chain_id, entry in sorted(recorded.items())
+             for record in entry.get("contracts", {}).values()]
+    return f"the deployment recorded in {book} ({', '.join(found) or 'none'})"
 
 
 # ---------------------------------------------------------------- IPFS

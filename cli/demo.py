@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,12 +23,13 @@ import torch
 
 from chain.accounts import dev_account, require_dev_chain
 from chain.backends import Chain, run_chain
+from chain.contract import CONTRACT_NAME
+from chain.deployments import DeploymentBook
 from chain.history import HistoryReader
 from chain.metering import RequestMeter, meter
 from chain.migrate import deploy
 from chain.sending_policy import SendingPolicy, gwei_to_wei
 from cli.common import (
-    UserError,
     add_chain_option,
     add_dev_keys_option,
     add_fee_option,
@@ -37,7 +39,14 @@ from cli.common import (
     home_of,
     open_ipfs,
 )
-from cli.continual_demo import continual_report, continual_schedule, demo_ewc_lambda, switch_data
+from cli.continual_demo import (
+    consolidation_report,
+    continual_report,
+    continual_schedule,
+    demo_ewc_lambda,
+    switch_data,
+    task_announcement,
+)
 from cli.ipfs_address import daemon_multiaddr
 from cli.learning_options import (
     add_client_training_options,
@@ -46,6 +55,7 @@ from cli.learning_options import (
     plan_and_strategy,
     task_of,
 )
+from cli.round_summary import accuracy_text, outcome_record, round_line
 from cli.secure_options import SecureDemo, add_secure_options, check_secure_arguments
 from client.adversary import ATTACKS, make_hostile
 from client.pool import ClientPool, ClientProcessPool, ClientThreadPool, Connection, SimulatedClient, build_client
@@ -54,6 +64,7 @@ from mlprocessor.continual import PermutedScenario, TaskSchedule
 from mlprocessor.data import DataError
 from mlprocessor.partition import partition
 from organization.service import Organization, OrganizationSettings, RoundOutcome
+from protocol.errors import UserError
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
 from storage.model_file import Encoding
@@ -73,9 +84,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
-    demo.add_argument("--tasks", type=int, default=1,
-                      help="continual learning on permuted MNIST: this many tasks, every client switching together")
-    demo.add_argument("--rounds-per-task", type=int, default=None, help="with --tasks: rounds = tasks x this")
+    demo.add_argument("--continual-tasks", type=int, default=1, metavar="N",
+                      help="continual learning on permuted MNIST: N tasks, every client switching together")
+    demo.add_argument("--rounds-per-task", type=int, default=None,
+                      help="with --continual-tasks: rounds = tasks x this")
     add_plan_options(demo)
     add_data_options(demo)
     add_client_training_options(demo)
@@ -134,7 +146,8 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     plan, strategy = plan_and_strategy(args, task)
     quiet = _quiet_log
     _status(f"deploying the contract on {chain.name}")
-    contract = deploy(chain, dev_account(0), deployment_book(chain, home), reset=True, log=quiet)
+    book = DeploymentBook(None) if args.chain == "auto" else deployment_book(chain, home)  # a private chain ends
+    contract = deploy(chain, dev_account(0), book, reset=True, log=quiet)
     print(f"fedchain demo: {args.clients} clients x {args.rounds} rounds, {task.name}, {args.partition}, "
           f"{args.strategy}; chain: {chain.name}; IPFS: {args.ipfs}; contract {contract.address}; home {home}")
     settings = OrganizationSettings(task=task.name, strategy=strategy, plan=plan, quorum=args.clients,
@@ -142,7 +155,7 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
                                     seed=args.seed)
     organization = Organization(contract, store, settings, test, log=quiet)
     _status(f"registering {args.clients} clients")
-    state_root = home / "demo-runs" / contract.address
+    state_root = _fresh_state_root(home, book.get(chain.web3.eth.chain_id, CONTRACT_NAME).tx_hash)
     clients = []
     for spec in simulated:
         client = build_client(contract, store, spec, client_settings, state_root)
@@ -159,10 +172,15 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     requests = meter(chain.web3)  # the organization's chain work per round (clients in processes have their own)
     with processes or ClientThreadPool(clients, workers) as pool:  # on Ctrl-C, closing does not wait for clients
         for number in range(1, args.rounds + 1):
+            if (line := task_announcement(scenario, number, args.ewc_lambda)) is not None:
+                print(line)
             switch_data(clients, scenario, number)
-            rounds.append(secure.run_round(number, args.rounds) if secure
-                          else _run_round(organization, pool, requests, number, args.rounds))
-            rounds[-1].update(continual_report(organization, scenario, number, rounds[-1]["result_cid"]))
+            record = (secure.run_round() if secure else _run_round(organization, pool, requests, number, args.rounds))
+            record.update(continual_report(organization, scenario, number, record["result_cid"]))
+            print(round_line(record, args.rounds, continual=schedule.tasks > 1))
+            if (line := consolidation_report(state_root, scenario, number)) is not None:
+                print(line)
+            rounds.append(record)
     failures = [r for r in rounds if r["state"] != "finalized"]
     finalized = [r for r in rounds if r["state"] == "finalized"]
     _status(f"verifying {len(finalized)} finalized round(s) from the chain and IPFS")
@@ -180,15 +198,23 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     }
     summary_path = args.json or home / SUMMARY_FILE
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
-    final = rounds[-1]["accuracy"]
-    accuracy = f"{final:.2%}" if final is not None else "-"
-    print(f"done in {summary['total_seconds']:.1f}s: final test accuracy {accuracy}; "
+    print(f"done in {summary['total_seconds']:.1f}s: final {accuracy_text(rounds[-1], schedule.tasks > 1)}; "
           f"{len(verified) - len(mismatches)}/{len(verified)} rounds verified; summary in {summary_path}")
     for problem in failures:
         print(f"error: round {problem['round']} was {problem['state']}", file=sys.stderr)
     for mismatch in mismatches:
         print(f"error: {mismatch.message}", file=sys.stderr)
     return 1 if failures or mismatches else 0
+
+
+def _fresh_state_root(home: Path, deployment_tx: str) -> Path:
+    """Where this run's clients keep their state, keyed by the deployment transaction: a contract
+    address repeats on every fresh private chain, and so does the transaction there, so what is
+    found under it belongs to an earlier run whose chain is gone and is cleared (reruns in one
+    home give the same CIDs)."""
+    root = home / "demo-runs" / deployment_tx
+    shutil.rmtree(root, ignore_errors=True)
+    return root
 
 
 def _run_round(organization: Organization, pool: ClientPool, requests: RequestMeter, number: int,
@@ -210,20 +236,13 @@ def _run_round(organization: Organization, pool: ClientPool, requests: RequestMe
         timer.merge(participation.timer)
     timer.merge(outcome.timer)
     submissions = organization.history.round(round_id).submissions  # in on-chain order
-    wall = time.perf_counter() - started
-    accuracy = f"{outcome.accuracy:.2%}" if outcome.accuracy is not None else "-"
-    print(f"round {round_id}/{total}: test accuracy {accuracy}, loss {outcome.loss or float('nan'):.4f}, "
-          f"{sum(outcome.accepted)}/{pool.count} updates accepted, {wall:.1f}s -> {outcome.result_cid}")
     return {
-        "round": round_id, "state": str(outcome.state), "accuracy": outcome.accuracy, "loss": outcome.loss,
-        "base_cid": str(outcome.base_cid), "result_cid": str(outcome.result_cid) if outcome.result_cid else None,
+        **outcome_record(round_id, outcome, timer, time.perf_counter() - started),
         "update_cids": [str(s.cid) for s in submissions],
-        "accepted": outcome.accepted, "rejections": outcome.to_json()["rejections"],
         "tx_hashes": {"open": opened.tx_hash, "submissions": [s.tx_hash for s in submissions],
                       "close": outcome.tx_hash},
         "gas_used": {"open": opened.gas_used, "submissions": [s.gas_used for s in submissions],
                      "close": outcome.gas_used},
-        "seconds": timer.totals(), "wall_seconds": round(wall, 3),
         "organization_rpc": {"requests": requests.snapshot()[0] - requests_before,
                              "log_blocks": requests.snapshot()[1] - blocks_before},
         "skipped": [p.skipped for p in participations if p.skipped],

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from cli.common import UserError, add_home_option, add_ipfs_option, home_of, open_ipfs_store
+from cli.common import add_home_option, add_ipfs_option, home_of, open_ipfs_store
 from cli.ipfs_address import daemon_problem
+from protocol.errors import UserError
 from storage.hashing import cid_of_file
 from storage.jsipfs import JsIpfsDaemon, JsIpfsError
 from storage.store import StorageError

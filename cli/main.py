@@ -34,8 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Failures printed as one line. An error class whose module was never imported cannot have been
 # raised, so they are looked up in sys.modules after the fact instead of imported up front.
 EXPECTED_ERRORS = (
-    ("cli.common", "UserError"),
-    ("chain.backends", "ChainUnavailableError"),
+    ("protocol.errors", "UserError"),
+    ("chain.nodes", "ChainUnavailableError"),
     ("chain.backends", "InvalidChainSpecError"),
     ("chain.accounts", "InvalidKeyError"),
     ("chain.accounts", "DevKeysRefusedError"),
@@ -66,13 +66,15 @@ class DefaultsShown(argparse.HelpFormatter):
         return help_text
 
 
-def _show_defaults(parser: argparse.ArgumentParser) -> None:
-    """Apply DefaultsShown to every (sub)command, including options declared without a help text."""
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """For every (sub)command: no abbreviated options (`--task` must never be read as another
+    option's prefix), and DefaultsShown, including options declared without a help text."""
+    parser.allow_abbrev = False
     parser.formatter_class = DefaultsShown
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for subparser in action.choices.values():
-                _show_defaults(subparser)
+                _finish(subparser)
         elif action.help is None and action.option_strings and action.default not in (None, False):
             action.help = "(default: %(default)s)"
 
@@ -90,7 +92,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name, (_, summary) in COMMANDS.items():
         if name not in commands.choices:
             commands.add_parser(name, help=summary)
-    _show_defaults(parser)
+    _finish(parser)
     return parser
 
 

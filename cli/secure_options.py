@@ -7,13 +7,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cli.common import UserError
+from cli.round_summary import outcome_record
 from client.secure import SecureParticipant
 from client.service import Client
 from organization.driver import RoundDriver
 from organization.secure import SecureSettings, refuse_unmaskable_settings
 from organization.secure_local import run_local_secure_round
 from organization.service import Organization
+from protocol.errors import UserError
 from protocol.secure.public_round import round_gas
 from protocol.timing import PhaseTimer
 
@@ -81,30 +82,21 @@ class SecureDemo:
                              for index, client in enumerate(clients)]
         self.pool = ThreadPoolExecutor(max_workers=workers)  # clients train in threads, masking included
 
-    def run_round(self, number: int, total: int) -> dict[str, Any]:
-        """One secure round, printed and summarised like a plain one, with its secure figures."""
+    def run_round(self) -> dict[str, Any]:
+        """One secure round, summarised like a plain one, with its secure figures."""
         started = time.perf_counter()
         local = run_local_secure_round(self.driver, self.participants, self.pool)
         outcome, timer = local.outcome, PhaseTimer()
         for submission in local.submissions:
             timer.merge(submission.participation.timer)
         timer.merge(outcome.timer)
-        gas = round_gas(self.driver.organization.contract, local.round_id)
-        wall = time.perf_counter() - started
-        accuracy = f"{outcome.accuracy:.2%}" if outcome.accuracy is not None else "-"
-        dropped = sum(p.drop_out for p in self.participants)
-        print(f"round {number}/{total}: secure, test accuracy {accuracy}, {len(local.submissions)} masked "
-              f"updates, {dropped} dropped, {len(local.reveals)} seed reveals, {wall:.1f}s -> {outcome.result_cid}")
         return {
-            "round": local.round_id, "state": str(outcome.state), "accuracy": outcome.accuracy, "loss": outcome.loss,
-            "base_cid": str(outcome.base_cid),
-            "result_cid": str(outcome.result_cid) if outcome.result_cid else None,
-            "secure": True, "joined": len(local.joins), "dropped": dropped,
+            **outcome_record(local.round_id, outcome, timer, time.perf_counter() - started),
+            "secure": True, "joined": len(local.joins), "dropped": sum(p.drop_out for p in self.participants),
             "update_cids": [s.step.detail for s in local.submissions if s.step.action == "submitted"],
             "update_bytes": [s.update_bytes for s in local.submissions],
             "reveals": [step.detail for step in local.reveals if step.action == "revealed"],
-            "accepted": outcome.accepted, "rejections": outcome.to_json()["rejections"],
             "tx_hashes": {"open": local.opened.tx_hash, "close": outcome.tx_hash},
-            "gas_used": gas, "seconds": timer.totals(), "wall_seconds": round(wall, 3),
+            "gas_used": round_gas(self.rounds.contract, local.round_id),
             "skipped": [s.participation.skipped for s in local.submissions if s.participation.skipped],
         }

@@ -21,7 +21,6 @@ from werkzeug.serving import make_server
 from chain.contract import FederatedLearningContract
 from chain.migrate import deploy
 from cli.common import (
-    UserError,
     account_of,
     add_account_options,
     add_chain_option,
@@ -43,7 +42,9 @@ from cli.learning_options import (
     plan_and_strategy,
     task_of,
 )
+from cli.said_once import SaidOnce
 from cli.secure_options import add_secure_options, check_secure_arguments, secure_driver_of
+from cli.service_lock import sole_service
 from cli.stopping import FORCED_EXIT_CODE
 from client.driver import ParticipantDriver
 from client.service import Client, ClientSettings
@@ -59,6 +60,7 @@ from organization.service import Organization, OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from organization.web.journal import RoundJournal, journal_path
+from protocol.errors import UserError
 from webui.link import ChainLink
 from webui.node import ServiceNode
 
@@ -157,6 +159,11 @@ def run_organization(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.torch_threads)
     web = _web(args)
     home = home_of(args)
+    with sole_service(home / "organization" / "service.lock", "organization service"):
+        return _run_organization(args, web, home)
+
+
+def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
     task = _task(args)
     plan, strategy = plan_and_strategy(args, task)
     _, test = _task_data(task, args)
@@ -169,7 +176,7 @@ def run_organization(args: argparse.Namespace) -> int:
                                 args.poll, _say)
         return _serve(organization_app, node, args, "organization")
     contract = _organization_contract(args)
-    organization = Organization(contract, store, settings, test, _say)
+    organization = Organization(contract, store, settings, test, SaidOnce(_say))
     journal = RoundJournal(journal_path(home / "organization", contract))  # rejection reasons for the web pages
     _say(f"organization {contract.account.address} on {contract.chain.name}, contract {contract.address}")
     if args.rounds is None:
@@ -233,7 +240,7 @@ def run_client(args: argparse.Namespace) -> int:
         return _serve(client_app, node, args, "client")
     chain = connect_chain(args, wait=True, say=_say)
     contract = wait_for_contract(args, chain, account, _say)
-    client = Client(contract, store, data, state, settings, data_dir=data_dir)
+    client = Client(contract, store, data, state, settings, SaidOnce(_say), data_dir=data_dir)
     if args.consolidate:
         state.request_consolidation()
     _say(f"client {account.address} on {chain.name}: {description}, {len(data)} examples")

@@ -31,6 +31,7 @@ import torch
 from chain.accounts import derived_account
 from chain.backends import connect
 from chain.contract import FederatedLearningContract
+from client.orphans import end_with_parent
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
 from mlprocessor.data import Dataset
@@ -117,7 +118,7 @@ class ClientProcessPool(ClientPool):
     def __init__(self, settings: ClientSettings, workers: int) -> None:
         context = multiprocessing.get_context("spawn")  # no forked copy of torch's or web3's threads
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
-                                       initargs=(settings,))
+                                       initargs=(settings, os.getpid()))
         super().__init__(executor, 0)
         for _ in range(workers):
             executor.submit(os.getpid)  # spawns every worker now rather than at the first round
@@ -190,7 +191,8 @@ def _load_clients(data_file: Path) -> list[SimulatedClient]:
 _worker: _Worker | None = None
 
 
-def _start_worker(settings: ClientSettings) -> None:
+def _start_worker(settings: ClientSettings, parent: int) -> None:
+    end_with_parent(parent)
     torch.set_num_threads(1)  # processes x threads <= cores: oversubscription costs 10x here
     global _worker
     _worker = _Worker(settings)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from chain.backends import GanacheChain, GanacheProcess, start_ganache
+from chain.backends import GanacheChain
+from chain.nodes import GanacheProcess, start_ganache
 from chain.paths import NODE_BIN
 from storage.jsipfs import JsIpfsDaemon, jsipfs_available
 from tests.support import free_port, require_component

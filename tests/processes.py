@@ -18,13 +18,15 @@ TIMEOUT = 180
 class Service:
     """A `run.py` process whose merged output is collected line by line."""
 
-    def __init__(self, *args: str, fault: str | None = None) -> None:
+    def __init__(self, *args: str, fault: str | None = None, own_group: bool = False) -> None:
+        """`own_group`: the process leads a process group of its own, as a command run from a shell does."""
         env = dict(os.environ)
         env.pop("FEDCHAIN_FAULT", None)
         if fault:
             env["FEDCHAIN_FAULT"] = fault
         self.process = subprocess.Popen([sys.executable, "-u", "run.py", *args], cwd=REPO_ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        start_new_session=own_group)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -10,11 +10,11 @@ import logging
 
 import requests
 
-from chain.backends import ChainUnavailableError
 from chain.compiler import CompilationError, CompilerNotFoundError
 from chain.errors import AccountProblem, ContractRevert
-from cli.common import UserError
-from storage.store import StorageError, StoreUnavailableError
+from chain.nodes import ChainUnavailableError
+from protocol.errors import UserError
+from storage.store import ContentNotFoundError, StorageError, StoreUnavailableError
 
 log = logging.getLogger("webui")
 
@@ -59,6 +59,6 @@ def status_code(error: BaseException) -> int:
         return 503
     if isinstance(error, Busy):
         return 409
-    if isinstance(error, LookupError):
+    if isinstance(error, LookupError | ContentNotFoundError):
         return 404
     return 400 if isinstance(error, _EXPECTED) else 500

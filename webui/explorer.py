@@ -18,7 +18,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
-from chain.contract import FederatedLearningContract, RoundState
+from chain.contract import ClientStatus, FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
 from protocol.artifacts import Artifact, decode_artifact
 from protocol.plan import StrategySpec
@@ -260,8 +260,7 @@ class Explorer:
                 raise NotFound(f"no transaction {tx_hash} on this chain") from None
             call = None
             if tx["to"] and Web3.to_checksum_address(tx["to"]) == contract.address:
-                function, params = contract.web3_contract.decode_function_input(tx["input"])
-                call = {"function": function.fn_name, "args": _jsonable(params)}
+                call = self._call(contract, tx["input"])
             price = receipt.get("effectiveGasPrice", tx.get("gasPrice", 0))
             return {"hash": receipt["transactionHash"].to_0x_hex(), "from": tx["from"], "to": tx["to"],
                     "contract_created": receipt.get("contractAddress"), "block": receipt["blockNumber"],
@@ -271,6 +270,18 @@ class Explorer:
                     "events": self._events(contract, receipt["logs"])}
 
         return self.remembered(f"tx {tx_hash}", compute)
+
+    @staticmethod
+    def _call(contract: FederatedLearningContract, data: Any) -> dict[str, Any]:
+        """The decoded call: its arguments in the ABI's order with their Solidity types (a JSON object
+        would list them alphabetically), the round it is about and the contract it went to."""
+        function, params = contract.web3_contract.decode_function_input(data)
+        inputs = function.abi["inputs"]
+        args = [{"name": entry["name"], "type": entry["type"], "value": _jsonable(params[entry["name"]])}
+                for entry in inputs]
+        signature = f"{function.fn_name}({', '.join(entry['type'] + ' ' + entry['name'] for entry in inputs)})"
+        return {"function": function.fn_name, "signature": signature, "args": args,
+                "round": params.get("roundId"), "contract": contract.address}
 
     @staticmethod
     def _events(contract: FederatedLearningContract, logs: list[Any]) -> list[dict[str, Any]]:
@@ -297,6 +308,8 @@ class Explorer:
             contract = self.contract()
             info = contract.client_info(address)
             records, registered = self.history()
+            if info.status is ClientStatus.NONE and address not in registered:
+                raise NotFound(f"{address} has never been allowed or registered on this contract")
             submissions = []
             for record in records:
                 mine = [s for s in record.submissions if s.client == address]

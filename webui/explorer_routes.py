@@ -17,6 +17,16 @@ from webui.explorer import Explorer
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
+def known(look_up: Callable[[], object]) -> None:
+    """A page for something the chain or IPFS does not know is a 404 (`look_up` raises NotFound);
+    while they do not answer, the page is served and shows what is remembered."""
+    try:
+        look_up()
+    except Exception as error:
+        if unreachable(error) is None:
+            raise
+
+
 def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list[str]]) -> None:
     def page(template: str, status: int = 200, **values: object) -> ResponseReturnValue:
         return render_template(f"webui/{template}", problems=problems(), **values), status
@@ -27,14 +37,11 @@ def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list
 
     @app.get("/rounds/<int:round_id>")
     def round_page(round_id: int) -> ResponseReturnValue:
-        try:
-            exists = explorer.round_exists(round_id)
-        except Exception as error:
-            if unreachable(error) is None:
-                raise
-            exists = True  # the chain is down: show the page with what is remembered
-        if not exists:
-            abort(404, f"round {round_id} does not exist on this contract")
+        def look_up() -> None:
+            if not explorer.round_exists(round_id):
+                abort(404, f"round {round_id} does not exist on this contract")
+
+        known(look_up)
         return page("round.html", round_id=round_id)
 
     @app.get("/api/rounds")
@@ -52,6 +59,7 @@ def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list
 
     @app.get("/models/<cid>")
     def model_page(cid: str) -> ResponseReturnValue:
+        known(lambda: explorer.model(cid))
         return page("model.html", cid=cid)
 
     @app.get("/api/models/<cid>")
@@ -67,6 +75,7 @@ def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list
     def transaction_page(tx_hash: str) -> ResponseReturnValue:
         if not _TX_HASH.match(tx_hash):
             abort(404, f"{tx_hash!r} is not a transaction hash")
+        known(lambda: explorer.transaction(tx_hash))
         return page("tx.html", tx_hash=tx_hash)
 
     @app.get("/api/tx/<tx_hash>")
@@ -77,6 +86,7 @@ def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list
 
     @app.get("/clients/<address>")
     def client_page(address: str) -> ResponseReturnValue:
+        known(lambda: explorer.client(address))
         return page("address.html", address=address)
 
     @app.get("/api/clients")

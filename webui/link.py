@@ -16,7 +16,7 @@ from chain.backends import Chain
 from chain.contract import ContractNotFoundError, FederatedLearningContract
 from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach, deploy
-from cli.common import UserError
+from protocol.errors import UserError
 from storage.hashing import cid_of_bytes
 from storage.store import ContentStore
 from webui.errors import readable, unreachable

@@ -15,6 +15,12 @@ from webui.jobs import JobRunner
 from webui.link import ChainLink, store_problem
 
 
+def deadline_view(deadline: int, block: int, is_open: bool = True) -> dict[str, Any]:
+    """Where a round stands against its deadline: once the current block has reached it no update
+    can land any more (the next block is past it), and a round still open is overdue."""
+    return {"deadline": deadline, "blocks_left": max(0, deadline - block), "overdue": is_open and block >= deadline}
+
+
 class ServiceNode(ABC):
     automatic: ClassVar[str]  # what the automatic loop does, for messages
 

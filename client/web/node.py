@@ -12,16 +12,16 @@ from typing import Any
 import numpy as np
 
 from chain.contract import ClientStatus, RoundState
-from cli.common import UserError
 from client.service import Client, ClientSettings
 from client.state import ClientState, history_json
 from mlprocessor.data import Dataset
+from protocol.errors import UserError
 from storage.atomic import write_text_atomically
 from storage.store import ContentStore
 from webui.explorer import Explorer
 from webui.jobs import Job
 from webui.link import ChainLink
-from webui.node import ServiceNode
+from webui.node import ServiceNode, deadline_view
 
 SETTINGS_FILE = "settings.json"
 EDITABLE_SETTINGS = ("ewc_lambda", "ewc_decay", "fisher_mode", "fisher_samples", "mu")
@@ -68,7 +68,7 @@ class ClientNode(ServiceNode):
             submitted = info.last_round == latest.round_id
             view["round"] = {
                 "round": latest.round_id, "state": str(latest.state), "base_cid": str(latest.base_cid),
-                "deadline": latest.deadline, "blocks_left": max(0, latest.deadline - block),
+                **deadline_view(latest.deadline, block, latest.state is RoundState.OPEN),
                 "quorum": latest.quorum, "submissions": latest.submissions, "submitted": submitted,
                 "can_train": (latest.state is RoundState.OPEN and block < latest.deadline and not submitted
                               and info.status is ClientStatus.REGISTERED),

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from chain.contract import RoundInfo, RoundState
-from cli.common import UserError
 from mlprocessor.data import Dataset
 from organization.driver import RoundDriver
 from organization.service import Organization, OrganizationSettings
 from organization.web.journal import RoundJournal, journal_path
 from protocol.engine import Act
+from protocol.errors import UserError
 from protocol.outages import RoundSettingsError
 from protocol.plan import StrategySpec
 from storage.cid import Cid
@@ -24,7 +24,7 @@ from webui.errors import InvalidInput
 from webui.explorer import Explorer
 from webui.jobs import Job
 from webui.link import ChainLink
-from webui.node import ServiceNode
+from webui.node import ServiceNode, deadline_view
 
 # The one tunable parameter of each rule, as the open-round form names it.
 STRATEGY_PARAMETER = {"fedprox": "mu", "trimmed-mean": "beta", "krum": "f", "multi-krum": "f"}
@@ -99,8 +99,7 @@ class OrganizationNode(ServiceNode):
         latest = contract.round(count) if count else None
         if latest is not None and latest.state is RoundState.OPEN:
             view["round"] = {"round": latest.round_id, "base_cid": str(latest.base_cid), "quorum": latest.quorum,
-                             "deadline": latest.deadline, "blocks_left": max(0, latest.deadline - block),
-                             "submissions": latest.submissions}
+                             **deadline_view(latest.deadline, block), "submissions": latest.submissions}
         # Changes whenever the history or the client list does: the page re-reads them only then.
         view["history_key"] = f"{count}:{latest and latest.state}:{latest and latest.submissions}:{clients}"
         return self.remember(view)

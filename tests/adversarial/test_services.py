@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 
 from chain.accounts import dev_account
-from chain.backends import GanacheChain, start_ganache
+from chain.backends import GanacheChain
 from chain.contract import RoundState
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
+from chain.nodes import start_ganache
 from chain.paths import NODE_BIN
 from client.driver import ParticipantDriver
 from client.service import Client, ClientSettings

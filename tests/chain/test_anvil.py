@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from chain.accounts import dev_account
-from chain.backends import anvil_executable, connect, ganache_answers, start_anvil
+from chain.backends import connect
 from chain.deployments import DeploymentBook
 from chain.migrate import attach, deploy
+from chain.nodes import anvil_executable, ganache_answers, start_anvil
 from tests.chain.conftest import fresh_cid
 from tests.support import free_port, require_component, wait_until
 

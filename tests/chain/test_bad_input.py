@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chain.accounts import InvalidKeyError, account_from_key, dev_account
-from chain.backends import ChainUnavailableError, InvalidChainSpecError, RpcChain, connect
+from chain.backends import InvalidChainSpecError, RpcChain, connect
 from chain.contract import ContractNotFoundError, FederatedLearningContract
+from chain.nodes import ChainUnavailableError
 from storage.cid import InvalidCidError
 from tests.chain.conftest import fresh_cid, open_round
 from tests.support import free_port

@@ -19,10 +19,11 @@ from chain.accounts import (
     dev_account,
     require_dev_chain,
 )
-from chain.backends import RpcChain, ganache_answers, ganache_command, ganache_url
+from chain.backends import RpcChain
 from chain.contract import ClientStatus
 from chain.deployments import DeploymentBook
 from chain.migrate import attach
+from chain.nodes import ganache_answers, ganache_command, ganache_url
 from chain.paths import NODE_BIN
 from cli.main import main
 from tests.support import free_port, require_component, wait_until

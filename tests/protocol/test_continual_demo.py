@@ -1,5 +1,7 @@
-"""`run.py demo --tasks`: every round reports its task and the accuracy on each task seen so far,
-and the clients consolidate when the task changes."""
+"""`run.py demo --continual-tasks`: every round reports its task and the accuracy on each task seen so
+far, the run narrates task switches and consolidations, and the plain demo then runs in the same home,
+giving the same CIDs every time (client state is the run's own: the same address, on a fresh private
+chain, no longer brings back another run's, another model's state)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ from pathlib import Path
 
 from tests.protocol.test_demo import run_py
 
+PLAIN = ["--clients", "2", "--rounds", "1", "--epochs", "1", "--lr", "0.1"]
 
-def test_continual_demo_reports_tasks_and_consolidates(tmp_path: Path) -> None:
+
+def test_continual_demo_narrates_tasks_then_the_plain_demo_reruns_alike(tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
-    run_py("demo", "--model", "2nn", "--clients", "2", "--tasks", "2", "--rounds-per-task", "1", "--epochs", "1",
-           "--lr", "0.1", "--home", str(tmp_path), "--json", str(summary_path))
+    continual = run_py("demo", "--model", "2nn", "--clients", "2", "--continual-tasks", "2", "--rounds-per-task",
+                       "1", "--epochs", "1", "--lr", "0.1", "--home", str(tmp_path), "--json", str(summary_path))
     summary = json.loads(summary_path.read_text())
     rounds = summary["rounds"]
     assert [r["task"] for r in rounds] == [0, 1]
@@ -22,3 +26,19 @@ def test_continual_demo_reports_tasks_and_consolidates(tmp_path: Path) -> None:
     records = [json.loads(p.read_text()) for p in (tmp_path / "demo-runs").glob("*/*/data.json")]
     assert len(records) == 2
     assert all(r["version"] == 2 and [c["round"] for c in r["consolidations"]] == [2] for r in records)
+
+    said = continual.stdout.splitlines()
+    assert "task 0 of 2 (rounds 1-1): the plain images" in said
+    assert any(line.startswith("task 1 of 2 (rounds 2-2): every client switches to pixel permutation 1; each "
+                               "client consolidates EWC (lambda 100)") for line in said)
+    assert "round 2: 2/2 clients consolidated their EWC memory" in said
+    assert any(line.startswith("round 2/2: task 1; accuracy per task: task 0 ") for line in said)
+    assert not any("test accuracy" in line for line in said)
+
+    def plain_round(run: int) -> dict:
+        path = tmp_path / f"plain-{run}.json"
+        run_py("demo", *PLAIN, "--home", str(tmp_path), "--json", str(path))  # fails on a non-zero exit
+        return json.loads(path.read_text())["rounds"][0]
+
+    first, second = plain_round(1), plain_round(2)
+    assert first["result_cid"] == second["result_cid"] and first["update_cids"] == second["update_cids"]

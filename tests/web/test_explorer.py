@@ -19,6 +19,7 @@ from organization.service import OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from storage.embedded import EmbeddedStore
+from storage.hashing import cid_of_bytes
 from tasks.mnist import load_mnist
 from webui.csrf import HEADER, TOKEN_KEY
 from webui.link import ChainLink
@@ -78,7 +79,9 @@ def test_round_view_has_weight_shares_norms_cosines_and_times(finished: Round) -
         assert 0 < submission["cosine"] <= 1 + 1e-9  # each update points roughly where the mean goes
         assert submission["submitted_at"] >= detail["opened_at"]
     assert detail["closed_at"] >= detail["opened_at"] and 0 < detail["accuracy"] <= 1 and detail["loss"] > 0
-    assert finished.get("/api/rounds/2").status_code == 404 and finished.get("/rounds/2").status_code == 404
+    unknown = finished.node.link.require_contract().round_count() + 1  # later tests may open rounds
+    assert finished.get(f"/api/rounds/{unknown}").status_code == 404
+    assert finished.get(f"/rounds/{unknown}").status_code == 404
     assert "<title>Round 1 " in finished.get("/rounds/1").get_data(as_text=True)
 
 
@@ -93,19 +96,30 @@ def test_model_view_lists_tensors_and_downloads_the_exact_bytes(finished: Round)
     assert download.status_code == 200 and download.data == finished.store.get(result)
     assert "attachment" in download.headers["Content-Disposition"]
     assert finished.get("/api/models/QmNotACid").status_code == 404
+    unknown = cid_of_bytes(b"never stored")
+    assert finished.get(f"/api/models/{unknown}").status_code == 404
+    page = finished.get(f"/models/{unknown}")
+    assert page.status_code == 404 and "<html" in page.get_data(as_text=True).lower()
 
 
 def test_transaction_view_decodes_the_call_and_its_events(finished: Round) -> None:
     detail = finished.get("/api/rounds/1").get_json()
     submit = finished.get(f"/api/tx/{detail['submissions'][0]['tx']}").get_json()
     assert submit["status"] == "success" and submit["call"]["function"] == "submitUpdate"
-    assert submit["call"]["args"]["cid"] == detail["submissions"][0]["cid"]  # the digest shown as its CID
+    args = {arg["name"]: arg["value"] for arg in submit["call"]["args"]}
+    assert args["cid"] == detail["submissions"][0]["cid"]  # the digest shown as its CID
     assert submit["events"][0]["event"] == "UpdateSubmitted" and submit["gas_used"] > 21_000
     assert submit["fee_ether"] > 0 and submit["time"] == detail["submissions"][0]["submitted_at"]
     close = finished.get(f"/api/tx/{detail['close_tx']}").get_json()
     assert close["call"]["function"] == "finalizeRound"
+    contract = finished.node.link.require_contract()
+    (abi,) = [entry for entry in contract.artifact.abi if entry.get("name") == "finalizeRound"]
+    assert [(a["name"], a["type"]) for a in close["call"]["args"]] == [(i["name"], i["type"]) for i in abi["inputs"]]
+    assert close["call"]["signature"].startswith(f"finalizeRound({abi['inputs'][0]['type']} ")
+    assert close["call"]["round"] == 1 and close["call"]["contract"] == contract.address
     assert [e["event"] for e in close["events"]][-1] == "RoundFinalized"
     assert finished.get("/api/tx/0x" + "ab" * 32).status_code == 404
+    assert finished.get("/tx/0x" + "ab" * 32).status_code == 404  # well formed, but not on this chain
     assert finished.get("/tx/not-a-hash").status_code == 404
 
 
@@ -119,6 +133,9 @@ def test_client_view_lists_its_submissions_with_outcome_and_share(finished: Roun
     listing = finished.get("/api/clients").get_json()["clients"]
     assert [c["address"] for c in listing] == [c.address for c in finished.clients]
     assert finished.get("/api/clients/0x1234").status_code == 404
+    stranger = dev_account(8).address  # an address, but never a client of this contract
+    assert finished.get(f"/api/clients/{stranger}").status_code == 404
+    assert finished.get(f"/clients/{stranger}").status_code == 404
 
 
 def test_pages_and_the_favicon_are_served(finished: Round) -> None:
@@ -134,6 +151,7 @@ def test_pages_and_the_favicon_are_served(finished: Round) -> None:
 def test_other_host_names_are_refused_and_get_no_token(finished: Round) -> None:
     """DNS rebinding: attacker.example resolving to 127.0.0.1 must neither read nor act."""
     foreign, attacker = finished.app.test_client(), f"http://attacker.example:{PORT}"
+    rounds_before = finished.node.link.require_contract().round_count()
     page = foreign.get("/", base_url=attacker)
     assert page.status_code == 421 and "csrf" not in page.get_data(as_text=True).lower()
     assert "Set-Cookie" not in page.headers
@@ -141,7 +159,7 @@ def test_other_host_names_are_refused_and_get_no_token(finished: Round) -> None:
         session[TOKEN_KEY] = TOKEN  # even a valid token does not make a foreign Host work
     answer = foreign.post("/api/rounds", json={"quorum": 1}, headers={HEADER: TOKEN}, base_url=attacker)
     assert answer.status_code == 421
-    assert finished.node.link.require_contract().round_count() == 1
+    assert finished.node.link.require_contract().round_count() == rounds_before
     assert finished.app.test_client().get("/api/status", base_url=f"http://localhost:{PORT}").status_code == 200
 
 
@@ -174,14 +192,18 @@ def test_clients_can_be_allowed_and_removed_and_registration_switched(finished: 
     assert contract.registration_open() is True
 
 
-def test_manual_mode_mines_blocks_so_deadlines_pass(finished: Round) -> None:
+def test_manual_mode_mines_blocks_so_deadlines_pass_and_says_overdue(finished: Round) -> None:
     finished.node.organization().settings = OrganizationSettings(task="2nn", quorum=2, target=2)
     assert finished.post("/api/rounds", {"quorum": 2, "deadline_blocks": 3}).status_code == 201
     contract = finished.node.link.require_contract()
+    opened = contract.round_count()
+    assert finished.get("/api/status").get_json()["round"]["overdue"] is False
     before = contract.block_number()
     for _ in range(4):
         finished.node.idle_tick()  # what the node's loop does each poll while automatic rounds are off
-    assert contract.block_number() == before + 4 > contract.round(2).deadline
+    assert contract.block_number() == before + 4 > contract.round(opened).deadline
+    late = finished.get("/api/status").get_json()["round"]
+    assert late["overdue"] is True and late["blocks_left"] == 0
     assert finished.post("/api/rounds/current/abort").status_code == 200
     finished.node.idle_tick()
     assert contract.block_number() == before + 5  # one more for the abort; nothing while no round is open

@@ -83,18 +83,21 @@ async function txPage() {
   const t = await fc.api(`/api/tx/${main.dataset.hash}`);
   fc.text("status", t.status);
   document.getElementById("status").className = t.status === "success" ? "ok" : "bad";
-  fc.text("call", t.call ? `${t.call.function}(${Object.keys(t.call.args).join(", ")})`
+  fc.text("call", t.call ? t.call.signature
                          : t.contract_created ? `deployment of ${t.contract_created}` : "not a call of this contract");
+  fc.put("round", t.call ? fc.roundLink(t.call.round) : "—");
   fc.put("from", fc.addressLink(t.from));
-  fc.text("to", t.to);
+  // the contract's own page is the service's dashboard
+  fc.put("to", t.call ? fc.link("/", t.call.contract, "mono address") : t.to ?? "—");
   fc.text("block", t.block);
   fc.text("time", fc.time(t.time));
   fc.text("gas", t.gas_used.toLocaleString());
   fc.text("gas-price", `${(t.gas_price_wei / 1e9).toLocaleString()} gwei`);
   fc.text("fee", `${t.fee_ether.toPrecision(4)} ETH`);
-  fc.fillTable("args", Object.entries(t.call ? t.call.args : {}), (row, [name, value]) => {
-    fc.cell(row, name, "mono");
-    fc.cell(row, valueCell(value), "mono");
+  fc.fillTable("args", t.call ? t.call.args : [], (row, arg) => {  // in the ABI's order
+    fc.cell(row, arg.name, "mono");
+    fc.cell(row, arg.type, "mono");
+    fc.cell(row, arg.name === "roundId" ? fc.roundLink(arg.value) : valueCell(arg.value), "mono");
   }, "no arguments");
   fc.fillTable("events", t.events, (row, e) => {
     fc.cell(row, e.event, "event");

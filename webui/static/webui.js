@@ -111,12 +111,16 @@ const fc = (() => {
     if (content instanceof Node) element.replaceChildren(content); else text(id, content);
   }
 
-  /** The open round's id, base, submissions and deadline: the same block on both dashboards. */
-  function roundSummary(round) {
+  /** The open round's id, base, submissions and deadline: the same block on both dashboards;
+   *  `overdueAdvice` says what this party can do about a round past its deadline. */
+  function roundSummary(round, overdueAdvice) {
     put("round-id", roundLink(round.round));
     put("round-base", cidLink(round.base_cid));
     text("round-submissions", `${round.submissions} of quorum ${round.quorum}`);
-    text("round-deadline", `block ${round.deadline} (${round.blocks_left} blocks left)`);
+    text("round-deadline", round.overdue
+      ? `block ${round.deadline}: overdue, no update can be submitted any more; ${overdueAdvice}`
+      : `block ${round.deadline} (${round.blocks_left} blocks left)`);
+    document.getElementById("round-deadline").className = round.overdue ? "bad" : "";
   }
 
   function cell(row, content, className) {

@@ -23,7 +23,7 @@ function showStatus(status) {
   document.getElementById("round-none").hidden = !!round;
   document.getElementById("round-info").hidden = !round;
   if (round) {
-    fc.roundSummary(round);
+    fc.roundSummary(round, "the organization aggregates it if the quorum was reached, or aborts it");
     fc.text("round-state", round.submitted ? `${round.state} (this client submitted)` : round.state);
   }
   const job = status.job;

@@ -19,7 +19,8 @@ function showStatus(status) {
   document.getElementById("round-none").hidden = !!round;
   document.getElementById("round-open").hidden = !round;
   if (round) {
-    fc.roundSummary(round);
+    fc.roundSummary(round, round.submissions >= round.quorum ? "aggregate it, or abort it (Abort round below)"
+                                                             : "abort it (Abort round below)");
     document.getElementById("round-progress").style.width =
       `${Math.min(100, (100 * round.submissions) / round.quorum)}%`;
   }
