@@ -99,26 +99,22 @@ def test_a_scaffolded_npz_task_normalises_with_the_constants_of_its_source(tmp_p
     assert main(["task", "check", "grid-three", "--data", str(tmp_path)]) == 0  # a directory of .npz files
 
 
-def test_check_names_an_integer_buffer_in_one_line(tmp_path: Path, install_task: Install,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    package = install_task("with-batchnorm", write_csv(tmp_path / "data.csv"), "--label", "kind")
+@pytest.mark.parametrize(("name", "edit", "problem"), [
+    ("with-batchnorm", ("relu=nn.ReLU(),", "norm=nn.BatchNorm1d(HIDDEN), relu=nn.ReLU(),"),
+     "the model's state: norm.num_batches_tracked is torch.int64: only float32 state travels (no integer "
+     "buffers such as BatchNorm's num_batches_tracked)"),
+    ("wrong-width", ("nn.Linear(HIDDEN, self.num_classes)", "nn.Linear(HIDDEN, 5)"),
+     "training one batch: logits of shape (16, 5), expected (16, 2): one row of logits per example"),
+])
+def test_check_names_what_a_broken_task_does_wrong_in_one_line(
+        tmp_path: Path, install_task: Install, name: str, edit: tuple[str, str], problem: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    package = install_task(name, write_csv(tmp_path / "data.csv"), "--label", "kind")
     source = package / "__init__.py"
-    source.write_text(source.read_text().replace("relu=nn.ReLU(),", "norm=nn.BatchNorm1d(HIDDEN), relu=nn.ReLU(),"))
+    source.write_text(source.read_text().replace(*edit))
     capsys.readouterr()
-    assert main(["task", "check", "with-batchnorm", "--data", str(tmp_path / "data.csv")]) == 1
-    assert _one_error_line(capsys) == (
-        "error: task check with-batchnorm: the model's state: norm.num_batches_tracked is torch.int64: only "
-        "float32 state travels (no integer buffers such as BatchNorm's num_batches_tracked)")
-
-
-def test_check_names_logits_of_the_wrong_shape(tmp_path: Path, install_task: Install,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    package = install_task("wrong-width", write_csv(tmp_path / "data.csv"), "--label", "kind")
-    source = package / "__init__.py"
-    source.write_text(source.read_text().replace("nn.Linear(HIDDEN, self.num_classes)", "nn.Linear(HIDDEN, 5)"))
-    capsys.readouterr()
-    assert main(["task", "check", "wrong-width", "--data", str(tmp_path / "data.csv")]) == 1
-    assert "training one batch: logits of shape (16, 5), expected (16, 2)" in _one_error_line(capsys)
+    assert main(["task", "check", name, "--data", str(tmp_path / "data.csv")]) == 1
+    assert _one_error_line(capsys) == f"error: task check {name}: {problem}"
 
 
 @pytest.mark.parametrize(("content", "problem"), [
