@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cli.main import main
-from mlprocessor.task_registry import source_hash
+from mlprocessor.task_registry import get_task, source_hash
 from tests.tasks.conftest import Install, register_entry_point, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,8 @@ def test_a_scaffolded_csv_task_trains_out_of_the_box(tmp_path: Path, install_tas
     assert main(["task", "new", "fruit-kind", "--data", str(data), "--dir", str(again), "--label", "kind"]) == 0
     assert (again / package.name / "__init__.py").read_text() == source
     values = np.loadtxt(data, delimiter=",", skiprows=1, usecols=(0, 1))
-    assert repr(float(values[:, 0].mean())) in source and repr(float(values[:, 1].std())) in source
+    module = sys.modules[type(get_task("fruit-kind")).__module__]
+    assert np.allclose(module.MEAN, values.mean(axis=0), rtol=1e-12) and np.allclose(module.STD, values.std(axis=0))
 
 
 def test_a_scaffolded_npz_task_normalises_with_the_constants_of_its_source(tmp_path: Path, install_task: Install,
@@ -86,12 +88,12 @@ def test_a_scaffolded_npz_task_normalises_with_the_constants_of_its_source(tmp_p
     np.savez(tmp_path / "train.npz", x=x, y=y)
     install_task("grid-three", tmp_path / "train.npz")
     np.savez(tmp_path / "other.npz", x=x[:10] + 100, y=y[:10])
-    from mlprocessor.task_registry import get_task
-
     task = get_task("grid-three")
     assert task.num_classes == 3 and task.tensor_spec()["fc1.weight"] == ((64, 6), "float32")
     train, test = task.load_data(str(tmp_path / "train.npz"))
     assert (len(train), len(test)) == (72, 18)
+    only_test = task.load_data(None, str(tmp_path / "other.npz"))  # an organization that only evaluates
+    assert (len(only_test[0]), len(only_test[1])) == (0, 10)
     whole = task.load_participant_data(tmp_path / "train.npz")
     assert abs(float(whole.x.mean())) < 1e-5 and whole.x.shape == (90, 2, 3) and whole.x.dtype == np.float32
     shifted = task.load_participant_data(tmp_path / "other.npz")  # not re-normalised by its own statistics
