@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("cli.verify_command", "recompute finalized rounds and compare their result CIDs"),
     "ipfs": ("cli.ipfs_commands", "the content store by hand (add, cat) and a local IPFS daemon (daemon)"),
     "bench": ("cli.bench_command", "run the benchmark suite and write docs/BENCHMARKS.md"),
+    "task": ("cli.task_commands", "the tasks installed here: list, check one, scaffold a new one (docs/TASKS.md)"),
+    "evaluate": ("cli.evaluate_command", "a published model's accuracy and loss on your own test data"),
 }
 
 # Failures printed as one line. An error class whose module was never imported cannot have been
@@ -52,6 +54,7 @@ EXPECTED_ERRORS = (
     ("storage.model_file", "ModelFileError"),
     ("mlprocessor.data", "DataError"),
     ("protocol.outages", "RoundSettingsError"),
+    ("mlprocessor.task_registry", "TaskMismatchError"),
 )
 
 

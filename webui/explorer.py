@@ -20,12 +20,13 @@ from web3.exceptions import TransactionNotFound
 
 from chain.contract import ClientStatus, FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
+from mlprocessor.task_registry import TaskMismatchError, TaskRef
 from protocol.artifacts import Artifact, decode_artifact
 from protocol.plan import StrategySpec
 from protocol.rejections import published_rejections
 from protocol.secure.aggregate import SECURE_MARKER
 from storage.cid import Cid, as_cid
-from storage.model_file import ModelFileError
+from storage.model_file import ModelFileError, ModelMetadata
 from storage.store import StorageError
 from webui.errors import unreachable
 from webui.link import ChainLink
@@ -49,6 +50,22 @@ def _flat(tensors: dict[str, np.ndarray]) -> np.ndarray:
 def _cosine(a: np.ndarray, b: np.ndarray) -> float | None:
     norms = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b) / norms if norms > 0 else None
+
+
+def task_pin(metadata: ModelMetadata) -> dict[str, Any]:
+    """The task a model file's plan pins (name, version, hash); a file published before tasks pins
+    none and names only its architecture."""
+    try:
+        ref = TaskRef.from_extra(metadata.extra, metadata.architecture)
+    except TaskMismatchError:
+        ref = None
+    return task_json(ref, metadata.architecture)
+
+
+def task_json(ref: TaskRef | None, architecture: str = "") -> dict[str, Any]:
+    if ref is None:
+        return {"name": architecture, "version": None, "hash": None, "pinned": False}
+    return {"name": ref.name, "version": ref.version, "hash": ref.hash, "pinned": True}
 
 
 def _jsonable(value: Any) -> Any:
@@ -141,6 +158,13 @@ class Explorer:
         result = self._result(record)
         return dict(result.metadata.extra) if result else {}
 
+    def _round_task(self, record: RoundRecord) -> dict[str, Any] | None:
+        """The task the round's plan (its base model) pins; None while IPFS cannot give the base."""
+        try:
+            return task_pin(self.artifact(record.base_cid).metadata)
+        except (StorageError, ModelFileError):
+            return None
+
     def rejection_reasons(self, record: RoundRecord) -> dict[int, str]:
         """Published with the result (its metadata), else the organization's own notes."""
         result = self._result(record)
@@ -173,6 +197,7 @@ class Explorer:
             extra = self._result_extra(record)
             strategy = StrategySpec.from_extra(extra) if "strategy" in extra else None
             detail["strategy"] = {"name": strategy.name, "params": strategy.params} if strategy else None
+            detail["task"] = self._round_task(record)
             reasons = self.rejection_reasons(record)
             secure = SECURE_MARKER in extra  # masked updates: nobody knows an update's share
             shares = {} if secure else self._weight_shares(record, strategy)
@@ -239,6 +264,7 @@ class Explorer:
         return {"cid": str(parsed), "size": self.store.size(parsed), "architecture": metadata.architecture,
                 "kind": metadata.kind, "round": metadata.round, "samples": metadata.sample_count,
                 "base_cid": metadata.base_cid, "encoding": metadata.encoding, "extra": metadata.extra,
+                "task": task_pin(metadata),
                 "tensors": tensors, "sections": sections,
                 "parameters": int(sum(np.prod(t["shape"], dtype=np.int64) for t in tensors))}
 

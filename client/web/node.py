@@ -9,12 +9,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from chain.contract import ClientStatus, RoundState
 from client.service import Client, ClientSettings
 from client.state import ClientState, history_json
 from mlprocessor.data import Dataset
+from mlprocessor.task_registry import get_task
 from protocol.errors import UserError
 from storage.atomic import write_text_atomically
 from storage.store import ContentStore
@@ -76,17 +75,17 @@ class ClientNode(ServiceNode):
         return self.remember(view)
 
     def data_summary(self) -> dict[str, Any]:
-        """The data of the latest round (a watched directory may have changed since the start), its
-        version, the consolidations so far and the local accuracy reached on each data version."""
+        """The data of the latest round (a watched directory may have changed since the start) as its
+        task describes it (examples, classes, examples per class), its version, the consolidations so
+        far and the local accuracy reached on each data version."""
         data = self._client.data if self._client is not None else self.data
-        histogram = np.bincount(data.y, minlength=10)
         record = self.state.data_record()
         versions: dict[int, dict[str, Any]] = {}
         for entry in self.state.history():
             seen = versions.setdefault(entry.data_version, {"version": entry.data_version, "rounds": 0})
             seen.update(rounds=seen["rounds"] + 1, last_round=entry.round, local_accuracy=entry.local_accuracy_after)
-        return {"examples": len(data), "description": self.data_description,
-                "histogram": [int(count) for count in histogram], "version": record.version,
+        return {**get_task(self.settings.task).describe_data(data), "description": self.data_description,
+                "version": record.version,
                 "consolidate_requested": record.consolidate_requested,
                 "consolidations": [asdict(c) for c in record.consolidations], "versions": list(versions.values())}
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from chain.contract import RoundInfo, RoundState
 from mlprocessor.data import Dataset
+from mlprocessor.task_registry import TaskRef
 from organization.driver import RoundDriver
 from organization.service import Organization, OrganizationSettings
 from organization.web.journal import RoundJournal, journal_path
@@ -21,7 +22,7 @@ from protocol.plan import StrategySpec
 from storage.cid import Cid
 from storage.store import ContentStore
 from webui.errors import InvalidInput
-from webui.explorer import Explorer
+from webui.explorer import Explorer, task_json
 from webui.jobs import Job
 from webui.link import ChainLink
 from webui.node import ServiceNode, deadline_view
@@ -59,6 +60,7 @@ class OrganizationNode(ServiceNode):
         self._organization: Organization | None = None
         self._journal: RoundJournal | None = None
         self.explorer = Explorer(link, store, self._journal_reasons)
+        self.task = task_json(TaskRef.of(settings.task))  # what this organization's plans pin
 
     def _journal_reasons(self, round_id: int) -> dict[int, str]:
         """Rejection reasons this service noted, for results that do not publish them."""
@@ -86,8 +88,8 @@ class OrganizationNode(ServiceNode):
 
     def status(self) -> dict[str, Any]:
         view, block = self.base_status()
-        view.update(initial_model_cid=str(self.initial_cid) if self.initial_cid else None, contract=None,
-                    round=None, history_key=None)
+        view.update(initial_model_cid=str(self.initial_cid) if self.initial_cid else None, task=self.task,
+                    contract=None, round=None, history_key=None)
         if block is None:  # the chain does not answer: the last known contract and round, marked stale
             return self.last_known(view, ("contract", "round", "history_key"))
         contract = self.link.contract()

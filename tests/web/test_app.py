@@ -99,7 +99,8 @@ def test_client_settings_are_validated_and_kept(tmp_path: Path) -> None:
     assert _post(app, "/api/settings", {"ewc_lambda": "5", "mu": "0.1"}).status_code == 200
     restarted = _client_app(tmp_path).get("/api/status").get_json()["settings"]  # kept across a restart
     assert restarted["ewc_lambda"] == 5 and restarted["mu"] == 0.1
-    assert app.get("/api/data").get_json()["histogram"] == [1, 2, 0, 0, 0, 0, 0, 0, 0, 1]
+    summary = app.get("/api/data").get_json()
+    assert summary["per_class"] == [1, 2, 0, 0, 0, 0, 0, 0, 0, 1] and summary["classes"] == 3
 
 
 def test_an_unreachable_chain_is_one_clear_message(unreachable: FlaskClient) -> None:

@@ -26,6 +26,7 @@ async function roundPage() {
   fc.put("result-cid", fc.cidLink(r.result_cid));
   const params = r.strategy ? Object.entries(r.strategy.params).map(([k, v]) => `${k}=${v}`).join(", ") : "";
   fc.text("strategy", r.strategy && (params ? `${r.strategy.name} (${params})` : r.strategy.name));
+  fc.text("task", fc.taskPin(r.task));
   fc.text("accuracy", fc.percent(r.accuracy));
   fc.text("loss", number(r.loss));
   fc.text("quorum", r.quorum);
@@ -52,6 +53,7 @@ async function modelPage() {
   const m = await fc.api(`/api/models/${main.dataset.cid}`);
   fc.text("kind", m.kind);
   fc.text("architecture", m.architecture);
+  fc.text("task", fc.taskPin(m.task));
   fc.put("round", m.round ? fc.roundLink(m.round) : "— (initial model)");
   fc.text("samples", m.samples);
   fc.put("base", fc.cidLink(m.base_cid));

@@ -170,6 +170,12 @@ const fc = (() => {
     return value === null || value === undefined ? "—" : `${(100 * value).toFixed(1)}%`;
   }
 
+  // A task pin as "name version (hash)"; files published before tasks name only their architecture.
+  function taskPin(task) {
+    if (!task) return "—";
+    return task.pinned ? `${task.name} ${task.version} (${task.hash.slice(0, 12)})` : `${task.name} (no task pin)`;
+  }
+
   function svgEl(tag, attrs, label) {
     const node = document.createElementNS(SVG, tag);
     for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
@@ -254,5 +260,5 @@ const fc = (() => {
   }
 
   return {api, post, flash, banner, showProblems, bindForms, poll, text, put, roundSummary, cell, link, cidLink, txLink,
-          addressLink, roundLink, time, enable, fillTable, percent, roundChart, barChart};
+          addressLink, roundLink, time, enable, fillTable, percent, taskPin, roundChart, barChart};
 })();

@@ -62,8 +62,11 @@ async function refresh() {
 
 async function showData() {
   const data = await fc.api("/api/data");
-  fc.text("data-description", `${data.examples} examples: ${data.description}`);
-  fc.barChart(document.getElementById("histogram"), data.histogram, data.histogram.map((_, digit) => `${digit}`));
+  const classes = data.classes === undefined ? "" : `, ${data.classes} classes`;
+  fc.text("data-description", `${data.examples} examples${classes}: ${data.description}`);
+  const chart = document.getElementById("histogram");
+  chart.hidden = !Array.isArray(data.per_class);
+  if (!chart.hidden) fc.barChart(chart, data.per_class, data.per_class.map((_, label) => `${label}`));
   fc.text("data-version", data.version);
   fc.text("consolidate-pending", data.consolidate_requested ? "(consolidation requested for the next round)" : "");
   fc.fillTable("consolidations", data.consolidations.slice().reverse(), (row, c) => {

@@ -13,6 +13,7 @@ function showStatus(status) {
     : chainUp ? "not deployed: use “Deploy contract”" : "unknown while the chain does not answer");
   fc.text("registration", contract && `${contract.registration_open ? "open" : "allow-list"}, ` +
           `${contract.clients} client(s), ${contract.rounds} round(s)`);
+  fc.text("task", fc.taskPin(status.task));
   fc.put("initial-model", fc.cidLink(status.initial_model_cid));
   document.getElementById("auto").checked = status.auto;
   const round = status.round;
