@@ -46,10 +46,12 @@ class SuiteSettings:
     timing_rounds: int = 12
     secure_rounds: int = 3
     secure_clients: tuple[int, ...] = (10, 100)
+    niid_rounds: int = 20  # NIID-Bench ran 50; 20 is what this 2-core machine fits (bench/niid_fashion.py)
+    task_cost_rounds: int = 3
 
 
 SECTION_NAMES = ("learning", "continual", "flower", "overhead", "gas", "scale", "communication", "attacks", "rounds",
-                 "secure")
+                 "secure", "tasks")
 MODELS = ("2nn", "cnn")
 METHODS = ("fedavg", "fedavgm", "fedadam", "fedprox", "fedcurv", "ewc")
 PARTITIONS = ("iid", "shards", "dirichlet")

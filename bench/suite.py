@@ -13,7 +13,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import attacks, communication, continual, flower, gas, learning, overhead, rounds, scale, secure
+from bench import (
+    attacks,
+    communication,
+    continual,
+    flower,
+    gas,
+    learning,
+    overhead,
+    rounds,
+    scale,
+    secure,
+    tasks_section,
+)
 from bench.machine import load_sample, machine_description
 from bench.report import provenance, seconds, table
 from bench.settings import SECTION_NAMES, SuiteSettings
@@ -51,6 +63,7 @@ SECTIONS = (
     Section("attacks", "8. Attacks: accuracy with hostile clients", attacks),
     Section("rounds", "9. Round time against round number", rounds),
     Section("secure", "10. Secure aggregation", secure),
+    Section("tasks", "11. Tasks: Fashion-MNIST (NIID-Bench), tabular, Shakespeare, screening", tasks_section),
 )
 assert tuple(section.name for section in SECTIONS) == SECTION_NAMES
 MODES = ("full", "partial", "quick")

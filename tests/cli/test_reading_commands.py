@@ -16,10 +16,10 @@ from cli.main import main
 from cli.verify_command import UNREACHABLE_EXIT_CODE
 from client.service import Client, ClientSettings
 from client.state import ClientState
-from mlprocessor.data import load_data
 from organization.service import Organization, OrganizationSettings
 from protocol.plan import TrainingPlan
 from storage.embedded import EmbeddedStore
+from tasks.mnist import load_mnist
 from tests.support import free_port
 
 
@@ -52,8 +52,8 @@ def finalized_round(ganache: GanacheChain, tmp_path_factory: pytest.TempPathFact
     store = EmbeddedStore(home / "ipfs")
     contract = deploy(ganache, dev_account(0), DeploymentBook(home / "deployments.json"), reset=True,
                       log=lambda _: None)
-    train, test = load_data()
-    settings = OrganizationSettings(model="2nn", quorum=2, target=2, deadline_blocks=50,
+    train, test = load_mnist()
+    settings = OrganizationSettings(task="2nn", quorum=2, target=2, deadline_blocks=50,
                                     plan=TrainingPlan(epochs=1, batch_size=10, lr=0.1))
     organization = Organization(contract, store, settings, test.subset(np.arange(200)), log=lambda _: None)
     clients = []
