@@ -97,6 +97,6 @@ class SecureDemo:
             "update_bytes": [s.update_bytes for s in local.submissions],
             "reveals": [step.detail for step in local.reveals if step.action == "revealed"],
             "tx_hashes": {"open": local.opened.tx_hash, "close": outcome.tx_hash},
-            "gas_used": round_gas(self.rounds.contract, local.round_id),
+            "gas_used": round_gas(self.driver.organization.contract, local.round_id),
             "skipped": [s.participation.skipped for s in local.submissions if s.participation.skipped],
         }

@@ -68,8 +68,7 @@ def get_task(name: str) -> Task:
     try:
         task = getattr(importlib.import_module(module_name), attribute)()
     except (ImportError, AttributeError) as error:
-        raise TaskMismatchError(f"task {name!r} is registered as {targets[name]} but cannot be loaded: "
-                                f"{error}") from None
+        raise TaskMismatchError(f"task {name!r} cannot be loaded: {type(error).__name__}: {error}") from None
     if task.name != name:
         raise TaskMismatchError(f"the entry point {name!r} loads a task that calls itself {task.name!r}")
     return task

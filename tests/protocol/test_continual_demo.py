@@ -41,4 +41,5 @@ def test_continual_demo_narrates_tasks_then_the_plain_demo_reruns_alike(tmp_path
         return json.loads(path.read_text())["rounds"][0]
 
     first, second = plain_round(1), plain_round(2)
-    assert first["result_cid"] == second["result_cid"] and first["update_cids"] == second["update_cids"]
+    assert first["result_cid"] == second["result_cid"]
+    assert sorted(first["update_cids"]) == sorted(second["update_cids"])  # clients in processes race to submit

@@ -88,7 +88,7 @@ def test_round_view_has_weight_shares_norms_cosines_and_times(finished: Round) -
 def test_model_view_lists_tensors_and_downloads_the_exact_bytes(finished: Round) -> None:
     result = finished.get("/api/rounds/1").get_json()["result_cid"]
     model = finished.get(f"/api/models/{result}").get_json()
-    assert model["kind"] == "model" and model["architecture"] == "2nn" and model["round"] == 1
+    assert model["kind"] == "model" and model["architecture"] == "mnist-2nn" and model["round"] == 1
     shapes = {t["name"]: t["shape"] for t in model["tensors"]}
     assert shapes["fc1.weight"] == [200, 784] and all(t["norm"] > 0 for t in model["tensors"])
     assert model["extra"]["strategy"] == "fedavg"
