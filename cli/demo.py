@@ -106,7 +106,7 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     processes = ClientProcessPool(client_settings, workers) if in_processes else None  # they start up meanwhile
 
     _status("connecting to IPFS, loading the data")
-    store = open_ipfs(args)
+    store = open_ipfs(args, writes=True)
     train, test = load_data(args.data, args.test_data)
     parts = partition(train.y, args.clients, args.partition, seed=args.seed, alpha=args.alpha)
     scenario = PermutedScenario(schedule, train, test, parts)

@@ -152,7 +152,7 @@ def run_organization(args: argparse.Namespace) -> int:
     settings = OrganizationSettings(model=args.model, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
                                     max_samples=args.max_samples, seed=args.seed)
-    store = open_ipfs(args, wait=True, say=_say)
+    store = open_ipfs(args, wait=True, say=_say, writes=True)
     if web:
         node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",
                                 args.poll, _say)
@@ -196,7 +196,7 @@ def run_client(args: argparse.Namespace) -> int:
     state = ClientState(home / "clients" / account.address)
     ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
     settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed)
-    store = open_ipfs(args, wait=True, say=_say)
+    store = open_ipfs(args, wait=True, say=_say, writes=True)
     if web:
         node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say,
                           data_dir=data_dir)
