@@ -124,6 +124,7 @@ class Verdict:
     artifact: Artifact | None = None
     norm: float = 0.0
     reason: str | None = None
+    cid: Cid | None = None  # of an update that passed screening: pinned if the round accepts it
 
 
 @dataclass
@@ -203,6 +204,7 @@ class Organization:
     def open_round(self) -> tuple[int, TxResult]:
         self.check_settings()
         base = self.next_base_cid()
+        self.store.pin(base)  # the organization keeps every base, accepted update and result it publishes
         deadline = self.contract.block_number() + self.settings.deadline_blocks
         round_id, result = self.contract.open_round(base, deadline, self.settings.quorum, self.settings.max_samples)
         self.log(f"round {round_id}: opened on {base}, deadline block {deadline}, quorum {self.settings.quorum}")
@@ -263,7 +265,10 @@ class Organization:
         with outcome.timer.phase("serialization"):
             data = result_file(screen.base, info.base_cid, round_id, aggregate, accepted, strategy, extra)
         with outcome.timer.phase("ipfs"):
-            outcome.result_cid = self.store.add_bytes(data)
+            outcome.result_cid = self.store.add_bytes(data)  # pinned, as every add is
+            for verdict, ok in zip(verdicts, outcome.accepted, strict=True):
+                if ok and verdict.cid is not None:
+                    self.store.pin(verdict.cid)
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")
         pause_if_asked("before-finalize")
         with outcome.timer.phase("chain"):
@@ -408,7 +413,7 @@ class Organization:
         problem = update_problem(update, tensor_spec(self.settings.model), self._validation(info), screen.bound, fisher)
         if problem is not None:
             return Verdict(submission.client, reason=problem)
-        return Verdict(submission.client, artifact, l2_norm(update.delta))
+        return Verdict(submission.client, artifact, l2_norm(update.delta), cid=submission.cid)
 
     # ---------------------------------------------------------------- the loop
 
