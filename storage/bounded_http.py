@@ -1,7 +1,6 @@
 """HTTP downloads from servers we do not control (an IPFS daemon's API, a gateway): retried only
-when the connection fails, capped in bytes and in total time however slowly the server sends.
-
-The stores map the exceptions here to their StorageError types with their own wording.
+when the connection fails, capped in bytes and in total time however slowly the server sends, and
+returned only when they match their CID. Failures become the store's error types.
 """
 
 from __future__ import annotations
@@ -16,7 +15,14 @@ from typing import TypeVar
 
 import requests
 
-from storage.store import StoreUnavailableError
+from storage.cid import Cid
+from storage.store import (
+    ContentNotFoundError,
+    ContentTooLargeError,
+    StorageError,
+    StoreUnavailableError,
+    verified,
+)
 
 T = TypeVar("T")
 
@@ -54,6 +60,26 @@ def with_retries(request: Callable[[], T], *, retry_on: type[BaseException] | tu
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def fetch_content(cid: Cid, source: str, action: str, request: Callable[[], bytes], *, max_bytes: int,
+                  within: float, attempts: int, backoff: float) -> bytes:
+    """`request()` (a capped_download of `cid` from `source`, e.g. "the IPFS gateway at URL"), retried
+    while the connection fails, its failures as StorageError types, its bytes verified against `cid`.
+    `within`: the seconds the request had, for the message when it runs out."""
+    try:
+        data = with_retries(request, retry_on=requests.ConnectionError, attempts=attempts, backoff=backoff,
+                            unreachable=f"cannot reach {source} to {action} {cid}")
+    except TooLarge:
+        raise ContentTooLargeError(f"{cid} is over the limit of {max_bytes} bytes: the download was stopped there") \
+            from None
+    except Late:
+        raise ContentNotFoundError(f"{source} did not deliver {cid} within {within:g}s") from None
+    except ServerSaid as said:
+        if said.status == 404 or "not found" in str(said).lower():
+            raise ContentNotFoundError(f"{source} has no {cid}: {said}") from None
+        raise StorageError(f"{source} failed to {action} {cid}: HTTP {said.status} {said}") from None
+    return verified(cid, data, source)
 
 
 def capped_download(method: str, url: str, params: dict[str, str] | None, max_bytes: int,

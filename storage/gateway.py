@@ -11,15 +11,13 @@ from pathlib import Path
 
 import requests
 
-from storage.bounded_http import Late, ServerSaid, TooLarge, capped_download, with_retries
+from storage.bounded_http import capped_download, fetch_content, with_retries
 from storage.cid import Cid
 from storage.store import (
     ContentNotFoundError,
     ContentStore,
-    ContentTooLargeError,
     StorageError,
     as_cid,
-    verified,
 )
 
 DEFAULT_MAX_BYTES = 1 << 30  # what `get` accepts at most when the caller sets no limit
@@ -72,24 +70,11 @@ class GatewayStore(ContentStore):
         return self._download(as_cid(cid), max_bytes, seconds)
 
     def _download(self, cid: Cid, max_bytes: int, seconds: float | None) -> bytes:
-        url = f"{self.url}/ipfs/{cid}"
-        within = self.timeout if seconds is None else seconds
-        try:
-            data = with_retries(lambda: capped_download("GET", url, None, max_bytes, seconds, self.timeout),
-                                retry_on=requests.ConnectionError, attempts=self.attempts, backoff=self.backoff,
-                                unreachable=f"cannot reach the IPFS gateway at {self.url} to get {cid}")
-        except TooLarge:
-            raise ContentTooLargeError(f"{cid} is over the limit of {max_bytes} bytes: "
-                                       "the download was stopped there") from None
-        except Late:
-            raise ContentNotFoundError(f"the IPFS gateway at {self.url} did not deliver {cid} within "
-                                       f"{within:g}s") from None
-        except ServerSaid as said:
-            if said.status == 404:
-                raise ContentNotFoundError(f"the IPFS gateway at {self.url} has no {cid}: {said}") from None
-            raise StorageError(f"the IPFS gateway at {self.url} failed to serve {cid}: HTTP {said.status} "
-                               f"{said}") from None
-        return verified(cid, data, f"the IPFS gateway at {self.url}")
+        return fetch_content(cid, f"the IPFS gateway at {self.url}", "get",
+                             lambda: capped_download("GET", f"{self.url}/ipfs/{cid}", None, max_bytes, seconds,
+                                                     self.timeout),
+                             max_bytes=max_bytes, within=self.timeout if seconds is None else seconds,
+                             attempts=self.attempts, backoff=self.backoff)
 
     def _head(self, cid: Cid, seconds: float) -> requests.Response:
         """The content's headers (not its bytes); a gateway that cannot find it in time: ContentNotFoundError."""

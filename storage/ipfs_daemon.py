@@ -13,17 +13,15 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 import ipfshttpclient
-import requests
 from ipfshttpclient import exceptions as ipfs_errors
 from ipfshttpclient.http_common import multiaddr_to_url_data
 
-from storage.bounded_http import Late, ServerSaid, TooLarge, capped_download, with_retries
+from storage.bounded_http import capped_download, fetch_content, with_retries
 from storage.cid import Cid
 from storage.hashing import READ_CHUNK, StreamingCid, cid_of_bytes
 from storage.store import (
     ContentNotFoundError,
     ContentStore,
-    ContentTooLargeError,
     ContentVerificationError,
     StorageError,
     StoreUnavailableError,
@@ -125,22 +123,10 @@ class IpfsHttpStore(ContentStore):
         bytes cannot hold us however slowly it sends."""
         cid = as_cid(cid)
         params = {"arg": str(cid), "length": str(max_bytes + 1)}
-        try:
-            data = with_retries(lambda: capped_download("POST", self._api_url("cat"), params, max_bytes, seconds,
-                                                        read_timeout=seconds),
-                                retry_on=requests.ConnectionError, attempts=self.attempts, backoff=self.backoff,
-                                unreachable=f"cannot reach the IPFS daemon at {self.address} to cat {cid}")
-        except TooLarge:
-            raise ContentTooLargeError(f"{cid} is over the limit of {max_bytes} bytes: "
-                                       "the download was stopped there") from None
-        except Late:
-            raise ContentNotFoundError(
-                f"the IPFS daemon at {self.address} did not deliver {cid} within {seconds:g}s") from None
-        except ServerSaid as said:
-            if "not found" in str(said).lower():
-                raise ContentNotFoundError(f"the IPFS daemon at {self.address} has no {cid}: {said}") from None
-            raise StorageError(f"the IPFS daemon at {self.address} failed to cat {cid}: {said}") from None
-        return verified(cid, data, f"the IPFS daemon at {self.address}")
+        return fetch_content(cid, f"the IPFS daemon at {self.address}", "cat",
+                             lambda: capped_download("POST", self._api_url("cat"), params, max_bytes, seconds,
+                                                     read_timeout=seconds),
+                             max_bytes=max_bytes, within=seconds, attempts=self.attempts, backoff=self.backoff)
 
     def _api_url(self, command: str) -> str:
         url, _, _, _ = multiaddr_to_url_data(self.address, "api/v0")
