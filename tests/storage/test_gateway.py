@@ -74,7 +74,7 @@ def test_the_option_opens_a_gateway_store(jsipfs_daemon: JsIpfsDaemon, tmp_path:
 
 def test_cli_cat_through_the_gateway_and_add_refused(jsipfs_daemon: JsIpfsDaemon, daemon_store: IpfsHttpStore,
                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert daemon_store.add_bytes(b"hello world") == HELLO
+    assert str(daemon_store.add_bytes(b"hello world")) == HELLO
     spec = f"gateway+{jsipfs_daemon.gateway_url}"
     out = io.BytesIO()
     assert cat_command(spec, tmp_path, HELLO, out) == 0 and out.getvalue() == b"hello world"

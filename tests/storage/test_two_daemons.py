@@ -1,6 +1,7 @@
 """Two IPFS nodes, as on two machines: content added on one is fetched through the other, and an
 organization on node A with clients on node B (each party with its own home) finalizes a round
-that an outsider verifies through node B; the organization's node keeps (pins) what it needs."""
+that an outsider verifies through node B (its API, then its gateway alone); the organization's
+node keeps (pins) the base, the accepted updates and the result."""
 
 from __future__ import annotations
 
@@ -67,10 +68,11 @@ def test_organization_on_one_node_clients_on_the_other_then_verify_through_the_c
         client.finish(ROUND_SECONDS)
         updates.append(client.wait_for(r"round 1 submitted (Qm\w+)", timeout=1).group(1))
 
-    verify = started("verify", "--chain", anvil.url, "--contract", contract, "--ipfs", b.api,
-                     "--home", str(tmp_path / "outsider"))
-    verify.finish(ROUND_SECONDS)
-    assert verify.lines[-1] == "1/1 finalized rounds verified"
+    for ipfs in (b.api, b.gateway):  # the outsider with node B's API, then with only its read-only gateway
+        verify = started("verify", "--chain", anvil.url, "--contract", contract, "--ipfs", ipfs,
+                         "--home", str(tmp_path / "outsider"))
+        verify.finish(ROUND_SECONDS)
+        assert verify.lines[-1] == "1/1 finalized rounds verified"
     # The clients added their updates on B; the organization's node A pinned them, the base and the result.
     base = organization.wait_for(r"round 1: opened on (Qm\w+)", timeout=1).group(1)
     node_a = a.store()
