@@ -129,7 +129,7 @@ class SecureRounds:
             data = secure_result_file(base, record.base_cid, round_id, state, record.total_samples,
                                       organization.settings.strategy, extra)
         with outcome.timer.phase("ipfs"):
-            outcome.result_cid = organization.store.add_bytes(data)  # pinned, and so what verifying it reads:
+            outcome.result_cid = organization.store.add_bytes(data)  # pinned, like the files verifying it reads:
             for cid in [submission.cid for submission in record.submissions] + list(record.reveals.values()):
                 organization.store.pin(cid)
         with outcome.timer.phase("chain"):
