@@ -124,7 +124,6 @@ class Verdict:
     artifact: Artifact | None = None
     norm: float = 0.0
     reason: str | None = None
-    cid: Cid | None = None  # of an update that passed screening: pinned if the round accepts it
 
 
 @dataclass
@@ -266,9 +265,6 @@ class Organization:
             data = result_file(screen.base, info.base_cid, round_id, aggregate, accepted, strategy, extra)
         with outcome.timer.phase("ipfs"):
             outcome.result_cid = self.store.add_bytes(data)  # pinned, as every add is
-            for verdict, ok in zip(verdicts, outcome.accepted, strict=True):
-                if ok and verdict.cid is not None:
-                    self.store.pin(verdict.cid)
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")
         pause_if_asked("before-finalize")
         with outcome.timer.phase("chain"):
@@ -413,7 +409,8 @@ class Organization:
         problem = update_problem(update, tensor_spec(self.settings.model), self._validation(info), screen.bound, fisher)
         if problem is not None:
             return Verdict(submission.client, reason=problem)
-        return Verdict(submission.client, artifact, l2_norm(update.delta), cid=submission.cid)
+        self.store.pin(submission.cid)  # kept while surely at hand: the round may aggregate it, verifiers read it
+        return Verdict(submission.client, artifact, l2_norm(update.delta))
 
     # ---------------------------------------------------------------- the loop
 
