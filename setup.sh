@@ -60,7 +60,8 @@ else
       say "npm install failed (full log: $STAMPS/npm.log)"
       exit 1
     fi
-    echo "$node_deps" > "$STAMPS/node"
+    # Fingerprinted after the install: were npm to rewrite the lock, the next run would still skip.
+    fingerprint package.json package-lock.json > "$STAMPS/node"
     say "installed npm packages (ganache, @foundry-rs/anvil, solc, @openzeppelin/contracts, ipfs) from package-lock.json"
   fi
 fi

@@ -21,9 +21,9 @@ from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach
 from chain.nodes import ChainUnavailableError
 from chain.sending_policy import SendingPolicy, gwei_to_wei
-from cli.ipfs_address import IpfsAddressError, daemon_multiaddr, daemon_problem
+from cli.ipfs_address import IpfsAddressError, daemon_multiaddr, daemon_problem, gateway_problem, gateway_url
 from protocol.errors import UserError
-from storage.factory import open_store
+from storage.factory import GATEWAY_PREFIX, open_store
 from storage.store import ContentStore
 
 HOME_ENVIRONMENT_VARIABLE = "FEDCHAIN_HOME"
@@ -68,7 +68,8 @@ def add_contract_option(parser: argparse.ArgumentParser) -> None:
 def add_ipfs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipfs", default="embedded",
                         help="embedded (a content store in --home) | a Kubo-compatible daemon's API as "
-                             "http://HOST:PORT or MULTIADDR, e.g. http://127.0.0.1:5001 or /ip4/127.0.0.1/tcp/5001")
+                             "http://HOST:PORT or MULTIADDR, e.g. http://127.0.0.1:5001 or /ip4/127.0.0.1/tcp/5001 | "
+                             "gateway+http://HOST:PORT: read (only) through an IPFS HTTP gateway")
 
 
 def add_account_options(parser: argparse.ArgumentParser) -> None:
@@ -284,25 +285,32 @@ def _wanted_contract(args: argparse.Namespace) -> str:
 # ---------------------------------------------------------------- IPFS
 
 
-def open_ipfs(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> ContentStore:
+def open_ipfs(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr,
+              writes: bool = False) -> ContentStore:
     """The content store of `--ipfs`."""
-    return open_ipfs_store(args.ipfs, home_of(args), wait=wait, say=say)
+    return open_ipfs_store(args.ipfs, home_of(args), wait=wait, say=say, writes=writes)
 
 
-def open_ipfs_store(spec: str, home: Path, *, wait: bool = False, say: Say = say_on_stderr) -> ContentStore:
-    """The store for an `--ipfs` value; a daemon is probed first so a wrong address is one clear line,
-    and with `wait` a daemon that does not answer yet is waited for (said once)."""
+def open_ipfs_store(spec: str, home: Path, *, wait: bool = False, say: Say = say_on_stderr,
+                    writes: bool = False) -> ContentStore:
+    """The store for an `--ipfs` value; a daemon or gateway is probed first so a wrong address is one
+    clear line, and with `wait` one that does not answer yet is waited for (said once). A command
+    that `writes` refuses a gateway (read-only) at once rather than failing at its first add."""
     try:
-        multiaddr = daemon_multiaddr(spec)
+        gateway = gateway_url(spec)
+        multiaddr = None if gateway else daemon_multiaddr(spec)
     except IpfsAddressError as error:
         raise UserError(str(error)) from None
-    if multiaddr is None:
+    if gateway and writes:
+        raise UserError(f"--ipfs {spec} is a gateway, which can only read, and this command adds content: "
+                        "use an IPFS daemon's API (http://HOST:PORT) or embedded")
+    if gateway is None and multiaddr is None:
         return open_store("embedded", home)
     waiting = False
     while True:
-        reachable, problem = daemon_problem(multiaddr)
+        reachable, problem = gateway_problem(gateway) if gateway else daemon_problem(multiaddr)
         if problem is None:
-            return open_store(multiaddr, home)
+            return open_store(GATEWAY_PREFIX + gateway if gateway else multiaddr, home)
         if reachable or not wait:
             raise UserError(problem)
         if not waiting:

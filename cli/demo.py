@@ -134,7 +134,7 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     processes = ClientProcessPool(client_settings, workers) if in_processes else None  # they start up meanwhile
 
     _status("connecting to IPFS, loading the data")
-    store = open_ipfs(args)
+    store = open_ipfs(args, writes=True)
     try:
         train, test = task.load_data(args.data, args.test_data)
     except DataError as error:

@@ -170,7 +170,7 @@ def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
     settings = OrganizationSettings(task=task.name, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
                                     max_samples=args.max_samples, seed=args.seed)
-    store = open_ipfs(args, wait=True, say=_say)
+    store = open_ipfs(args, wait=True, say=_say, writes=True)
     if web:
         node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",
                                 args.poll, _say)
@@ -231,7 +231,7 @@ def run_client(args: argparse.Namespace) -> int:
     state = ClientState(home / "clients" / account.address)
     ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
     settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed, task=task.name)
-    store = open_ipfs(args, wait=True, say=_say)
+    store = open_ipfs(args, wait=True, say=_say, writes=True)
     if web:
         node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say,
                           data_dir=data_dir)

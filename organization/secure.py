@@ -57,6 +57,7 @@ class SecureRounds:
 
     def open_round(self) -> tuple[int, TxResult]:
         base = self.organization.next_base_cid()
+        self.organization.store.pin(base)
         now, phase = self.contract.block_number(), self.settings.phase_blocks
         deadlines = SecureDeadlines(now + phase, now + 2 * phase, now + 3 * phase)
         round_id, result = self.contract.open_secure_round(base, deadlines, self.settings.min_participants,
@@ -96,7 +97,9 @@ class SecureRounds:
             data = secure_result_file(base, record.base_cid, round_id, state, record.total_samples,
                                       organization.settings.strategy, extra)
         with outcome.timer.phase("ipfs"):
-            outcome.result_cid = organization.store.add_bytes(data)
+            outcome.result_cid = organization.store.add_bytes(data)  # pinned, like the files verifying it reads:
+            for cid in [submission.cid for submission in record.submissions] + list(record.reveals.values()):
+                organization.store.pin(cid)
         with outcome.timer.phase("chain"):
             result = self.contract.finalize_secure_round(round_id, outcome.result_cid)
         outcome.closed(RoundState.FINALIZED, result)

@@ -225,6 +225,7 @@ class Organization:
     def open_round(self) -> tuple[int, TxResult]:
         self.check_settings()
         base = self.next_base_cid()
+        self.store.pin(base)  # the organization keeps every base, accepted update and result it publishes
         deadline = self.contract.block_number() + self.settings.deadline_blocks
         round_id, result = self.contract.open_round(base, deadline, self.settings.quorum, self.settings.max_samples)
         self.log(f"round {round_id}: opened on {base}, deadline block {deadline}, quorum {self.settings.quorum}")
@@ -281,7 +282,7 @@ class Organization:
         with outcome.timer.phase("serialization"):
             data = result_file(screen.base, info.base_cid, round_id, aggregate, accepted, strategy, extra)
         with outcome.timer.phase("ipfs"):
-            outcome.result_cid = self.store.add_bytes(data)
+            outcome.result_cid = self.store.add_bytes(data)  # pinned, as every add is
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")
         pause_if_asked("before-finalize")
         with outcome.timer.phase("chain"):
@@ -431,4 +432,5 @@ class Organization:
         problem = update_problem(update, screen.spec, self._validation(info), screen.bound, fisher)
         if problem is not None:
             return Verdict(submission.client, reason=problem)
+        self.store.pin(submission.cid)  # kept while surely at hand: the round may aggregate it, verifiers read it
         return Verdict(submission.client, artifact, l2_norm(update.delta))

@@ -7,26 +7,21 @@ failures are retried with exponential backoff, then reported with the daemon's a
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 import ipfshttpclient
-import requests
 from ipfshttpclient import exceptions as ipfs_errors
 from ipfshttpclient.http_common import multiaddr_to_url_data
 
+from storage.bounded_http import capped_download, fetch_content, with_retries
 from storage.cid import Cid
 from storage.hashing import READ_CHUNK, StreamingCid, cid_of_bytes
 from storage.store import (
     ContentNotFoundError,
     ContentStore,
-    ContentTooLargeError,
     ContentVerificationError,
     StorageError,
     StoreUnavailableError,
@@ -41,7 +36,6 @@ warnings.filterwarnings("ignore", message="The 'strict' parameter is no longer n
 
 # Kubo's `ipfs add` defaults, spelled out so a daemon configured otherwise cannot change the CIDs.
 _ADD_OPTIONS = {"pin": "true", "cid-version": "0", "chunker": "size-262144", "raw-leaves": "false"}
-_STREAM_CHUNK = 64 * 1024
 
 
 def http_multiaddr(multiaddr: str) -> str:
@@ -75,33 +69,24 @@ class IpfsHttpStore(ContentStore):
 
     def _call(self, action: str, request: Callable[[], T], cid: Cid | None = None) -> T:
         """Run one API request, retrying only failures to connect; map errors to StorageError types."""
-        delay = self.backoff
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return request()
-            except ipfs_errors.ConnectionError:
-                if attempt == self.attempts:
-                    raise StoreUnavailableError(
-                        f"cannot reach the IPFS daemon at {self.address} to {action} "
-                        f"({self.attempts} attempts): is it running?"
-                    ) from None
-                time.sleep(delay)
-                delay *= 2
-            except ipfs_errors.TimeoutError:
-                if cid is not None:
-                    raise ContentNotFoundError(
-                        f"the IPFS daemon at {self.address} did not deliver {cid} within {self.timeout:g}s"
-                    ) from None
-                raise StoreUnavailableError(
-                    f"the IPFS daemon at {self.address} did not answer within {self.timeout:g}s to {action}"
+        try:
+            return with_retries(request, retry_on=ipfs_errors.ConnectionError, attempts=self.attempts,
+                                backoff=self.backoff, unreachable=f"cannot reach the IPFS daemon at {self.address} "
+                                                                  f"to {action}")
+        except ipfs_errors.TimeoutError:
+            if cid is not None:
+                raise ContentNotFoundError(
+                    f"the IPFS daemon at {self.address} did not deliver {cid} within {self.timeout:g}s"
                 ) from None
-            except ipfs_errors.ErrorResponse as error:
-                if cid is not None and "not found" in str(error).lower():
-                    raise ContentNotFoundError(f"the IPFS daemon at {self.address} has no {cid}: {error}") from None
-                raise StorageError(f"the IPFS daemon at {self.address} failed to {action}: {error}") from None
-            except ipfs_errors.Error as error:
-                raise StorageError(f"the IPFS daemon at {self.address} failed to {action}: {error}") from None
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            raise StoreUnavailableError(
+                f"the IPFS daemon at {self.address} did not answer within {self.timeout:g}s to {action}"
+            ) from None
+        except ipfs_errors.ErrorResponse as error:
+            if cid is not None and "not found" in str(error).lower():
+                raise ContentNotFoundError(f"the IPFS daemon at {self.address} has no {cid}: {error}") from None
+            raise StorageError(f"the IPFS daemon at {self.address} failed to {action}: {error}") from None
+        except ipfs_errors.Error as error:
+            raise StorageError(f"the IPFS daemon at {self.address} failed to {action}: {error}") from None
 
     def _check_added(self, returned: str, expected: Cid) -> Cid:
         if returned != str(expected):
@@ -137,30 +122,11 @@ class IpfsHttpStore(ContentStore):
         limit; a watchdog shuts the connection when `seconds` run out, so a daemon that drip-feeds
         bytes cannot hold us however slowly it sends."""
         cid = as_cid(cid)
-        delay = self.backoff
-        for attempt in range(1, self.attempts + 1):
-            try:
-                data = _capped_cat(self._api_url("cat"), str(cid), max_bytes, seconds)
-            except requests.ConnectionError:
-                if attempt == self.attempts:
-                    raise StoreUnavailableError(
-                        f"cannot reach the IPFS daemon at {self.address} to cat {cid} ({self.attempts} attempts): "
-                        "is it running?") from None
-                time.sleep(delay)
-                delay *= 2
-                continue
-            except _TooLarge:
-                raise ContentTooLargeError(f"{cid} is over the limit of {max_bytes} bytes: "
-                                           "the download was stopped there") from None
-            except _Late:
-                raise ContentNotFoundError(
-                    f"the IPFS daemon at {self.address} did not deliver {cid} within {seconds:g}s") from None
-            except _DaemonSaid as said:
-                if "not found" in str(said).lower():
-                    raise ContentNotFoundError(f"the IPFS daemon at {self.address} has no {cid}: {said}") from None
-                raise StorageError(f"the IPFS daemon at {self.address} failed to cat {cid}: {said}") from None
-            return verified(cid, data, f"the IPFS daemon at {self.address}")
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        params = {"arg": str(cid), "length": str(max_bytes + 1)}
+        return fetch_content(cid, f"the IPFS daemon at {self.address}", "cat",
+                             lambda: capped_download("POST", self._api_url("cat"), params, max_bytes, seconds,
+                                                     read_timeout=seconds),
+                             max_bytes=max_bytes, within=seconds, attempts=self.attempts, backoff=self.backoff)
 
     def _api_url(self, command: str) -> str:
         url, _, _, _ = multiaddr_to_url_data(self.address, "api/v0")
@@ -195,66 +161,3 @@ def _hashed_chunks(file: BinaryIO, hasher: StreamingCid) -> Iterator[bytes]:
     while chunk := file.read(READ_CHUNK):
         hasher.update(chunk)
         yield chunk
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _Late(Exception):
-    pass
-
-
-class _DaemonSaid(Exception):
-    """An error answer of the RPC API, with its message."""
-
-
-def _capped_cat(url: str, cid: str, max_bytes: int, seconds: float) -> bytes:
-    """At most max_bytes of `cat` within `seconds` in total (see IpfsHttpStore.get_bounded)."""
-    expired = threading.Event()
-    started = time.monotonic()
-    try:
-        response = requests.post(url, params={"arg": cid, "length": str(max_bytes + 1)}, stream=True,
-                                 timeout=(min(seconds, 10.0), seconds))
-    except requests.Timeout:
-        raise _Late() from None
-    watchdog = threading.Timer(max(0.0, seconds - (time.monotonic() - started)), _cut, (response, expired))
-    watchdog.start()
-    try:
-        with response:
-            if response.status_code != 200:
-                raise _DaemonSaid(_error_message(response))
-            received = bytearray()
-            for chunk in response.iter_content(_STREAM_CHUNK):
-                received += chunk
-                if len(received) > max_bytes:
-                    raise _TooLarge()
-                if expired.is_set():
-                    raise _Late()
-            if expired.is_set():  # the watchdog ended the body: what came is incomplete
-                raise _Late()
-            return bytes(received)
-    except (requests.RequestException, OSError):
-        if expired.is_set():
-            raise _Late() from None
-        raise
-    finally:
-        watchdog.cancel()
-
-
-def _cut(response: requests.Response, expired: threading.Event) -> None:
-    """Shut the response's socket: a blocked read returns at once (close alone would not wake it)."""
-    expired.set()
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _error_message(response: requests.Response) -> str:
-    text = response.content[:2000].decode(errors="replace")
-    try:
-        return str(response.json().get("Message", text))
-    except ValueError:
-        return text or f"HTTP {response.status_code}"

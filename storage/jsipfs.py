@@ -1,8 +1,10 @@
-"""Run a private js-ipfs daemon (the Kubo-compatible HTTP RPC API) for tests, benchmarks and users.
+"""Run a js-ipfs daemon (the Kubo-compatible HTTP RPC API) for tests, benchmarks and users.
 
 Kubo cannot be installed on our machines; js-ipfs from npm can and gives identical CIDs. This
-module owns one repository directory: it initialises it, confines the node to loopback with no
-peers, starts `jsipfs daemon` and stops exactly the process it started.
+module owns one repository directory: it initialises it, starts `jsipfs daemon` and stops exactly
+the process it started. By default the node is private: loopback only, with no peers. Given swarm
+addresses and peers, it serves other machines; it still never bootstraps from, announces to or
+discovers the public network (no public bootstrap list, delegates, mDNS or UPnP).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -45,25 +48,64 @@ def _loopback(port: int) -> str:
     return f"/ip4/127.0.0.1/tcp/{port}"
 
 
+def _tcp_port(multiaddr: str) -> int:
+    """The port of `/ip4|ip6/HOST/tcp/PORT`."""
+    parts = multiaddr.strip("/").split("/")
+    if len(parts) != 4 or parts[0] not in ("ip4", "ip6") or parts[2] != "tcp" or not parts[3].isdigit():
+        raise JsIpfsError(f"{multiaddr!r} is not a TCP address like /ip4/127.0.0.1/tcp/5001")
+    return int(parts[3])
+
+
+def _http_url(multiaddr: str) -> str:
+    """`/ip4/H/tcp/P` as `http://H:P` (ip6 hosts in brackets)."""
+    protocol, host, _, port = multiaddr.strip("/").split("/")[:4]
+    return f"http://[{host}]:{port}" if protocol == "ip6" else f"http://{host}:{port}"
+
+
+def _reachable_locally(multiaddr: str) -> str:
+    """A daemon listening on every interface (0.0.0.0 or ::) is reached here through loopback."""
+    return multiaddr.replace("/ip4/0.0.0.0/", "/ip4/127.0.0.1/").replace("/ip6/::/", "/ip6/::1/")
+
+
 class JsIpfsDaemon:
-    """One js-ipfs daemon on free loopback ports with its repository in `repo`.
+    """One js-ipfs daemon with its repository in `repo`, on free loopback ports unless told otherwise.
 
     Use as a context manager, or call start() and stop(). The repository is kept between runs
     so content survives a restart.
     """
 
-    def __init__(self, repo: Path, *, startup_timeout: float = 60.0, api_port: int | None = None) -> None:
-        """`api_port` fixes the HTTP RPC API's port (what users pass as --ipfs); the default is a free one."""
+    def __init__(self, repo: Path, *, startup_timeout: float = 60.0, api: str | None = None,
+                 gateway: str | None = None, swarm: Sequence[str] = ()) -> None:
+        """`api`, `gateway`: TCP multiaddrs of the HTTP RPC API (what users pass as --ipfs) and of the
+        read-only HTTP gateway; `swarm`: where it listens for other IPFS nodes. Defaults: free
+        loopback ports. Connecting to peers is `storage.swarm`'s (js-ipfs does not dial its bootstrap list)."""
         self.repo = Path(repo)
         self.startup_timeout = startup_timeout
-        self.api_port = api_port or _free_port()
-        self._ports = {"Swarm": _free_port(), "Gateway": _free_port(), "RPC": _free_port()}
+        self.api = api or _loopback(_free_port())
+        self.gateway = gateway or _loopback(_free_port())
+        self.swarm = list(swarm) or [_loopback(_free_port())]
+        for address in (self.api, self.gateway):
+            _tcp_port(address)
+        self._rpc_port = _free_port()
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_port(self) -> int:
+        return _tcp_port(self.api)
 
     @property
     def api_multiaddr(self) -> str:
         """The HTTP RPC API address, ready for `open_store` or `ipfshttpclient.Client`."""
-        return _loopback(self.api_port) + "/http"
+        return _reachable_locally(self.api) + "/http"
+
+    @property
+    def api_url(self) -> str:
+        return _http_url(_reachable_locally(self.api))
+
+    @property
+    def gateway_url(self) -> str:
+        """The read-only HTTP gateway (`GET /ipfs/CID`) as a URL reachable from this machine."""
+        return _http_url(_reachable_locally(self.gateway))
 
     @property
     def pid(self) -> int | None:
@@ -94,19 +136,20 @@ class JsIpfsDaemon:
             raise JsIpfsError(f"jsipfs init in {self.repo} failed: {result.stderr.strip() or result.stdout}")
 
     def _configure(self) -> None:
-        """Keep the node private: loopback only, no bootstrap peers, delegates or discovery."""
+        """Our addresses only: no bootstrap list, delegates, discovery or UPnP port mapping."""
         path = self.repo / "config"
         config = json.loads(path.read_text())
         addresses = config.setdefault("Addresses", {})
         addresses.update(
-            Swarm=[_loopback(self._ports["Swarm"])],
-            API=_loopback(self.api_port),
-            Gateway=_loopback(self._ports["Gateway"]),
-            RPC=_loopback(self._ports["RPC"]),
+            Swarm=self.swarm,
+            API=self.api,
+            Gateway=self.gateway,
+            RPC=_loopback(self._rpc_port),
             Delegates=[],
             Announce=[],
         )
         config["Bootstrap"] = []
+        config.setdefault("Swarm", {})["DisableNatPortMap"] = True
         discovery = config.setdefault("Discovery", {})
         discovery["MDNS"] = {"Enabled": False, "Interval": 10}
         discovery["webRTCStar"] = {"Enabled": False}
@@ -172,11 +215,14 @@ class JsIpfsDaemon:
                 process.wait()
         self._remove_stale_locks()
 
-    def wait(self) -> int:
-        """Block until the daemon exits on its own; its exit code."""
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until the daemon exits on its own (its exit code), or `timeout` seconds (None)."""
         if self._process is None:
             raise JsIpfsError("the daemon is not running")
-        return self._process.wait()
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def __enter__(self) -> JsIpfsDaemon:
         self.start()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 from chain.paths import REPO_ROOT
 
@@ -18,13 +19,15 @@ TIMEOUT = 180
 class Service:
     """A `run.py` process whose merged output is collected line by line."""
 
-    def __init__(self, *args: str, fault: str | None = None, own_group: bool = False) -> None:
-        """`own_group`: the process leads a process group of its own, as a command run from a shell does."""
+    def __init__(self, *args: str, fault: str | None = None, own_group: bool = False,
+                 prefix: Sequence[str] = ()) -> None:
+        """`own_group`: the process leads a process group of its own, as a command run from a shell does;
+        `prefix`: a command that runs it, e.g. `ip netns exec NAME` (which execs, keeping the PID)."""
         env = dict(os.environ)
         env.pop("FEDCHAIN_FAULT", None)
         if fault:
             env["FEDCHAIN_FAULT"] = fault
-        self.process = subprocess.Popen([sys.executable, "-u", "run.py", *args], cwd=REPO_ROOT, env=env,
+        self.process = subprocess.Popen([*prefix, sys.executable, "-u", "run.py", *args], cwd=REPO_ROOT, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         start_new_session=own_group)
         self.lines: list[str] = []
@@ -60,3 +63,12 @@ class Service:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.kill()
+
+    def terminate(self, timeout: float = 20) -> None:
+        """SIGTERM, so that a service stops what it started (an IPFS daemon's node); SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -65,7 +65,8 @@ def test_daemon_down_while_screening_postpones_and_loses_nothing(tmp_path) -> No
 
 
 class DripFeed(BaseHTTPRequestHandler):
-    """Answers `cat` with one byte every 0.2 s (chunked), or with far too many bytes at once."""
+    """Answers `cat` (and a gateway's GET) with one byte every 0.2 s (chunked), or with far too many
+    bytes at once."""
 
     protocol_version = "HTTP/1.1"
 
@@ -86,14 +87,16 @@ class DripFeed(BaseHTTPRequestHandler):
         except OSError:  # the client hung up, as it should
             pass
 
+    do_GET = do_POST
+
     def log_message(self, format: str, *args: object) -> None:
         """Keep test output quiet."""
 
 
 @contextmanager
-def mimic_daemon(flood: bool) -> Iterator[str]:
-    """A local HTTP server in the daemon's place; yields its API multiaddr."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), DripFeed)
+def mimic_daemon(flood: bool, handler: type[BaseHTTPRequestHandler] = DripFeed) -> Iterator[str]:
+    """A local HTTP server in the daemon's (or a gateway's) place; yields its API multiaddr."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.flood = flood  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()

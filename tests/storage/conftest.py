@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from storage.embedded import EmbeddedStore
 from storage.ipfs_daemon import IpfsHttpStore
 from storage.jsipfs import JsIpfsDaemon
+from tests.processes import Service
+from tests.storage.nodes import Start
 
 
 @pytest.fixture
@@ -19,3 +22,19 @@ def daemon_store(jsipfs_daemon: JsIpfsDaemon) -> IpfsHttpStore:
 @pytest.fixture
 def embedded_store(tmp_path: Path) -> EmbeddedStore:
     return EmbeddedStore(tmp_path / "ipfs")
+
+
+@pytest.fixture
+def started() -> Iterator[Start]:
+    """`started(*run_py_args, prefix=())`: a Service stopped at the end (SIGTERM, then SIGKILL), so
+    that daemons stop the js-ipfs nodes they started; the last started is stopped first."""
+    services: list[Service] = []
+
+    def start(*args: str, prefix: Sequence[str] = ()) -> Service:
+        service = Service(*args, prefix=prefix)
+        services.append(service)
+        return service
+
+    yield start
+    for service in reversed(services):
+        service.terminate()
