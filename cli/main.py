@@ -51,6 +51,7 @@ EXPECTED_ERRORS = (
     ("storage.store", "StorageError"),
     ("storage.model_file", "ModelFileError"),
     ("mlprocessor.data", "DataError"),
+    ("client.state", "ClientStateError"),
     ("protocol.outages", "RoundSettingsError"),
 )
 
