@@ -18,7 +18,7 @@ from client.state import ClientState, history_json
 from mlprocessor.data import Dataset
 from storage.atomic import write_text_atomically
 from storage.store import ContentStore
-from webui.explorer import Explorer
+from webui.explorer import Explorer, model_size_cap
 from webui.jobs import Job
 from webui.link import ChainLink
 from webui.node import ServiceNode
@@ -40,7 +40,7 @@ class ClientNode(ServiceNode):
         self.settings = self._saved_settings(settings)
         self.data_description = data_description
         self._client: Client | None = None
-        self.explorer = Explorer(link, store)
+        self.explorer = Explorer(link, store, max_model_bytes=model_size_cap(self.settings.task))
 
     def client(self) -> Client:
         contract = self.link.require_contract()
