@@ -113,7 +113,7 @@ def read_data_file(path: str | Path, max_bytes: int = MAX_DATA_BYTES) -> bytes:
 def data_files(directory: Path, pattern: str) -> list[Path]:
     """The regular files of `directory` matching `pattern`, in name order: FIFOs, devices and
     subdirectories are not data and are never opened."""
-    return [p for p in sorted(directory.glob(pattern)) if stat.S_ISREG(p.stat().st_mode)]
+    return [p for p in sorted(directory.glob(pattern)) if p.is_file()]  # stat's S_ISREG; False when dangling
 
 
 def read_idx(path: str | Path) -> np.ndarray:
