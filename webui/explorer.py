@@ -27,7 +27,7 @@ from protocol.rejections import published_rejections
 from protocol.secure.aggregate import SECURE_MARKER
 from storage.cid import Cid, as_cid
 from storage.model_file import ModelFileError
-from storage.store import StorageError
+from storage.store import ContentTooLargeError, StorageError
 from webui.errors import unreachable
 from webui.link import ChainLink
 
@@ -242,8 +242,8 @@ class Explorer:
             for submission in record.submissions:
                 try:
                     delta = _flat(self.artifact(submission.cid).tensors)
-                except ModelFileError:
-                    continue  # unreadable update: its rejection reason says why
+                except (ModelFileError, ContentTooLargeError):
+                    continue  # unreadable or oversized update: its rejection reason says why
                 found[submission.index] = {"norm": float(np.linalg.norm(delta)),
                                            "cosine": _cosine(delta, aggregate) if aggregate is not None else None}
         except (StorageError, ModelFileError, ValueError) as error:

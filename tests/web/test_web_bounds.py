@@ -102,3 +102,26 @@ def test_300_registrations_cost_the_client_list_one_page_of_requests(site: Site)
 def test_bad_paging_is_one_line(site: Site, query: str) -> None:
     answer = site.get(f"/api/clients?{query}")
     assert answer.status_code == 400 and "must be a whole number" in answer.get_json()["error"]
+
+
+def test_an_oversized_submission_is_not_read_by_the_round_view(site: Site) -> None:
+    size = 8 * model_size_cap("2nn")  # the view reads the base model itself: a few megabytes
+    large = site.store.add_bytes(np.ones(size, np.uint8).tobytes())
+    opened = site.web.post("/api/rounds", json={"quorum": 1, "deadline_blocks": 100}, headers={HEADER: TOKEN},
+                           base_url=BASE)
+    assert opened.status_code == 201, opened.get_json()
+    contract = site.contract
+    if not contract.registration_open():
+        contract.set_registration_open(True)
+    sybil = contract.with_account(SYBILS[-1])
+    if contract.client_info(sybil.account.address).status.name != "REGISTERED":
+        sybil.register()
+    sybil.submit_update(contract.round_count(), large, 1)
+    tracemalloc.start()
+    try:
+        detail = site.get(f"/api/rounds/{contract.round_count()}").get_json()
+        assert tracemalloc.get_traced_memory()[1] < size // 2
+    finally:
+        tracemalloc.stop()
+    (row,) = detail["submissions"]
+    assert row["cid"] == str(large) and row["norm"] is None and detail["analysis_problem"] is None
