@@ -53,6 +53,7 @@ EXPECTED_ERRORS = (
     ("storage.store", "StorageError"),
     ("storage.model_file", "ModelFileError"),
     ("mlprocessor.data", "DataError"),
+    ("client.state", "ClientStateError"),
     ("protocol.outages", "RoundSettingsError"),
     ("mlprocessor.task_registry", "TaskMismatchError"),
 )

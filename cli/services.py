@@ -229,6 +229,7 @@ def run_client(args: argparse.Namespace) -> int:
     task = _task(args)
     data, description, data_dir = _client_data(task, args)
     state = ClientState(home / "clients" / account.address)
+    state.check()
     ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
     settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed, task=task.name)
     store = open_ipfs(args, wait=True, say=_say, writes=True)

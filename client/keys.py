@@ -8,17 +8,22 @@ since a registered key cannot be changed.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
+from client.state import ClientStateError
 from protocol.secure.keys import KeyPair
 
 KEY_FILE = "x25519.key"
+_KEY_HEX_LENGTH = 64
 
 
 def load_or_create_keys(directory: Path) -> KeyPair:
+    """The saved key pair, or a new one saved readable by its owner only. A key file others can
+    read, or one that is not a key, is ClientStateError (one line saying how to fix it)."""
     path = directory / KEY_FILE
     if path.exists():
-        return KeyPair.from_private_bytes(bytes.fromhex(path.read_text().strip()))
+        return _load(path)
     keys = KeyPair.generate()
     directory.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{KEY_FILE}.new")
@@ -27,3 +32,18 @@ def load_or_create_keys(directory: Path) -> KeyPair:
         stream.write(keys.private_bytes().hex() + "\n")
     os.replace(temporary, path)
     return keys
+
+
+def _load(path: Path) -> KeyPair:
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise ClientStateError(f"client key file {path} is not a regular file: move it away")
+    if mode & 0o077:
+        raise ClientStateError(f"client key file {path} can be read by other users (mode {stat.S_IMODE(mode):o}): "
+                               f"run chmod 600 {path} (and consider the key exposed if others could log in)")
+    text = path.read_text(errors="replace").strip()
+    if len(text) != _KEY_HEX_LENGTH or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise ClientStateError(f"client key file {path} is corrupt (expected {_KEY_HEX_LENGTH} hexadecimal digits): "
+                               "restore it from a backup; without it this account cannot take part in secure rounds "
+                               "(a new key needs a new account), so move it away only to use a new account")
+    return KeyPair.from_private_bytes(bytes.fromhex(text))

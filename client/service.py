@@ -168,6 +168,7 @@ class Client:
         """Pull the round's base and train on it (plain and secure rounds alike); RefusedBase if unusable."""
         assert info.base_cid is not None
         round_id = info.round_id
+        self.state.history()  # read after the submit: a damaged file must stop the client before it (ClientStateError)
         with timer.phase("ipfs"):
             base_bytes = self.store.get(info.base_cid)
         with timer.phase("serialization"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlprocessor.data import DataError, Dataset, load_npz_arrays, read_idx
+from mlprocessor.data import DataError, Dataset, data_files, load_npz_arrays, read_idx
 
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -31,14 +31,15 @@ def from_pixels(images: np.ndarray, labels: np.ndarray, side: int, classes: int,
 
 
 def _find(directory: Path, name: str) -> Path:
+    """The file named `name` (or `name`.gz); whatever kind of file it is, read_idx refuses all but regular files."""
     for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
+        if candidate.exists():
             return candidate
     raise DataError(f"{directory}: missing {name} (or {name}.gz)")
 
 
 def has_idx(directory: Path, name: str) -> bool:
-    return (directory / name).is_file() or (directory / f"{name}.gz").is_file()
+    return (directory / name).exists() or (directory / f"{name}.gz").exists()
 
 
 def load_idx_pair(directory: str | Path, names: tuple[str, str], side: int, classes: int) -> Dataset:
@@ -64,13 +65,14 @@ def load_image_npz(path: Path, side: int, classes: int) -> Dataset:
 
 def load_image_directory(path: str | Path, side: int, classes: int) -> Dataset:
     """A participant's own images: a single .npz file, or a directory of `*.npz` files and/or the
-    IDX training pair, concatenated in file-name order."""
+    IDX training pair, concatenated in file-name order. Every file is read within mlprocessor.data's
+    limits, and only regular files are (a FIFO named like data is refused, never waited on)."""
     path = Path(path)
-    if path.is_file() and path.suffix == ".npz":
+    if path.suffix == ".npz" and not path.is_dir():
         return load_image_npz(path, side, classes)
     if not path.is_dir():
         raise DataError(f"data directory not found: {path}")
-    parts = [load_image_npz(file, side, classes) for file in sorted(path.glob("*.npz"))]
+    parts = [load_image_npz(file, side, classes) for file in data_files(path, "*.npz")]
     if any(has_idx(path, name) for name in TRAIN_FILES):
         parts.append(load_idx_pair(path, TRAIN_FILES, side, classes))
     if not parts:

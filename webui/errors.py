@@ -14,7 +14,7 @@ from chain.compiler import CompilationError, CompilerNotFoundError
 from chain.errors import AccountProblem, ContractRevert
 from chain.nodes import ChainUnavailableError
 from protocol.errors import UserError
-from storage.store import ContentNotFoundError, StorageError, StoreUnavailableError
+from storage.store import ContentNotFoundError, ContentTooLargeError, StorageError, StoreUnavailableError
 
 log = logging.getLogger("webui")
 
@@ -59,6 +59,8 @@ def status_code(error: BaseException) -> int:
         return 503
     if isinstance(error, Busy):
         return 409
+    if isinstance(error, ContentTooLargeError):
+        return 413
     if isinstance(error, LookupError | ContentNotFoundError):
         return 404
     return 400 if isinstance(error, _EXPECTED) else 500

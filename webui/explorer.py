@@ -20,19 +20,23 @@ from web3.exceptions import TransactionNotFound
 
 from chain.contract import ClientStatus, FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
-from mlprocessor.task_registry import TaskMismatchError, TaskRef
-from protocol.artifacts import Artifact, decode_artifact
+from mlprocessor.task_registry import TaskMismatchError, TaskRef, get_task
+from protocol.artifacts import Artifact, decode_artifact, max_update_bytes
 from protocol.plan import StrategySpec
 from protocol.rejections import published_rejections
 from protocol.secure.aggregate import SECURE_MARKER
 from storage.cid import Cid, as_cid
 from storage.model_file import ModelFileError, ModelMetadata
-from storage.store import StorageError
+from storage.store import ContentTooLargeError, StorageError
 from webui.errors import unreachable
 from webui.link import ChainLink
 
 Reasons = Callable[[int], dict[int, str]]
 WEI_PER_ETHER = 10**18
+MODEL_FETCH_SECONDS = 60.0  # a model the store cannot deliver in this time is answered as not found
+DEFAULT_MAX_MODEL_BYTES = 64 << 20  # a model file's cap when the task (and so its size) is not known
+CLIENTS_PER_PAGE = 50
+MAX_CLIENTS_PER_PAGE = 500
 
 
 class NotFound(LookupError):
@@ -66,6 +70,16 @@ def task_json(ref: TaskRef | None, architecture: str = "") -> dict[str, Any]:
     if ref is None:
         return {"name": architecture, "version": None, "hash": None, "pinned": False}
     return {"name": ref.name, "version": ref.version, "hash": ref.hash, "pinned": True}
+def _submission_tally(records: list[RoundRecord], clients: set[str]) -> dict[str, dict[str, int]]:
+    """Submissions, accepted and rejected per client of `clients`, in one pass over the rounds."""
+    tally = {client: {"submissions": 0, "accepted": 0, "rejected": 0} for client in clients}
+    for record in records:
+        for submission in record.submissions:
+            if (mine := tally.get(submission.client)) is not None:
+                mine["submissions"] += 1
+                mine["accepted"] += submission.accepted is True
+                mine["rejected"] += submission.accepted is False
+    return tally
 
 
 def _jsonable(value: Any) -> Any:
@@ -80,11 +94,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def model_size_cap(task_name: str) -> int:
+    """The largest model or update file of a task (what the organization accepts): the explorer's
+    cap on what it reads or serves, since any page can make it fetch any CID."""
+    return max_update_bytes(get_task(task_name).tensor_spec())
+
+
 class Explorer:
-    def __init__(self, link: ChainLink, store: Any, reasons: Reasons = _no_reasons) -> None:
+    def __init__(self, link: ChainLink, store: Any, reasons: Reasons = _no_reasons,
+                 max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> None:
         self.link = link
         self.store = store
         self.reasons = reasons
+        self.max_model_bytes = max_model_bytes
+        self._client_rows: tuple[int, dict[str, dict[str, Any]]] = (-1, {})
         self._lock = threading.Lock()
         self._snapshot: tuple[int, list[RoundRecord], list[str]] | None = None
         self._reader: tuple[FederatedLearningContract, HistoryReader] | None = None
@@ -112,6 +135,10 @@ class Explorer:
 
     def history(self) -> tuple[list[RoundRecord], list[str]]:
         """Rounds and registered clients from the logs, re-read only when a new block arrived."""
+        _, records, registered = self._history_at_block()
+        return records, registered
+
+    def _history_at_block(self) -> tuple[int, list[RoundRecord], list[str]]:
         contract = self.contract()
         block = contract.block_number()
         with self._lock:
@@ -119,7 +146,7 @@ class Explorer:
                 self._reader = (contract, HistoryReader(contract))  # it keeps closed rounds: one per contract
             if self._snapshot is None or self._snapshot[0] != block:
                 self._snapshot = (block, *self._reader[1].rounds_and_clients())
-            return self._snapshot[1], self._snapshot[2]
+            return self._snapshot
 
     def block_time(self, number: int | None) -> int | None:
         """Unix time of a block (cached: a block's time never changes)."""
@@ -132,7 +159,7 @@ class Explorer:
     def artifact(self, cid: Cid | str) -> Artifact:
         cid = as_cid(cid)
         if cid not in self._artifacts:
-            self._artifacts[cid] = decode_artifact(self.store.get(cid))
+            self._artifacts[cid] = decode_artifact(self.model_bytes(cid))
         return self._artifacts[cid]
 
     def _record(self, round_id: int) -> RoundRecord:
@@ -237,8 +264,8 @@ class Explorer:
             for submission in record.submissions:
                 try:
                     delta = _flat(self.artifact(submission.cid).tensors)
-                except ModelFileError:
-                    continue  # unreadable update: its rejection reason says why
+                except (ModelFileError, ContentTooLargeError):
+                    continue  # unreadable or oversized update: its rejection reason says why
                 found[submission.index] = {"norm": float(np.linalg.norm(delta)),
                                            "cosine": _cosine(delta, aggregate) if aggregate is not None else None}
         except (StorageError, ModelFileError, ValueError) as error:
@@ -268,11 +295,14 @@ class Explorer:
                 "tensors": tensors, "sections": sections,
                 "parameters": int(sum(np.prod(t["shape"], dtype=np.int64) for t in tensors))}
 
-    def model_bytes(self, cid: str) -> bytes:
+    def model_bytes(self, cid: Cid | str) -> bytes:
+        """The file under `cid` if it is within the model size cap: larger content is refused
+        (ContentTooLargeError) before it is read, so no request can make this service hold more."""
         try:
-            return self.store.get(as_cid(cid))
+            parsed = as_cid(cid)
         except ValueError:
             raise NotFound(f"{cid!r} is not a CID") from None
+        return self.store.get_bounded(parsed, self.max_model_bytes, MODEL_FETCH_SECONDS)
 
     # ---------------------------------------------------------------- transactions
 
@@ -354,19 +384,27 @@ class Explorer:
 
         return self.remembered(f"client {address}", compute)
 
-    def clients(self) -> list[dict[str, Any]]:
-        """Registered clients (from ClientRegistered events), their status and their part in rounds."""
-        def compute() -> list[dict[str, Any]]:
+    def clients(self, page: int = 1, per_page: int = CLIENTS_PER_PAGE) -> dict[str, Any]:
+        """One page of the registered clients (registration order, from ClientRegistered events) with
+        their status and part in rounds. The logs are read once per new block; the contract is asked
+        only about the page's clients, each once per block, so thousands of registrations cost a
+        page view what its own rows cost."""
+        def compute() -> dict[str, Any]:
             contract = self.contract()
-            records, registered = self.history()
-            rows = []
-            for address in registered:
-                info = contract.client_info(address)
-                mine = [s for r in records for s in r.submissions if s.client == address]
-                rows.append({"address": address, "status": str(info.status), "client_id": info.client_id,
-                             "last_round": info.last_round, "submissions": len(mine),
-                             "accepted": sum(s.accepted is True for s in mine),
-                             "rejected": sum(s.accepted is False for s in mine)})
-            return rows
+            block, records, registered = self._history_at_block()
+            shown = registered[(page - 1) * per_page:page * per_page]
+            with self._lock:
+                if self._client_rows[0] != block:
+                    self._client_rows = (block, {})
+                rows = self._client_rows[1]
+            missing = [address for address in shown if address not in rows]
+            if missing:
+                tally = _submission_tally(records, set(missing))
+                for address in missing:
+                    info = contract.client_info(address)
+                    rows[address] = {"address": address, "status": str(info.status), "client_id": info.client_id,
+                                     "last_round": info.last_round, **tally[address]}
+            return {"clients": [rows[address] for address in shown], "page": page, "per_page": per_page,
+                    "total": len(registered)}
 
-        return self.remembered("clients", compute)
+        return self.remembered(f"clients {page} {per_page}", compute)

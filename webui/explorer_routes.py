@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from flask import Flask, Response, abort, jsonify, redirect, render_template, url_for
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from protocol.verification import verify_round
 from webui.app import done
-from webui.errors import unreachable
-from webui.explorer import Explorer
+from webui.errors import InvalidInput, unreachable
+from webui.explorer import CLIENTS_PER_PAGE, MAX_CLIENTS_PER_PAGE, Explorer
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
@@ -68,6 +68,7 @@ def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list
 
     @app.get("/models/<cid>/download")
     def download(cid: str) -> Response:
+        """The exact file, if within the task's model size cap (413 otherwise, before reading it)."""
         return Response(explorer.model_bytes(cid), mimetype="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="{cid}.safetensors"'})
 
@@ -91,8 +92,19 @@ def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list
 
     @app.get("/api/clients")
     def clients() -> Response:
-        return jsonify(clients=explorer.clients())
+        """?page=N&per_page=M (default 50): the page's rows, and the total to page through."""
+        page = _positive(request.args.get("page", "1"), "page", None)
+        per_page = _positive(request.args.get("per_page", str(CLIENTS_PER_PAGE)), "per_page", MAX_CLIENTS_PER_PAGE)
+        return jsonify(explorer.clients(page, per_page))
 
     @app.get("/api/clients/<address>")
     def client(address: str) -> Response:
         return jsonify(explorer.client(address))
+
+
+def _positive(text: str, name: str, maximum: int | None) -> int:
+    """A positive integer query parameter (at most `maximum`), else InvalidInput naming it."""
+    if not text.isdigit() or int(text) < 1 or (maximum is not None and int(text) > maximum):
+        bound = f" up to {maximum}" if maximum is not None else ""
+        raise InvalidInput(f"{name} must be a whole number from 1{bound}, got {text[:20]!r}")
+    return int(text)

@@ -17,7 +17,7 @@ from mlprocessor.task_registry import get_task
 from protocol.errors import UserError
 from storage.atomic import write_text_atomically
 from storage.store import ContentStore
-from webui.explorer import Explorer
+from webui.explorer import Explorer, model_size_cap
 from webui.jobs import Job
 from webui.link import ChainLink
 from webui.node import ServiceNode, deadline_view
@@ -39,7 +39,7 @@ class ClientNode(ServiceNode):
         self.settings = self._saved_settings(settings)
         self.data_description = data_description
         self._client: Client | None = None
-        self.explorer = Explorer(link, store)
+        self.explorer = Explorer(link, store, max_model_bytes=model_size_cap(self.settings.task))
 
     def client(self) -> Client:
         contract = self.link.require_contract()

@@ -22,7 +22,7 @@ from protocol.plan import StrategySpec
 from storage.cid import Cid
 from storage.store import ContentStore
 from webui.errors import InvalidInput
-from webui.explorer import Explorer, task_json
+from webui.explorer import Explorer, model_size_cap, task_json
 from webui.jobs import Job
 from webui.link import ChainLink
 from webui.node import ServiceNode, deadline_view
@@ -59,7 +59,7 @@ class OrganizationNode(ServiceNode):
         self._lock = threading.RLock()  # one state-changing action at a time: one nonce sequence
         self._organization: Organization | None = None
         self._journal: RoundJournal | None = None
-        self.explorer = Explorer(link, store, self._journal_reasons)
+        self.explorer = Explorer(link, store, self._journal_reasons, model_size_cap(settings.task))
         self.task = task_json(TaskRef.of(settings.task))  # what this organization's plans pin
 
     def _journal_reasons(self, round_id: int) -> dict[int, str]:

@@ -71,8 +71,11 @@ function showHistory(rounds) {
   fc.roundChart(document.getElementById("loss-chart"), series("loss"), (v) => v.toFixed(3), "no round yet");
 }
 
-function showClients(clients) {
-  fc.fillTable("clients", clients, (row, c) => {
+function showClients(listing) {
+  const shown = listing.clients.length;
+  document.getElementById("clients-shown").textContent =
+    listing.total > shown ? `the first ${shown} of ${listing.total}; the API pages through all (/api/clients?page=2)` : "";
+  fc.fillTable("clients", listing.clients, (row, c) => {
     fc.cell(row, c.client_id);
     fc.cell(row, fc.addressLink(c.address));
     fc.cell(row, c.status);
@@ -89,7 +92,7 @@ async function refresh() {
   if (status.history_key !== null && status.history_key !== historyKey) {
     const [history, clients] = await Promise.all([fc.api("/api/rounds"), fc.api("/api/clients")]);
     showHistory(history.rounds);
-    showClients(clients.clients);
+    showClients(clients);
     historyKey = status.history_key;
   }
 }

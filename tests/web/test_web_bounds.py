@@ -1,0 +1,127 @@
+"""Web bounds (issue 19's table): a model download any page can trigger is capped at the task's model
+size, and 300 registrations cost the client list a bounded number of chain requests, page by page."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eth_account import Account
+
+from chain.accounts import dev_account
+from chain.backends import EmbeddedChain
+from chain.deployments import DeploymentBook
+from chain.metering import meter
+from organization.service import OrganizationSettings
+from organization.web import OrganizationNode
+from organization.web import create_app as organization_app
+from storage.embedded import EmbeddedStore
+from webui.csrf import HEADER, TOKEN_KEY
+from webui.explorer import CLIENTS_PER_PAGE, model_size_cap
+from webui.link import ChainLink
+
+TOKEN = "test-token"
+PORT = 8124
+BASE = f"http://127.0.0.1:{PORT}"
+SYBILS = [Account.from_key(bytes([7]) * 16 + index.to_bytes(16, "big")) for index in range(300)]
+
+
+class Site:
+    """An organization's web app on a deployed contract with 300 registered clients."""
+
+    def __init__(self, home: Path) -> None:
+        self.chain, book = EmbeddedChain(SYBILS), DeploymentBook(None)
+        self.store = EmbeddedStore(home / "ipfs")
+        self.node = OrganizationNode(ChainLink(lambda: self.chain, lambda _: book, dev_account(0)), self.store,
+                                     OrganizationSettings(task="2nn"), None, home / "organization", log=lambda _: None)
+        self.web = organization_app(self.node, PORT).test_client()
+        with self.web.session_transaction(base_url=BASE) as session:
+            session[TOKEN_KEY] = TOKEN
+        assert self.web.post("/api/deploy", json={}, headers={HEADER: TOKEN}, base_url=BASE).status_code == 200
+        contract = self.node.link.require_contract()
+        self.contract = contract
+
+    def get(self, path: str):
+        return self.web.get(path, base_url=BASE)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    return Site(tmp_path_factory.mktemp("bounds"))
+
+
+def test_a_model_over_the_tasks_cap_is_refused_before_it_is_read(site: Site) -> None:
+    cap = model_size_cap("2nn")
+    small, large = site.store.add_bytes(b"x" * 1000), site.store.add_bytes(np.zeros(cap + 1, np.uint8).tobytes())
+    assert site.get(f"/models/{small}/download").data == b"x" * 1000
+    tracemalloc.start()
+    try:
+        for path in (f"/models/{large}/download", f"/api/models/{large}"):
+            answer = site.get(path)
+            assert answer.status_code == 413
+            message = answer.get_json()["error"] if answer.is_json else answer.get_data(as_text=True)
+            assert f"over the limit of {cap}" in message
+        assert tracemalloc.get_traced_memory()[1] < cap // 4  # the file was never read
+    finally:
+        tracemalloc.stop()
+
+
+def test_300_registrations_cost_the_client_list_one_page_of_requests(site: Site) -> None:
+    contract = site.contract
+    if not contract.registration_open():
+        contract.set_registration_open(True)
+    for account in SYBILS:
+        contract.with_account(account).register()
+    requests = meter(site.chain.web3)
+
+    first = site.get("/api/clients").get_json()
+    assert first["total"] == 300 and first["page"] == 1 and first["per_page"] == CLIENTS_PER_PAGE
+    assert [row["address"] for row in first["clients"]] == [a.address for a in SYBILS[:CLIENTS_PER_PAGE]]
+    assert all(row["status"] == "registered" and row["submissions"] == 0 for row in first["clients"])
+    # the page's 50 clients and a few reads of the contract, never one call per registered client
+    assert requests.requests["eth_call"] <= CLIENTS_PER_PAGE + 5 and requests.requests["eth_getLogs"] == 1
+
+    before = requests.snapshot()[0]
+    assert site.get("/api/clients").get_json() == first  # the same block: remembered
+    assert requests.snapshot()[0] - before == 1  # the block number, to know it is the same block
+
+    site.chain.mine_blocks(1)
+    calls, logs = requests.requests["eth_call"], requests.requests["eth_getLogs"]
+    site.get("/api/clients")
+    assert requests.requests["eth_getLogs"] - logs == 1  # one log query per new block
+    assert requests.requests["eth_call"] - calls <= CLIENTS_PER_PAGE + 5
+
+    pages = [site.get(f"/api/clients?page={page}&per_page=100").get_json()["clients"] for page in (1, 2, 3, 4)]
+    assert [row["address"] for page in pages for row in page] == [a.address for a in SYBILS]
+    assert pages[3] == []
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=0", "per_page=100000", "page=-1"])
+def test_bad_paging_is_one_line(site: Site, query: str) -> None:
+    answer = site.get(f"/api/clients?{query}")
+    assert answer.status_code == 400 and "must be a whole number" in answer.get_json()["error"]
+
+
+def test_an_oversized_submission_is_not_read_by_the_round_view(site: Site) -> None:
+    size = 8 * model_size_cap("2nn")  # the view reads the base model itself: a few megabytes
+    large = site.store.add_bytes(np.ones(size, np.uint8).tobytes())
+    opened = site.web.post("/api/rounds", json={"quorum": 1, "deadline_blocks": 100}, headers={HEADER: TOKEN},
+                           base_url=BASE)
+    assert opened.status_code == 201, opened.get_json()
+    contract = site.contract
+    if not contract.registration_open():
+        contract.set_registration_open(True)
+    sybil = contract.with_account(SYBILS[-1])
+    if contract.client_info(sybil.account.address).status.name != "REGISTERED":
+        sybil.register()
+    sybil.submit_update(contract.round_count(), large, 1)
+    tracemalloc.start()
+    try:
+        detail = site.get(f"/api/rounds/{contract.round_count()}").get_json()
+        assert tracemalloc.get_traced_memory()[1] < size // 2
+    finally:
+        tracemalloc.stop()
+    (row,) = detail["submissions"]
+    assert row["cid"] == str(large) and row["norm"] is None and detail["analysis_problem"] is None
