@@ -48,6 +48,7 @@ class SuiteSettings:
     secure_clients: tuple[int, ...] = (10, 100)
     niid_rounds: int = 20  # NIID-Bench ran 50; 20 is what this 2-core machine fits (bench/niid_fashion.py)
     task_cost_rounds: int = 3
+    cost_tasks: tuple[str, ...] = ()  # tasks whose round cost section 11 measures; () = every built-in
 
 
 SECTION_NAMES = ("learning", "continual", "flower", "overhead", "gas", "scale", "communication", "attacks", "rounds",

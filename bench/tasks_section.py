@@ -38,7 +38,7 @@ def run(settings: SuiteSettings) -> dict[str, Any]:
     others = {f"{t}:{k}": record["data"]["accuracy"] for (t, k), compute in tasks_bench.RUNS.items()
               if (record := _cached("tasks", tasks_bench.run_key(t, k), compute, settings))}
     costs = []
-    for task in sorted(BUILTIN):
+    for task in settings.cost_tasks or sorted(BUILTIN):
         args = ["--task", task, "--clients", "3", "--rounds", str(settings.task_cost_rounds)]
         summary = run_demo(args)
         costs.append({"task": task, "command": command_line(args), "chain": summary["chain"],

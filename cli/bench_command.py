@@ -20,6 +20,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="only these runs of the full learning section, e.g. cnn:iid:fedavg (a 'partial' run)")
     bench.add_argument("--continual-variants", nargs="+", metavar="NAME", default=(),
                        help="only these variants of the continual section, e.g. 'EWC (lambda 100)'")
+    bench.add_argument("--task", nargs="+", dest="tasks", metavar="NAME", default=None,
+                       help="section tasks: measure the round cost of only these tasks (default: every built-in)")
     bench.add_argument("--cached-only", action="store_true",
                        help="build the long sections from the runs finished in docs/bench/runs, computing none")
     bench.add_argument("--report-only", action="store_true",
@@ -37,10 +39,13 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"bench: wrote {args.out}")
         return 0
     settings = replace(suite_settings(args.quick, args.test_data), compute_missing=not args.cached_only,
-                       continual_variants=tuple(args.continual_variants))
+                       continual_variants=tuple(args.continual_variants),
+                       cost_tasks=tuple(args.tasks or ()))
     command = "run.py bench" + (" --quick" if args.quick else "")
     if tuple(args.sections) != SECTION_NAMES:
         command += " --sections " + " ".join(args.sections)
+    if args.tasks:
+        command += " --task " + " ".join(args.tasks)
     if args.learning_runs:
         if args.quick or args.sections != ["learning"]:
             raise UserError("--learning-runs goes with --sections learning and without --quick")
