@@ -16,6 +16,7 @@ import resource
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, get_args
 
@@ -59,11 +60,12 @@ from cli.round_summary import accuracy_text, outcome_record, round_line
 from cli.secure_options import SecureDemo, add_secure_options, check_secure_arguments
 from client.adversary import ATTACKS, make_hostile
 from client.pool import ClientPool, ClientProcessPool, ClientThreadPool, Connection, SimulatedClient, build_client
-from client.service import ClientSettings
+from client.service import Client, ClientSettings
 from mlprocessor.continual import PermutedScenario, TaskSchedule
 from mlprocessor.data import DataError
 from mlprocessor.partition import partition
-from organization.service import Organization, OrganizationSettings, RoundOutcome
+from organization.driver import RoundDriver
+from organization.service import Organization, OrganizationSettings
 from protocol.errors import UserError
 from protocol.timing import PhaseTimer
 from protocol.verification import verify_round
@@ -156,18 +158,18 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     organization = Organization(contract, store, settings, test, log=quiet)
     _status(f"registering {args.clients} clients")
     state_root = _fresh_state_root(home, book.get(chain.web3.eth.chain_id, CONTRACT_NAME).tx_hash)
-    clients = []
-    for spec in simulated:
-        client = build_client(contract, store, spec, client_settings, state_root)
+    clients = [build_client(contract, store, spec, client_settings, state_root) for spec in simulated]
+    for client in clients:
         contract.fund(client.address, CLIENT_FUNDING_ETHER)
-        client.ensure_registered()
-        clients.append(client)
+    with ThreadPoolExecutor(max_workers=workers) as registering:  # one account each: their transactions overlap
+        list(registering.map(Client.ensure_registered, clients))
     clients = make_hostile(clients, args.attackers, args.attack, log=quiet)
     if processes is not None:
         store_address = daemon_multiaddr(args.ipfs) or "embedded"
         processes.connect(Connection(chain.endpoint, contract.address, store_address, home, state_root), simulated)
 
     secure = SecureDemo(organization, clients, args, workers) if args.secure_aggregation else None
+    driver = RoundDriver(organization)
     rounds = []
     requests = meter(chain.web3)  # the organization's chain work per round (clients in processes have their own)
     with processes or ClientThreadPool(clients, workers) as pool:  # on Ctrl-C, closing does not wait for clients
@@ -175,7 +177,7 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
             if (line := task_announcement(scenario, number, args.ewc_lambda)) is not None:
                 print(line)
             switch_data(clients, scenario, number)
-            record = (secure.run_round() if secure else _run_round(organization, pool, requests, number, args.rounds))
+            record = (secure.run_round() if secure else _run_round(driver, pool, requests, number, args.rounds))
             record.update(continual_report(organization, scenario, number, record["result_cid"]))
             print(round_line(record, args.rounds, continual=schedule.tasks > 1))
             if (line := consolidation_report(state_root, scenario, number)) is not None:
@@ -217,12 +219,15 @@ def _fresh_state_root(home: Path, deployment_tx: str) -> Path:
     return root
 
 
-def _run_round(organization: Organization, pool: ClientPool, requests: RequestMeter, number: int,
+def _run_round(driver: RoundDriver, pool: ClientPool, requests: RequestMeter, number: int,
                total: int) -> dict[str, Any]:
+    """One plain round through the round driver: open, every client answers (screened as each
+    lands), then the driver closes it as the engine says."""
+    organization = driver.organization
     started, (requests_before, blocks_before) = time.perf_counter(), requests.snapshot()
     timer = PhaseTimer()
     with timer.phase("chain"):
-        round_id, opened = organization.open_round()
+        round_id, opened = driver.open_round()
     progress = _Progress(number, total, pool.count)
 
     def landed() -> None:
@@ -231,7 +236,7 @@ def _run_round(organization: Organization, pool: ClientPool, requests: RequestMe
 
     participations = pool.participate_all(round_id, landed)
     progress.done()
-    outcome: RoundOutcome = organization.close_round(round_id)
+    outcome = driver.finish(round_id)
     for participation in participations:
         timer.merge(participation.timer)
     timer.merge(outcome.timer)

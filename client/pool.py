@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -110,18 +111,22 @@ class ClientThreadPool(ClientPool):
 
 
 class ClientProcessPool(ClientPool):
-    """Clients in `workers` processes (spawned, one torch thread each). The workers start at once,
-    so their start-up (imports) overlaps the caller's own (data, deployment, registration);
+    """Clients in `workers` processes (forked on Linux, so they inherit the caller's imports; one
+    torch thread each). The workers start at once, so their warm-up overlaps the caller's own
+    start-up (data, deployment, registration);
     `connect` then says where the federation is and hands over the clients' data as one file
     each worker loads once (through a pipe, it would hold the caller until each worker is up)."""
 
     def __init__(self, settings: ClientSettings, workers: int) -> None:
-        context = multiprocessing.get_context("spawn")  # no forked copy of torch's or web3's threads
+        # fork before this process starts threads of its own: a forked worker skips 2-3 s of imports
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
                                        initargs=(settings, os.getpid()))
         super().__init__(executor, 0)
+        others = set(multiprocessing.active_children())
         for _ in range(workers):
-            executor.submit(os.getpid)  # spawns every worker now rather than at the first round
+            executor.submit(os.getpid)  # starts every worker now rather than at the first round
+        self._workers = [process for process in multiprocessing.active_children() if process not in others]
         self._scratch = Path(tempfile.mkdtemp(prefix="fedchain-pool-"))
         self._job: tuple[Connection, Path] | None = None
 
@@ -141,7 +146,9 @@ class ClientProcessPool(ClientPool):
         return future
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)  # idle workers exit on their own
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for worker in self._workers:  # idle, their clients' state on disk: nothing is lost by ending them now
+            worker.terminate()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
@@ -194,6 +201,9 @@ _worker: _Worker | None = None
 def _start_worker(settings: ClientSettings, parent: int) -> None:
     end_with_parent(parent)
     torch.set_num_threads(1)  # processes x threads <= cores: oversubscription costs 10x here
+    # A process's first torch optimizer imports torch._dynamo (about 2 s here): pay that now, while
+    # the caller deploys and registers, rather than in every worker's first round.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
     global _worker
     _worker = _Worker(settings)
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from chain.contract import RoundState
+from chain.transactions import TxResult
 from organization.secure import SecureRounds, SecureSettings
 from organization.service import Organization, RoundOutcome
 from protocol.engine import Act, Decision, RoundView, organization_decision, read_view
@@ -33,7 +34,7 @@ class RoundDriver:
         """Carry out one decision; the outcome when a round was closed (or its close postponed)."""
         organization = self.organization
         if decision.act is Act.OPEN:
-            (self._secure.open_round if self._secure else organization.open_round)()
+            self.open_round()
             return None
         assert view is not None
         round_id = view.info.round_id
@@ -47,6 +48,23 @@ class RoundDriver:
         if decision.act is Act.ABORT:
             return (self.secure_rounds() if view.secure else organization).abort(round_id, decision.reason)
         raise ValueError(f"the organization cannot {decision.act}")
+
+    def open_round(self) -> tuple[int, TxResult]:
+        """Open the next round of this driver's kind; its id and the opening transaction."""
+        return (self._secure.open_round if self._secure else self.organization.open_round)()
+
+    def finish(self, round_id: int, poll_seconds: float = 1.0) -> RoundOutcome:
+        """Step through round `round_id` as the engine says (screen, wait for its window or
+        deadline, close or abort) until it is over: how the demo ends a round its clients answered."""
+        while True:
+            view, decision = self.decide()
+            if view is None or view.info.round_id != round_id or decision.act is Act.OPEN:
+                raise RuntimeError(f"round {round_id} is no longer the open round: another organization process?")
+            outcome = self.execute(view, decision)
+            if outcome is not None and outcome.state is not RoundState.OPEN:
+                return outcome
+            if outcome is not None:  # a close postponed by a store outage: wait, then try again
+                time.sleep(poll_seconds)
 
     def secure_rounds(self) -> SecureRounds:
         """The secure-round rules, also in plain mode for a secure round left open before a restart."""

@@ -50,3 +50,28 @@ def test_verification_and_model_checks_do_not_import_torch() -> None:
              "print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+_EXITING = """
+import atexit, sys, threading
+from pathlib import Path
+from cli.exiting import exit_without_teardown
+marker = Path(sys.argv[1])
+atexit.register(lambda: marker.write_text("exit handlers ran"))
+worker = threading.Thread(target=lambda: (__import__("time").sleep(0.2), Path(sys.argv[3]).write_text("done")))
+worker.start()
+print("result", end="")  # no newline: still buffered when the process ends
+exit_without_teardown(int(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_an_exit_without_teardown_keeps_the_code_output_threads_and_exit_handlers(tmp_path, code: int) -> None:
+    marker = tmp_path / "marker"
+    thread_output = tmp_path / "thread"
+    done = subprocess.run([sys.executable, "-c", _EXITING, str(marker), str(code), str(thread_output)],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    assert done.returncode == code
+    assert done.stdout == "result"  # flushed
+    assert thread_output.read_text() == "done"  # the thread was waited for
+    assert marker.read_text() == "exit handlers ran"
