@@ -259,6 +259,10 @@ class Organization:
             return outcome
         if info.submissions < info.quorum:
             return self._abort(outcome, f"{info.submissions} of {info.quorum} required updates")
+        block = self.contract.block_number()
+        if not info.submissions_closed and block < info.closable_at and block <= info.deadline:
+            return self._postponed(outcome, f"round {round_id} collects until block {info.closable_at} (its "
+                                            "collection window), so honest clients can still answer")
         try:
             if not info.submissions_closed:
                 with outcome.timer.phase("chain"):

@@ -41,12 +41,15 @@ class Federation:
 
 
 def build_federation(home: Path, *, quorum: int = 3, target: int = 3, deadline_blocks: int = 50,
-                     client_settings: ClientSettings | None = None, plan: TrainingPlan | None = None) -> Federation:
+                     client_settings: ClientSettings | None = None, plan: TrainingPlan | None = None,
+                     window_blocks: int = 0) -> Federation:
+    """Rounds without a collection window by default: tests close as soon as the updates are in."""
     chain = EmbeddedChain()
     store = EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     train, test = small_data()
     settings = OrganizationSettings(task="2nn", quorum=quorum, target=target, deadline_blocks=deadline_blocks,
+                                    window_blocks=window_blocks,
                                     plan=plan or TrainingPlan(epochs=2, batch_size=10, lr=0.1))
     organization = Organization(contract, store, settings, test, log=lambda _: None)
     parts = partition(train.y, 3, "iid", seed=0)
