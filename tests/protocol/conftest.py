@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from chain.accounts import dev_account
-from chain.backends import EmbeddedChain
+from chain.backends import Chain, EmbeddedChain
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
 from client.service import Client, ClientSettings
@@ -34,7 +34,7 @@ def small_data() -> tuple[Dataset, Dataset]:
 
 @dataclass
 class Federation:
-    chain: EmbeddedChain
+    chain: Chain
     store: EmbeddedStore
     organization: Organization
     clients: list[Client]
@@ -42,9 +42,10 @@ class Federation:
 
 def build_federation(home: Path, *, quorum: int = 3, target: int = 3, deadline_blocks: int = 50,
                      client_settings: ClientSettings | None = None, plan: TrainingPlan | None = None,
-                     window_blocks: int = 0) -> Federation:
-    """Rounds without a collection window by default: tests close as soon as the updates are in."""
-    chain = EmbeddedChain()
+                     window_blocks: int = 0, chain: Chain | None = None) -> Federation:
+    """Rounds without a collection window by default: tests close as soon as the updates are in;
+    the in-process EVM unless another `chain` is given."""
+    chain = chain or EmbeddedChain()
     store = EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     train, test = small_data()
