@@ -73,3 +73,15 @@ def test_compile_refuses_a_solc_of_another_version(tmp_path) -> None:
     other.chmod(0o755)
     with pytest.raises(CompilerVersionError, match=re.escape("found is 0.8.30: install solc 0.8.28")):
         compile_contract(CONTRACT_NAME, solc_binary=other)
+
+
+def test_every_function_error_and_event_has_natspec() -> None:
+    """Each declaration in contracts/*.sol sits right under a `///` comment (NatSpec)."""
+    undocumented = []
+    for path in sorted(CONTRACTS_DIR.glob("*.sol")):
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines):
+            declaration = re.match(r"\s*(function|error|event|constructor)\b", line)
+            if declaration and not lines[number - 1].strip().startswith("///"):
+                undocumented.append(f"{path.name}:{number + 1}: {line.strip()}")
+    assert not undocumented, undocumented
