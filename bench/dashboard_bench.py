@@ -42,7 +42,7 @@ def build_history(chain: Chain, rounds: int, home: Path) -> tuple[DeploymentBook
     book, store = DeploymentBook(None), EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), book, log=lambda _: None)
     _, test = load_mnist()
-    organization = Organization(contract, store, OrganizationSettings(task="2nn", quorum=2, target=2),
+    organization = Organization(contract, store, OrganizationSettings(task="2nn", quorum=2, target=2, window_blocks=0),
                                 test.subset(np.arange(0, len(test), 4)), log=lambda _: None)
     clients = [contract.with_account(dev_account(index)) for index in (1, 2)]
     for client in clients:

@@ -37,8 +37,9 @@ def _round(organization: FederatedLearningContract, participants: list[Federated
     round_id, opened = organization.open_round(cids(), organization.block_number() + 1000, len(participants),
                                                MAX_SAMPLES)
     submissions = [client.submit_update(round_id, cids(), 500).gas_used for client in participants]
-    closed = organization.close_submissions(round_id).gas_used
-    finalized = organization.finalize_round(round_id, cids(), [True] * len(participants)).gas_used
+    digest = organization.recorded_digest(round_id)  # what an organization that read every submission names
+    closed = organization.close_submissions(round_id, digest).gas_used
+    finalized = organization.finalize_round(round_id, cids(), [True] * len(participants), digest).gas_used
     return {"round": round_id, "openRound": opened.gas_used, "submitUpdate": submissions,
             "closeSubmissions": closed, "finalizeRound": finalized,
             "total": opened.gas_used + sum(submissions) + closed + finalized}

@@ -1,7 +1,9 @@
 """Compile the Solidity sources with py-solc-x and keep the artifact the rest of the code loads.
 
 A native `solc` on PATH is preferred; otherwise the npm `solcjs` runs behind
-`scripts/solcjs-as-solc`. The artifact (ABI, bytecode, compiler version, source hash) is
+`scripts/solcjs-as-solc`. The compiler version is pinned: the sources say `pragma solidity
+0.8.28;` exactly, and a compiler of any other version is refused before it runs, so the committed
+bytecode is reproducible. The artifact (ABI, bytecode, compiler version, source hash) is
 committed, so running the platform needs no compiler and no Node.
 """
 
@@ -20,7 +22,7 @@ import solcx
 
 from chain.paths import ARTIFACTS_DIR, CONTRACTS_DIR, NODE_MODULES, REPO_ROOT
 
-SOLC_VERSION = "0.8.28"
+SOLC_VERSION = "0.8.28"  # the exact pragma of contracts/*.sol; package.json pins the npm solc to it
 EVM_VERSION = "shanghai"  # Ganache 7.9 runs up to Shanghai; later forks run Shanghai code too.
 OPTIMIZER_RUNS = 200
 _IMPORT = re.compile(r'^\s*import\s+(?:\{[^}]*\}\s+from\s+)?"([^"]+)"\s*;', re.MULTILINE)
@@ -28,6 +30,10 @@ _IMPORT = re.compile(r'^\s*import\s+(?:\{[^}]*\}\s+from\s+)?"([^"]+)"\s*;', re.M
 
 class CompilerNotFoundError(RuntimeError):
     """No solc binary and no solcjs: the message says how to get one."""
+
+
+class CompilerVersionError(RuntimeError):
+    """The compiler found is not the pinned version: the bytecode would differ from the committed one."""
 
 
 class CompilationError(RuntimeError):
@@ -85,6 +91,15 @@ def find_solc() -> Path:
     )
 
 
+def require_pinned_version(found: str) -> None:
+    """Refuse any compiler but SOLC_VERSION (`found` as solc prints it, e.g. 0.8.28+commit.7893614a)."""
+    release = found.split("+", 1)[0]
+    if release != SOLC_VERSION:
+        raise CompilerVersionError(
+            f"the contracts are pinned to solc {SOLC_VERSION}, but the compiler found is {release}: "
+            f"install solc {SOLC_VERSION} (npm install solc@{SOLC_VERSION}, or ./setup.sh)")
+
+
 def collect_sources(entry: Path) -> dict[str, str]:
     """The entry file and everything it imports, keyed by import path, read from disk."""
     sources: dict[str, str] = {}
@@ -137,6 +152,8 @@ def compile_contract(name: str, solc_binary: Path | None = None) -> Artifact:
     """Compile contracts/<name>.sol and return its artifact (not saved)."""
     sources = collect_sources(CONTRACTS_DIR / f"{name}.sol")
     binary = solc_binary or find_solc()
+    version = str(solcx.wrapper.get_solc_version(binary, with_commit_hash=True))
+    require_pinned_version(version)
     try:
         output = solcx.compile_standard(
             standard_input(sources, {f"{name}.sol": {name: ["abi", "evm.bytecode.object"]}}), solc_binary=binary
@@ -151,6 +168,6 @@ def compile_contract(name: str, solc_binary: Path | None = None) -> Artifact:
         contract_name=name,
         abi=compiled["abi"],
         bytecode="0x" + compiled["evm"]["bytecode"]["object"],
-        compiler_version=str(solcx.wrapper.get_solc_version(binary, with_commit_hash=True)),
+        compiler_version=version,
         source_hash=source_hash(sources),
     )

@@ -1,4 +1,10 @@
-"""A typed wrapper of the FederatedLearning contract: one method per function, CIDs as `Cid`."""
+"""A typed wrapper of the FederatedLearning contract: one method per function, CIDs as `Cid`.
+
+The one Python module that knows the contract's ABI. Its source of truth is the interface
+`contracts/IFederatedLearning.sol` (types, errors, events and NatSpec of every external
+function), implemented by `contracts/FederatedLearning.sol`; the ABI itself is loaded from the
+committed artifact `contracts/build/FederatedLearning.json` (`run.py compile`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from enum import IntEnum
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
@@ -21,6 +28,8 @@ CONTRACT_NAME = "FederatedLearning"
 _EMPTY_DIGEST = bytes(32)
 UINT32_MAX = 2**32 - 1
 KEY_BYTES = 32
+DIGEST_BYTES = 27  # the contract keeps a bytes27 submissions digest (it shares a slot with the window and kind)
+EMPTY_SUBMISSIONS_DIGEST = bytes(DIGEST_BYTES)
 
 
 class ContractNotFoundError(LookupError):
@@ -32,6 +41,15 @@ class RoundState(IntEnum):
     OPEN = 1
     FINALIZED = 2
     ABORTED = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class RoundKind(IntEnum):
+    NONE = 0
+    PLAIN = 1
+    SECURE = 2
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -88,13 +106,22 @@ class RoundInfo:
     max_samples: int
     submissions_closed: bool
     open_block: int  # the round's events lie in blocks [open_block, next round's open_block]
+    kind: RoundKind
+    window: int  # the minimum collection window in blocks
+    submissions_digest: bytes  # the running digest of the submissions (`submissions_digest`)
+
+    @property
+    def closable_at(self) -> int:
+        """The first block in which reaching the target may close the round (the deadline always may)."""
+        return self.open_block + self.window
 
     @classmethod
     def from_tuple(cls, values: Sequence[Any]) -> RoundInfo:
         (round_id, state, base, result, deadline, quorum, submissions, total_samples,
-         max_samples, submissions_closed, open_block) = values
+         max_samples, submissions_closed, open_block, kind, window, digest) = values
         return cls(round_id, RoundState(state), _optional_cid(base), _optional_cid(result),
-                   deadline, quorum, submissions, total_samples, max_samples, submissions_closed, open_block)
+                   deadline, quorum, submissions, total_samples, max_samples, submissions_closed, open_block,
+                   RoundKind(kind), window, bytes(digest))
 
 
 @dataclass(frozen=True)
@@ -104,8 +131,29 @@ class ClientInfo:
     last_round: int
 
 
+def _digest(digest: bytes) -> bytes:
+    if len(digest) != DIGEST_BYTES:
+        raise ValueError(f"a submissions digest is {DIGEST_BYTES} bytes, got {len(digest)}")
+    return bytes(digest)
+
+
 def _optional_cid(digest: bytes) -> Cid | None:
     return None if bytes(digest) == _EMPTY_DIGEST else Cid(bytes(digest))
+
+
+def next_submissions_digest(digest: bytes, client: str, cid: Cid, samples: int) -> bytes:
+    """The contract's digest after one more submission: the first 27 bytes of
+    keccak256(digest || sender || cid digest || samples as 4 bytes), as submitUpdate computes it."""
+    packed = bytes(digest) + bytes.fromhex(client.removeprefix("0x")) + cid.digest + samples.to_bytes(4, "big")
+    return keccak(packed)[:DIGEST_BYTES]
+
+
+def submissions_digest(submissions: Sequence[tuple[str, Cid, int]]) -> bytes:
+    """The digest of (client, CID, samples) submissions in chain order, as the round header keeps it."""
+    digest = EMPTY_SUBMISSIONS_DIGEST
+    for client, cid, samples in submissions:
+        digest = next_submissions_digest(digest, client, cid, samples)
+    return digest
 
 
 def encode_accepted(accepted: Sequence[bool]) -> bytes:
@@ -169,12 +217,15 @@ class FederatedLearningContract:
     def remove_client(self, client: str) -> TxResult:
         return self._sender.send(self._functions.removeClient(Web3.to_checksum_address(client)))
 
-    def open_round(self, base_cid: Cid | str, deadline: int, quorum: int, max_samples: int) -> tuple[int, TxResult]:
-        """Open the next round, in which one submission may claim at most `max_samples` examples;
-        returns its id (read from the RoundOpened event) and the receipt."""
+    def open_round(self, base_cid: Cid | str, deadline: int, quorum: int, max_samples: int,
+                   window: int = 0) -> tuple[int, TxResult]:
+        """Open the next plain round, in which one submission may claim at most `max_samples`
+        examples and which cannot close before `window` blocks after its own (unless its deadline
+        passed); returns its id (read from the RoundOpened event) and the receipt."""
         if not 0 < max_samples <= UINT32_MAX:
             raise InvalidMaxSamples()
-        result = self._sender.send(self._functions.openRound(as_cid(base_cid).digest, deadline, quorum, max_samples))
+        result = self._sender.send(
+            self._functions.openRound(as_cid(base_cid).digest, deadline, quorum, max_samples, window))
         (event,) = self.web3_contract.events.RoundOpened().process_receipt(result.receipt)
         return event["args"]["roundId"], result
 
@@ -183,14 +234,17 @@ class FederatedLearningContract:
             raise TooManySamples(samples=samples, maxSamples=self.round(round_id).max_samples)
         return self._sender.send(self._functions.submitUpdate(round_id, as_cid(cid).digest, samples))
 
-    def close_submissions(self, round_id: int) -> TxResult:
-        """Freeze the round's submission set (before screening): later submissions are refused."""
-        return self._sender.send(self._functions.closeSubmissions(round_id))
+    def close_submissions(self, round_id: int, digest: bytes) -> TxResult:
+        """Freeze the round's submission set (before screening): later submissions are refused.
+        `digest` is `submissions_digest` of the submissions the caller read; another set reverts."""
+        return self._sender.send(self._functions.closeSubmissions(round_id, _digest(digest)))
 
-    def finalize_round(self, round_id: int, result_cid: Cid | str, accepted: Sequence[bool]) -> TxResult:
-        return self._sender.send(
-            self._functions.finalizeRound(round_id, as_cid(result_cid).digest, encode_accepted(accepted))
-        )
+    def finalize_round(self, round_id: int, result_cid: Cid | str, accepted: Sequence[bool],
+                       digest: bytes) -> TxResult:
+        """Finalize with the aggregate of the `accepted` updates among the submissions whose
+        `submissions_digest` is `digest` (what was screened); another set on-chain reverts."""
+        return self._sender.send(self._functions.finalizeRound(
+            round_id, as_cid(result_cid).digest, encode_accepted(accepted), _digest(digest)))
 
     def abort_round(self, round_id: int) -> TxResult:
         return self._sender.send(self._functions.abortRound(round_id))
@@ -270,12 +324,13 @@ class FederatedLearningContract:
     def round(self, round_id: int) -> RoundInfo:
         return RoundInfo.from_tuple(self._sender.call(self._functions.getRound(round_id)))
 
+    def recorded_digest(self, round_id: int) -> bytes:
+        """The submissions digest the chain records for the round now (what close and finalize compare)."""
+        return self.round(round_id).submissions_digest
+
     def rounds(self, first_id: int = 1, limit: int = 100) -> list[RoundInfo]:
         page = self._sender.call(self._functions.getRounds(first_id, limit))
         return [RoundInfo.from_tuple(values) for values in page]
-
-    def submissions(self, round_id: int, offset: int = 0, limit: int = 1000) -> list[Cid]:
-        return [Cid(bytes(d)) for d in self._sender.call(self._functions.getSubmissions(round_id, offset, limit))]
 
     def block_number(self) -> int:
         return self.chain.web3.eth.block_number

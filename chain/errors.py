@@ -84,6 +84,20 @@ class RoundNotOpen(ContractRevert):
     template = "round {roundId} is not open: it {state}"
 
 
+class NotPlainRound(ContractRevert):
+    template = "round {roundId} is a secure-aggregation round: plain submissions, close, finalize and abort refuse it"
+
+
+class CollectionWindowOpen(ContractRevert):
+    template = ("round {roundId} collects until block {closableAt}: reaching the target cannot close it "
+                "before then (nor before its deadline)")
+
+
+class SubmissionsDigestMismatch(ContractRevert):
+    template = ("round {roundId}: the submissions screened are not the ones the chain records (a submission "
+                "landed since, or a reorg reordered or dropped some): read the round again and screen it anew")
+
+
 class SubmissionsClosed(ContractRevert):
     template = "round {roundId} no longer takes submissions: the organization froze its submission set"
 

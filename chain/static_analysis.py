@@ -35,8 +35,10 @@ def run_slither(entry: Path = CONTRACTS_DIR / f"{CONTRACT_NAME}.sol") -> subproc
     anything of medium impact or above (or could not analyse the contract)."""
     if not slither_available():
         raise FileNotFoundError(f"slither is not installed at {SLITHER}: run ./setup.sh")
-    sources = collect_sources(entry)
-    sources[str(entry.resolve())] = sources.pop(entry.name)  # slither finds the entry on disk by this key
+    # slither finds the entry on disk by its absolute path, and solc then resolves its relative
+    # imports (the interface) against that path: local sources are keyed by absolute path
+    sources = {key if key.startswith("@") else str((entry.parent / key).resolve()): text
+               for key, text in collect_sources(entry).items()}
     selection = {"*": {"*": _SLITHER_OUTPUTS, "": ["ast"]}}
     with tempfile.TemporaryDirectory() as directory:
         input_path = Path(directory) / f"{entry.stem}.standard-input.json"

@@ -154,7 +154,7 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
           f"{args.strategy}; chain: {chain.name}; IPFS: {args.ipfs}; contract {contract.address}; home {home}")
     settings = OrganizationSettings(task=task.name, strategy=strategy, plan=plan, quorum=args.clients,
                                     target=args.clients, deadline_blocks=10_000, max_samples=args.max_samples,
-                                    seed=args.seed)
+                                    seed=args.seed, window_blocks=0)  # it closes once every one of its clients answered
     organization = Organization(contract, store, settings, test, log=quiet)
     _status(f"registering {args.clients} clients")
     state_root = _fresh_state_root(home, book.get(chain.web3.eth.chain_id, CONTRACT_NAME).tx_hash)

@@ -95,6 +95,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     organization.add_argument("--target", type=int, default=None,
                               help="close a round as soon as this many updates arrived (default: the quorum)")
     organization.add_argument("--deadline-blocks", type=int, default=60, help="blocks a round stays open")
+    organization.add_argument("--window-blocks", type=int, default=OrganizationSettings.window_blocks,
+                              help="blocks a round collects at least before the target may close it (on-chain; "
+                                   "sybils submitting at the open cannot close it before honest clients answer)")
+    organization.add_argument("--confirmations", type=int, default=0,
+                              help="screen, close and finalize only on submissions this many blocks deep (0 on "
+                                   "dev chains; a few on a public network, against reorgs)")
     add_secure_options(organization, "organization")
     organization.set_defaults(handler=run_organization)
 
@@ -169,6 +175,7 @@ def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
     _, test = _task_data(task, args)
     settings = OrganizationSettings(task=task.name, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
+                                    window_blocks=args.window_blocks, confirmations=args.confirmations,
                                     max_samples=args.max_samples, seed=args.seed)
     store = open_ipfs(args, wait=True, say=_say, writes=True)
     if web:

@@ -8,6 +8,11 @@ Updates are screened as they land (each once per round; the verdicts are cached 
 index), fetched in parallel under one deadline per pass, each capped in size and time. A store
 outage postpones the close and is retried; it never rejects an update nor aborts a round. The
 submission set is frozen on-chain before the final screening, so finalize covers exactly it.
+
+Reorgs: close and finalize name the submissions digest of what was read and screened, and the
+contract refuses them when its own differs; the organization then drops what it screened for the
+round and screens what the chain holds now (one log line, no crash). With `confirmations` > 0 it
+screens, closes and finalizes only on submissions at least that many blocks deep.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from chain.contract import FederatedLearningContract, RoundInfo, RoundState
+from chain.contract import EMPTY_SUBMISSIONS_DIGEST, FederatedLearningContract, RoundInfo, RoundState
+from chain.errors import SubmissionsDigestMismatch
 from chain.history import HistoryReader, SubmissionRecord
 from chain.transactions import TxResult
 from mlprocessor.aggregation import ClientUpdate
@@ -76,6 +82,11 @@ class OrganizationSettings:
     quorum: int = 1  # the chain refuses to finalize with fewer submissions
     target: int = 1  # close as soon as this many updates arrived; else wait for the deadline
     deadline_blocks: int = 60
+    # the least a round collects before the target may close it: long enough for honest clients
+    # to answer (on a dev chain a block per transaction or per poll), so sybils that submit the
+    # moment a round opens cannot close it alone; a window past the deadline means "to the deadline"
+    window_blocks: int = 5
+    confirmations: int = 0  # act on submissions this many blocks deep (0 on dev chains; a few on a real network)
     max_samples: int = 10_000  # the most examples one update may claim (its FedAvg weight is capped by it)
     seed: int = 0
     validation: ValidationConfig | None = None  # None: the task's screening defaults
@@ -137,6 +148,8 @@ class RoundScreen:
     bound: NormBound | None
     history: NormBound | None
     verdicts: dict[int, Verdict] = field(default_factory=dict)
+    screened: list[tuple[str, Cid, int]] = field(default_factory=list)  # (client, CID, samples) in chain order
+    digest: bytes = EMPTY_SUBMISSIONS_DIGEST  # the contract's digest of `screened`
 
 
 class Organization:
@@ -149,7 +162,7 @@ class Organization:
         self.settings = settings
         self.test_data = test_data
         self.log = log
-        self.history = HistoryReader(contract)
+        self.history = HistoryReader(contract, confirmations=settings.confirmations)
         self._screens: dict[int, RoundScreen] = {}
         self.task = get_task(settings.task)
         self.spec = self.task.tensor_spec()
@@ -216,6 +229,8 @@ class Organization:
             needed = settings.strategy.build().minimum_updates()
         except ValueError as error:
             raise RoundSettingsError(f"strategy {settings.strategy.name}: {error}") from None
+        if settings.window_blocks < 0 or settings.confirmations < 0:
+            raise RoundSettingsError("the collection window and the confirmation depth are 0 or more blocks")
         if settings.quorum < needed:
             raise RoundSettingsError(
                 f"strategy {settings.strategy.name} {settings.strategy.params or ''} needs at least {needed} "
@@ -226,9 +241,12 @@ class Organization:
         self.check_settings()
         base = self.next_base_cid()
         self.store.pin(base)  # the organization keeps every base, accepted update and result it publishes
-        deadline = self.contract.block_number() + self.settings.deadline_blocks
-        round_id, result = self.contract.open_round(base, deadline, self.settings.quorum, self.settings.max_samples)
-        self.log(f"round {round_id}: opened on {base}, deadline block {deadline}, quorum {self.settings.quorum}")
+        settings = self.settings
+        deadline = self.contract.block_number() + settings.deadline_blocks
+        round_id, result = self.contract.open_round(base, deadline, settings.quorum, settings.max_samples,
+                                                    settings.window_blocks)
+        self.log(f"round {round_id}: opened on {base}, deadline block {deadline}, quorum {settings.quorum}, "
+                 f"collecting for at least {settings.window_blocks} blocks")
         return round_id, result
 
     def close_round(self, round_id: int) -> RoundOutcome:
@@ -241,17 +259,29 @@ class Organization:
             return outcome
         if info.submissions < info.quorum:
             return self._abort(outcome, f"{info.submissions} of {info.quorum} required updates")
-        if not info.submissions_closed:
-            with outcome.timer.phase("chain"):
-                self.contract.close_submissions(round_id)
-                info = self.contract.round(round_id)
+        block = self.contract.block_number()
+        if not info.submissions_closed and block < info.closable_at and block <= info.deadline:
+            return self._postponed(outcome, f"round {round_id} collects until block {info.closable_at} (its "
+                                            "collection window), so honest clients can still answer")
         try:
+            if not info.submissions_closed:
+                with outcome.timer.phase("chain"):
+                    self._logged_submissions(info)  # the logs show exactly the submissions the digest covers
+                    self.contract.close_submissions(round_id, info.submissions_digest)
+                    info = self.contract.round(round_id)
             screen = self.screen_new(round_id, outcome.timer)
+            return self._finish(info, screen, outcome)
         except ScreeningPostponed as postponed:
-            outcome.reason = f"close postponed: {postponed}"
-            self.log(f"round {round_id}: {outcome.reason}")
-            return outcome
-        return self._finish(info, screen, outcome)
+            return self._postponed(outcome, str(postponed))
+        except SubmissionsDigestMismatch:
+            self._screens.pop(round_id, None)
+            return self._postponed(outcome, "the chain's submissions are no longer the ones read and screened "
+                                            "(a reorg, or a late submission): screening what the chain holds now")
+
+    def _postponed(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
+        outcome.reason = f"close postponed: {why}"
+        self.log(f"round {outcome.round_id}: {outcome.reason}")
+        return outcome
 
     def _finish(self, info: RoundInfo, screen: RoundScreen, outcome: RoundOutcome) -> RoundOutcome:
         round_id = info.round_id
@@ -286,7 +316,7 @@ class Organization:
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")
         pause_if_asked("before-finalize")
         with outcome.timer.phase("chain"):
-            result = self.contract.finalize_round(round_id, outcome.result_cid, outcome.accepted)
+            result = self.contract.finalize_round(round_id, outcome.result_cid, outcome.accepted, screen.digest)
         outcome.closed(RoundState.FINALIZED, result)
         self._screens.pop(round_id, None)
         accuracy = f", test accuracy {outcome.accuracy:.2%}" if outcome.accuracy is not None else ""
@@ -342,16 +372,18 @@ class Organization:
         timer = timer or PhaseTimer()
         info = self.contract.round(round_id)
         screen = self._screen_of(info, timer)
-        if len(screen.verdicts) >= info.submissions:
+        if screen.digest == info.submissions_digest and len(screen.verdicts) == info.submissions:
             return screen
         with timer.phase("chain"):
-            record = self.history.round(round_id, with_gas=False)
-        assert record is not None
-        if len(record.submissions) < info.submissions:  # a node whose log index lags its state
-            raise ScreeningPostponed(f"the chain's logs show {len(record.submissions)} of {info.submissions} "
-                                     "submissions so far")
-        cids = [str(s.cid) for s in record.submissions]
-        new = [s for s in record.submissions if s.index not in screen.verdicts]
+            submissions = self._logged_submissions(info)
+        keys = [(s.client, s.cid, s.samples) for s in submissions]
+        if keys[:len(screen.screened)] != screen.screened:  # a reorg replaced what was screened
+            self.log(f"round {round_id}: the chain's submissions changed under the screening (a reorg): "
+                     "screening them again")
+            screen.verdicts.clear()
+        screen.screened, screen.digest = keys, info.submissions_digest
+        cids = [str(s.cid) for s in submissions]
+        new = [s for s in submissions if s.index not in screen.verdicts]
         for submission in new:
             if (duplicate := duplicate_of(cids, submission.index)) is not None:  # refused without a download
                 screen.verdicts[submission.index] = Verdict(submission.client, reason=duplicate)
@@ -366,6 +398,20 @@ class Organization:
         if outages:
             raise ScreeningPostponed(f"{len(outages)} update(s) could not be fetched yet ({outages[0]})")
         return screen
+
+    def _logged_submissions(self, info: RoundInfo) -> list[SubmissionRecord]:
+        """The round's submissions from the logs, exactly those its header's digest covers; postponed
+        while the logs (read `confirmations` deep) show fewer or others (a lagging node, a reorg)."""
+        record = self.history.round(info.round_id, with_gas=False)
+        logged = record.submissions if record is not None else []
+        if len(logged) < info.submissions:
+            raise ScreeningPostponed(f"the chain's logs show {len(logged)} of {info.submissions} submissions "
+                                     f"so far (at {self.settings.confirmations} confirmations)")
+        assert record is not None
+        if record.digest(info.submissions) != info.submissions_digest:
+            raise ScreeningPostponed("the chain's logs and its round header disagree on the submissions "
+                                     "(a reorg under way?)")
+        return logged[:info.submissions]
 
     def screen_landed(self, round_id: int, timer: PhaseTimer | None = None) -> None:
         """Screen what has landed while the round is still open, so closing only screens the rest;

@@ -5,10 +5,11 @@ round and asks `organization_decision` or `participant_decision` what to do; the
 the contract's own checks, so a party never sends a transaction the contract must refuse, and a
 restarted party decides exactly as it would have before (nothing here depends on memory).
 
-Plain rounds: open, collect until the target or the deadline, close (screen, aggregate, finalize)
-or abort under the quorum. Secure rounds: join until the join deadline, submit masked updates
-until the submission deadline, reveal for the dropped until the reveal deadline, then unmask and
-finalize, or abort naming the phase that fell short.
+Plain rounds: open, collect until the target (once the round's collection window is over) or
+the deadline, close (screen, aggregate, finalize) or abort under the quorum. Secure rounds: join
+until the join deadline, submit masked updates until the submission deadline, reveal for the
+dropped until the reveal deadline, then unmask and finalize, or abort naming the phase that fell
+short.
 """
 
 from __future__ import annotations
@@ -75,9 +76,15 @@ def organization_decision(view: RoundView | None, target: int) -> Decision:
 
 
 def _plain_organization(view: RoundView, target: int) -> Decision:
+    """Collect until the target (once the collection window is over) or the deadline, as the
+    contract's closeSubmissions allows; the close lands in a later block than `view.block`."""
     info = view.info
-    if not (info.submissions >= target or view.block > info.deadline or info.submissions_closed):
+    collecting = not (view.block > info.deadline or info.submissions_closed)
+    if collecting and info.submissions < target:
         return Decision(Act.SCREEN, f"{info.submissions} of {target} updates, deadline block {info.deadline}")
+    if collecting and view.block < info.closable_at:
+        return Decision(Act.SCREEN, f"{info.submissions} of {target} updates; the collection window runs until "
+                                    f"block {info.closable_at}, so honest clients can still answer")
     if info.submissions < info.quorum:
         return Decision(Act.ABORT, f"{info.submissions} of {info.quorum} required updates")
     return Decision(Act.CLOSE)

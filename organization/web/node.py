@@ -151,6 +151,10 @@ class OrganizationNode(ServiceNode):
             if info.submissions < info.quorum:
                 raise UserError(f"round {info.round_id} has {info.submissions} of its {info.quorum} required "
                                 "updates: wait for more, or abort it")
+            block = self.organization().contract.block_number()
+            if not info.submissions_closed and block < info.closable_at and block <= info.deadline:
+                raise UserError(f"round {info.round_id} collects until block {info.closable_at} (its collection "
+                                f"window; now block {block}): honest clients may still answer")
             return self._start_close(info.round_id)
 
     def _start_close(self, round_id: int) -> Job:

@@ -55,7 +55,7 @@ def hostile_federation(home: Path, attack: str | None = None, *, attackers: int 
     train, test = small_data()
     settings = OrganizationSettings(task="2nn", quorum=quorum or honest, target=honest + attackers,
                                     deadline_blocks=200, plan=plan, strategy=strategy or StrategySpec(),
-                                    fetch_seconds=fetch_seconds)
+                                    fetch_seconds=fetch_seconds, window_blocks=0)  # tests close at once
     organization = Organization(contract, store, settings, test, log=lines.append)
     total = honest + (attackers if attack else 0)
     parts = partition(train.y, total, "iid", seed=0)

@@ -118,7 +118,8 @@ def test_submission_after_the_freeze_is_refused_and_finalize_covers_the_frozen_s
     round_id, _ = organization.open_round()
     for client in hostile.honest[:2]:
         client.participate(round_id)
-    organization.contract.close_submissions(round_id)  # what close_round does first
+    contract = organization.contract
+    contract.close_submissions(round_id, contract.recorded_digest(round_id))  # what close_round does first
     late = hostile.honest[2].participate(round_id)
     assert late.entry is None and "froze its submission set" in late.skipped
     with pytest.raises(SubmissionsClosed):
@@ -153,8 +154,9 @@ def test_verify_fails_a_malformed_result_with_a_reason_and_checks_the_others(tmp
     base_cid = organization.contract.round(bad).base_cid
     forged = encode_artifact(initial_state("2nn"), model_metadata(
         "2nn", bad, 900, base_cid, {"strategy": "fedavg", "strategy.bogus": 1.0}))
-    organization.contract.close_submissions(bad)
-    organization.contract.finalize_round(bad, hostile.store.add_bytes(forged), [True, True, True])
+    organization.contract.close_submissions(bad, organization.contract.recorded_digest(bad))
+    organization.contract.finalize_round(bad, hostile.store.add_bytes(forged), [True, True, True],
+                                         organization.contract.recorded_digest(bad))
     results = {r: verify_round(organization.contract, hostile.store, r) for r in (good, bad)}
     assert results[good].ok
     assert not results[bad].ok and "does not take parameters ['bogus']" in results[bad].message

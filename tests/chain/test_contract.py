@@ -6,7 +6,7 @@ import pytest
 
 from chain import errors
 from chain.accounts import dev_account
-from chain.contract import ClientStatus, FederatedLearningContract, RoundState
+from chain.contract import EMPTY_SUBMISSIONS_DIGEST, ClientStatus, FederatedLearningContract, RoundState
 from chain.history import HistoryReader
 from tests.chain.conftest import fresh_cid, open_round
 
@@ -68,8 +68,8 @@ def test_remove_unknown_client_is_refused(organization) -> None:
     lambda c: c.allow_client(dev_account(5).address),
     lambda c: c.remove_client(dev_account(1).address),
     lambda c: c.open_round(fresh_cid(), c.block_number() + 10, 1, 100),
-    lambda c: c.close_submissions(1),
-    lambda c: c.finalize_round(1, fresh_cid(), []),
+    lambda c: c.close_submissions(1, c.recorded_digest(1)),
+    lambda c: c.finalize_round(1, fresh_cid(), [], c.recorded_digest(1)),
     lambda c: c.abort_round(1),
 ])
 def test_owner_only_functions_refuse_others(organization, clients, call) -> None:
@@ -98,10 +98,10 @@ def test_open_round_validation(organization) -> None:
         organization.open_round(fresh_cid(), organization.block_number() + 5, 0, 100)
     with pytest.raises(errors.InvalidMaxSamples):
         organization._sender.send(organization._functions.openRound(fresh_cid().digest, organization.block_number() + 5,
-                                                                     1, 0))
+                                                                     1, 0, 0))
     with pytest.raises(errors.InvalidCid):
         organization._sender.send(organization._functions.openRound(bytes(32), organization.block_number() + 5, 1,
-                                                                     100))
+                                                                     100, 0))
     open_round(organization)
     with pytest.raises(errors.RoundStillOpen, match="round 1 is still open"):
         open_round(organization)
@@ -112,10 +112,10 @@ def test_submissions_are_recorded_in_order(organization, clients) -> None:
     cids = [fresh_cid() for _ in clients]
     for client, cid, samples in zip(clients, cids, (10, 20, 30), strict=True):
         client.submit_update(round_id, cid, samples)
-    assert organization.submissions(round_id) == cids
-    assert organization.submissions(round_id, offset=1, limit=1) == cids[1:2]
-    assert organization.submissions(round_id, offset=5) == []
+    record = HistoryReader(organization).round(round_id)
+    assert record is not None and [s.cid for s in record.submissions] == cids  # the events keep the CIDs
     info = organization.round(round_id)
+    assert info.submissions_digest == record.digest() != EMPTY_SUBMISSIONS_DIGEST  # and the header their digest
     assert (info.submissions, info.total_samples) == (3, 60)
     assert organization.client_info(clients[0].account.address).last_round == round_id
 
@@ -144,7 +144,7 @@ def test_finalize_round(organization, clients) -> None:
     for client in clients:
         client.submit_update(round_id, fresh_cid(), 10)
     result = fresh_cid()
-    organization.finalize_round(round_id, result, [True, False, True])
+    organization.finalize_round(round_id, result, [True, False, True], organization.recorded_digest(round_id))
     info = organization.round(round_id)
     assert (info.state, info.result_cid) == (RoundState.FINALIZED, result)
     (record,) = HistoryReader(organization).rounds()
@@ -152,21 +152,23 @@ def test_finalize_round(organization, clients) -> None:
     with pytest.raises(errors.RoundNotOpen, match="already finalized"):
         clients[0].submit_update(round_id, fresh_cid(), 10)  # a late comer
     with pytest.raises(errors.RoundNotOpen):
-        organization.finalize_round(round_id, fresh_cid(), [True, True, True])
+        organization.finalize_round(round_id, fresh_cid(), [True, True, True], organization.recorded_digest(round_id))
 
 
 def test_finalize_refusals(organization, clients) -> None:
     round_id = open_round(organization, quorum=2)
     clients[0].submit_update(round_id, fresh_cid(), 10)
     with pytest.raises(errors.QuorumNotMet, match="1 submissions, fewer than its quorum of 2"):
-        organization.finalize_round(round_id, fresh_cid(), [True])
+        organization.finalize_round(round_id, fresh_cid(), [True], organization.recorded_digest(round_id))
     clients[1].submit_update(round_id, fresh_cid(), 10)
+    digest = organization.recorded_digest(round_id)
+    finalize = organization._functions.finalizeRound
     with pytest.raises(errors.InvalidAcceptedSet):
-        organization._sender.send(organization._functions.finalizeRound(round_id, fresh_cid().digest, b""))
+        organization._sender.send(finalize(round_id, fresh_cid().digest, b"", digest))
     with pytest.raises(errors.InvalidAcceptedSet):  # a bit set past the last submission
-        organization._sender.send(organization._functions.finalizeRound(round_id, fresh_cid().digest, b"\x07"))
+        organization._sender.send(finalize(round_id, fresh_cid().digest, b"\x07", digest))
     with pytest.raises(errors.InvalidCid):
-        organization._sender.send(organization._functions.finalizeRound(round_id, bytes(32), b"\x03"))
+        organization._sender.send(finalize(round_id, bytes(32), b"\x03", digest))
 
 
 def test_abort_round_then_open_next(organization, clients) -> None:

@@ -27,7 +27,7 @@ def test_lifecycle_on_ganache(ganache: GanacheChain, tmp_path) -> None:
     for client, cid, samples in zip(clients, updates, (100, 200, 300), strict=True):
         client.submit_update(round_id, cid, samples)
     result = fresh_cid()
-    organization.finalize_round(round_id, result, [True, True, False])
+    organization.finalize_round(round_id, result, [True, True, False], organization.recorded_digest(round_id))
     assert organization.round(round_id).state is RoundState.FINALIZED
 
     completed = subprocess.run(

@@ -35,14 +35,15 @@ def _gas(contract: FederatedLearningContract, result: TxResult) -> dict[str, int
 
 def _round_gas(organization, first, last) -> dict[str, dict[str, int]]:
     """Gas of each transaction of one round in which the first and the last client submit."""
-    round_id, opened = organization.open_round(fresh_cid(), organization.block_number() + 100, 2, MAX_SAMPLES)
-    return {
-        "openRound": _gas(organization, opened),
-        "submitUpdate (1st client)": _gas(first, first.submit_update(round_id, fresh_cid(), 100)),
-        "submitUpdate (500th client)": _gas(last, last.submit_update(round_id, fresh_cid(), 100)),
-        "closeSubmissions": _gas(organization, organization.close_submissions(round_id)),
-        "finalizeRound": _gas(organization, organization.finalize_round(round_id, fresh_cid(), [True, True])),
-    }
+    round_id, opened = organization.open_round(fresh_cid(), organization.block_number() + 100, 2, MAX_SAMPLES,
+                                               window=2)
+    gas = {"openRound": _gas(organization, opened),
+           "submitUpdate (1st client)": _gas(first, first.submit_update(round_id, fresh_cid(), 100)),
+           "submitUpdate (500th client)": _gas(last, last.submit_update(round_id, fresh_cid(), 100))}
+    digest = organization.recorded_digest(round_id)
+    gas["closeSubmissions"] = _gas(organization, organization.close_submissions(round_id, digest))
+    gas["finalizeRound"] = _gas(organization, organization.finalize_round(round_id, fresh_cid(), [True, True], digest))
+    return gas
 
 
 @pytest.fixture(scope="module")

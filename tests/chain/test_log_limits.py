@@ -38,8 +38,9 @@ def history() -> Iterator[FederatedLearningContract]:
             for index in CLIENTS:
                 organization.with_account(dev_account(index)).submit_update(round_id, fresh_cid(), 10 * index)
             if round_id < 3:
-                organization.close_submissions(round_id)
-                organization.finalize_round(round_id, fresh_cid(), [True, round_id == 1, True, True])
+                organization.close_submissions(round_id, organization.recorded_digest(round_id))
+                organization.finalize_round(round_id, fresh_cid(), [True, round_id == 1, True, True],
+                                            organization.recorded_digest(round_id))
             chain.mine_blocks(15)
         yield organization
     finally:

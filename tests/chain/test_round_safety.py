@@ -61,7 +61,7 @@ def test_round_totals_cannot_overflow_even_at_the_widest_cap(organization, clien
     for client in clients:
         client.submit_update(round_id, fresh_cid(), UINT32_MAX)
     assert organization.round(round_id).total_samples == 3 * UINT32_MAX
-    organization.finalize_round(round_id, fresh_cid(), [True, True, True])
+    organization.finalize_round(round_id, fresh_cid(), [True, True, True], organization.recorded_digest(round_id))
 
 
 def test_zero_cap_is_refused_before_sending(organization) -> None:
@@ -80,7 +80,7 @@ def test_close_submissions_freezes_the_set(organization, clients) -> None:
     round_id = open_round(organization, quorum=2)
     clients[0].submit_update(round_id, fresh_cid(), 10)
     clients[1].submit_update(round_id, fresh_cid(), 10)
-    result = organization.close_submissions(round_id)
+    result = organization.close_submissions(round_id, organization.recorded_digest(round_id))
     (event,) = organization.web3_contract.events.SubmissionsFrozen().process_receipt(result.receipt)
     assert (event["args"]["roundId"], event["args"]["submissions"]) == (round_id, 2)
     info = organization.round(round_id)
@@ -89,21 +89,21 @@ def test_close_submissions_freezes_the_set(organization, clients) -> None:
     with pytest.raises(errors.SubmissionsClosed, match=f"round {round_id} no longer takes submissions"):
         clients[2].submit_update(round_id, fresh_cid(), 10)
     with pytest.raises(errors.SubmissionsClosed):
-        organization.close_submissions(round_id)
+        organization.close_submissions(round_id, organization.recorded_digest(round_id))
     with pytest.raises(errors.InvalidAcceptedSet):  # a bit for the refused late comer
-        organization.finalize_round(round_id, fresh_cid(), [True, True, True])
-    organization.finalize_round(round_id, fresh_cid(), [True, False])
+        organization.finalize_round(round_id, fresh_cid(), [True, True, True], organization.recorded_digest(round_id))
+    organization.finalize_round(round_id, fresh_cid(), [True, False], organization.recorded_digest(round_id))
     assert organization.round(round_id).state is RoundState.FINALIZED
 
 
 def test_frozen_round_can_be_aborted_and_the_next_round_takes_submissions(organization, clients) -> None:
     round_id = open_round(organization, quorum=3)
     clients[0].submit_update(round_id, fresh_cid(), 10)
-    organization.close_submissions(round_id)
+    organization.close_submissions(round_id, organization.recorded_digest(round_id))
     organization.abort_round(round_id)
     assert organization.round(round_id).state is RoundState.ABORTED
     with pytest.raises(errors.RoundNotOpen, match="aborted"):
-        organization.close_submissions(round_id)
+        organization.close_submissions(round_id, organization.recorded_digest(round_id))
     next_id = open_round(organization)
     assert organization.round(next_id).submissions_closed is False
     clients[1].submit_update(next_id, fresh_cid(), 10)
@@ -111,7 +111,7 @@ def test_frozen_round_can_be_aborted_and_the_next_round_takes_submissions(organi
 
 def test_close_submissions_of_a_round_never_opened_is_refused(organization) -> None:
     with pytest.raises(errors.RoundNotOpen, match="never opened"):
-        organization.close_submissions(1)
+        organization.close_submissions(1, organization.recorded_digest(1))
 
 
 # ---------------------------------------------------------------- blocks and registration keys

@@ -53,7 +53,7 @@ def finalized_round(ganache: GanacheChain, tmp_path_factory: pytest.TempPathFact
     contract = deploy(ganache, dev_account(0), DeploymentBook(home / "deployments.json"), reset=True,
                       log=lambda _: None)
     train, test = load_mnist()
-    settings = OrganizationSettings(task="2nn", quorum=2, target=2, deadline_blocks=50,
+    settings = OrganizationSettings(task="2nn", quorum=2, target=2, deadline_blocks=50, window_blocks=0,
                                     plan=TrainingPlan(epochs=1, batch_size=10, lr=0.1))
     organization = Organization(contract, store, settings, test.subset(np.arange(200)), log=lambda _: None)
     clients = []

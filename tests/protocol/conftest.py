@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from chain.accounts import dev_account
-from chain.backends import EmbeddedChain
+from chain.backends import Chain, EmbeddedChain
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
 from client.service import Client, ClientSettings
@@ -34,19 +34,23 @@ def small_data() -> tuple[Dataset, Dataset]:
 
 @dataclass
 class Federation:
-    chain: EmbeddedChain
+    chain: Chain
     store: EmbeddedStore
     organization: Organization
     clients: list[Client]
 
 
 def build_federation(home: Path, *, quorum: int = 3, target: int = 3, deadline_blocks: int = 50,
-                     client_settings: ClientSettings | None = None, plan: TrainingPlan | None = None) -> Federation:
-    chain = EmbeddedChain()
+                     client_settings: ClientSettings | None = None, plan: TrainingPlan | None = None,
+                     window_blocks: int = 0, chain: Chain | None = None) -> Federation:
+    """Rounds without a collection window by default: tests close as soon as the updates are in;
+    the in-process EVM unless another `chain` is given."""
+    chain = chain or EmbeddedChain()
     store = EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     train, test = small_data()
     settings = OrganizationSettings(task="2nn", quorum=quorum, target=target, deadline_blocks=deadline_blocks,
+                                    window_blocks=window_blocks,
                                     plan=plan or TrainingPlan(epochs=2, batch_size=10, lr=0.1))
     organization = Organization(contract, store, settings, test, log=lambda _: None)
     parts = partition(train.y, 3, "iid", seed=0)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from chain.contract import EMPTY_SUBMISSIONS_DIGEST, RoundInfo, RoundKind, RoundState, SecureDeadlines, SecurePhases
 from chain.contract import ParticipantStatus as P
-from chain.contract import RoundInfo, RoundState, SecureDeadlines, SecurePhases
 from client.driver import ParticipantDriver
 from organization.driver import RoundDriver
 from protocol.engine import Act, RoundView, organization_decision, participant_decision
@@ -20,13 +20,15 @@ JOIN, SUBMIT, REVEAL = 10, 20, 30
 
 
 def plain(block: int, submissions: int = 0, quorum: int = 2, deadline: int = 50, closed: bool = False,
-          state: RoundState = RoundState.OPEN) -> RoundView:
-    info = RoundInfo(1, state, None, None, deadline, quorum, submissions, 0, 100, closed, 0)
+          state: RoundState = RoundState.OPEN, window: int = 0) -> RoundView:
+    info = RoundInfo(1, state, None, None, deadline, quorum, submissions, 0, 100, closed, 0, RoundKind.PLAIN,
+                     window, EMPTY_SUBMISSIONS_DIGEST)
     return RoundView(info, block, None)
 
 
 def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0, quorum: int = 3) -> RoundView:
-    info = RoundInfo(1, RoundState.OPEN, None, None, 0, quorum, submissions, 0, 100, False, 0)
+    info = RoundInfo(1, RoundState.OPEN, None, None, 0, quorum, submissions, 0, 100, False, 0, RoundKind.SECURE, 0,
+                     EMPTY_SUBMISSIONS_DIGEST)
     return RoundView(info, block, SecurePhases(SecureDeadlines(JOIN, SUBMIT, REVEAL), joined, revealed))
 
 
@@ -36,6 +38,9 @@ def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0,
     (plain(5, state=RoundState.ABORTED), 3, Act.OPEN, ""),
     (plain(5, submissions=1), 3, Act.SCREEN, "1 of 3 updates"),
     (plain(5, submissions=3), 3, Act.CLOSE, ""),  # the target closes early
+    (plain(5, submissions=3, window=8), 3, Act.SCREEN, "collection window runs until block 8"),  # not this early
+    (plain(8, submissions=3, window=8), 3, Act.CLOSE, ""),  # the window is over
+    (plain(51, submissions=2, window=80), 3, Act.CLOSE, ""),  # the deadline ends a window reaching past it
     (plain(51, submissions=2), 3, Act.CLOSE, ""),  # the deadline passed with the quorum
     (plain(51, submissions=1), 3, Act.ABORT, "1 of 2 required updates"),
     (plain(50, submissions=1), 3, Act.SCREEN, ""),  # the deadline block itself still collects

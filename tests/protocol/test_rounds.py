@@ -120,7 +120,8 @@ def test_verify_fails_for_a_result_that_is_not_the_aggregate(federation: Federat
                              model_metadata("2nn", round_id, 900, organization.contract.round(round_id).base_cid,
                                             {"strategy": "fedavg"}))
     forged_cid = federation.store.add_bytes(forged)
-    organization.contract.finalize_round(round_id, forged_cid, [True, True, True])
+    organization.contract.finalize_round(round_id, forged_cid, [True, True, True],
+                                         organization.contract.recorded_digest(round_id))
     verification = verify_round(organization.contract, federation.store, round_id)
     assert not verification.ok
     assert f"round {round_id}" in verification.message and str(forged_cid) in verification.message

@@ -89,7 +89,7 @@ def test_a_history_in_the_format_before_tasks_still_verifies(tmp_path: Path) -> 
     for client in federation.clients[:2]:
         assert client.participate(round_id).entry is not None
     contract = federation.organization.contract
-    contract.close_submissions(round_id)
+    contract.close_submissions(round_id, contract.recorded_digest(round_id))
     base = decode_artifact(federation.store.get(base_cid))
     record = federation.organization.history.round(round_id)
     accepted = [(s.client, decode_artifact(federation.store.get(s.cid))) for s in record.submissions]
@@ -97,6 +97,7 @@ def test_a_history_in_the_format_before_tasks_still_verifies(tmp_path: Path) -> 
     strategy = StrategySpec()
     aggregate = aggregate_state(base, accepted, strategy)
     result = result_file(base, base_cid, round_id, aggregate, accepted, strategy, PLAN.to_extra())
-    contract.finalize_round(round_id, federation.store.add_bytes(result), [True, True])
+    contract.finalize_round(round_id, federation.store.add_bytes(result), [True, True],
+                            contract.recorded_digest(round_id))
     check = verify_round(contract, federation.store, round_id)
     assert check.ok, check.message

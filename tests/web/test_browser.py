@@ -38,7 +38,8 @@ def _start(role: str, ganache: GanacheChain, home: Path, *extra: str) -> tuple[S
 @pytest.fixture
 def apps(ganache: GanacheChain, tmp_path: Path) -> Iterator[dict[str, str]]:
     started = {
-        "organization": _start("organization", ganache, tmp_path, "--model", "2nn", "--quorum", "2"),
+        "organization": _start("organization", ganache, tmp_path, "--model", "2nn", "--quorum", "2",
+                               "--window-blocks", "0"),
         "client1": _start("client", ganache, tmp_path, "--account", "1", "--num-partitions", "8"),
         "client2": _start("client", ganache, tmp_path, "--account", "2", "--num-partitions", "8"),
     }

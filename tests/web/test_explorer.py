@@ -37,7 +37,8 @@ class Round:
         self.store = EmbeddedStore(home / "ipfs")
         train, test = load_mnist("mnist-5k", None)
         self.node = OrganizationNode(ChainLink(lambda: self.chain, lambda _: book, dev_account(0)), self.store,
-                                     OrganizationSettings(task="2nn", quorum=2, target=2), test.subset(np.arange(200)),
+                                     OrganizationSettings(task="2nn", quorum=2, target=2, window_blocks=0),
+                                     test.subset(np.arange(200)),
                                      home / "organization", log=lambda _: None)
         self.app = organization_app(self.node, PORT)
         self.web = self.app.test_client()
@@ -193,7 +194,7 @@ def test_clients_can_be_allowed_and_removed_and_registration_switched(finished: 
 
 
 def test_manual_mode_mines_blocks_so_deadlines_pass_and_says_overdue(finished: Round) -> None:
-    finished.node.organization().settings = OrganizationSettings(task="2nn", quorum=2, target=2)
+    finished.node.organization().settings = OrganizationSettings(task="2nn", quorum=2, target=2, window_blocks=0)
     assert finished.post("/api/rounds", {"quorum": 2, "deadline_blocks": 3}).status_code == 201
     contract = finished.node.link.require_contract()
     opened = contract.round_count()

@@ -1,0 +1,70 @@
+"""Reorgs on Anvil: the history reader notices them by block hash and drops what it cached past
+them; a confirmation depth keeps it to blocks that deep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chain.accounts import dev_account
+from chain.backends import GanacheChain, anvil_executable, free_port, start_anvil
+from chain.contract import FederatedLearningContract, RoundState
+from chain.deployments import DeploymentBook
+from chain.history import HistoryReader
+from chain.migrate import deploy
+from tests.chain.conftest import fresh_cid
+from tests.chain.reorg import reorg
+from tests.support import require_component
+
+
+@pytest.fixture
+def organization() -> Iterator[FederatedLearningContract]:
+    require_component(anvil_executable() is not None, "Anvil", "run ./setup.sh to install @foundry-rs/anvil")
+    node = start_anvil(free_port(), None)
+    try:
+        yield deploy(GanacheChain(node.url), dev_account(0), DeploymentBook(None), log=lambda _: None)
+    finally:
+        node.stop()
+
+
+def test_the_history_reader_drops_what_a_reorg_replaced(organization: FederatedLearningContract) -> None:
+    clients = [organization.with_account(dev_account(index)) for index in (1, 2, 3)]
+    for client in clients[:2]:
+        client.register()
+    round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + 50, 1, 100)
+    for client in clients[:2]:
+        client.submit_update(round_id, fresh_cid(), 10)
+    digest = organization.recorded_digest(round_id)
+    organization.close_submissions(round_id, digest)
+    organization.finalize_round(round_id, fresh_cid(), [True, True], digest)
+    clients[2].register()
+    reader = HistoryReader(organization)
+    assert reader.round(round_id).state is RoundState.FINALIZED  # cached from here on
+    assert len(reader.clients()) == 3
+
+    # the last four blocks (second submission, close, finalize, third registration) are replaced by
+    # blocks holding only the close: the finalize and the registration are gone, a submission too
+    reorg(organization.chain.web3, 4, lambda mined: [mined[1]])
+    assert organization.round(round_id).state is RoundState.OPEN
+    record = reader.round(round_id)
+    assert reader.reorgs_noticed == 1
+    assert record is not None and record.state is RoundState.OPEN and len(record.submissions) == 1
+    assert reader.clients() == [clients[0].account.address, clients[1].account.address]
+    assert reader.round(round_id) is not None and reader.reorgs_noticed == 1  # nothing more to drop
+
+
+def test_a_confirmation_depth_reads_only_blocks_that_deep(organization: FederatedLearningContract) -> None:
+    client = organization.with_account(dev_account(1))
+    client.register()
+    round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + 50, 1, 100)
+    client.submit_update(round_id, fresh_cid(), 10)
+    deep = HistoryReader(organization, confirmations=2)  # registration, open, submission: 3, 2 and 1 deep
+    assert deep.round(round_id) is None and deep.clients() == [client.account.address]
+    organization.chain.mine_blocks(1)
+    confirmed = deep.round(round_id)
+    assert confirmed is not None and confirmed.submissions == []
+    organization.chain.mine_blocks(1)
+    assert len(deep.round(round_id).submissions) == 1
+    with pytest.raises(ValueError, match="0 or more"):
+        HistoryReader(organization, confirmations=-1)
