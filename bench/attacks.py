@@ -11,6 +11,7 @@ influence bounds loses nothing against the same run without them (today's rule b
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -130,7 +131,8 @@ def attack_run(settings: SuiteSettings, run: dict[str, Any]) -> dict[str, Any]:
         accuracies.append(evaluate(model_from_state("2nn", federation.state), test).accuracy)
     rejected = [sorted(r) for r in federation.rejections]
     return {**run, "attackers": hostile, "accuracy": accuracies, "rejected": rejected,
-            "reasons": sorted({reason.split(":")[0] for r in federation.rejections for reason in r.values()}),
+            "reasons": sorted({re.sub(r"\d[\d.e+-]*", "#", reason) for r in federation.rejections
+                               for reason in r.values()}),
             "wall_seconds": round(time.perf_counter() - started, 1)}
 
 
