@@ -237,7 +237,18 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
     produced = (f" Runs produced by {'; '.join(f'`{c}`' for c in commands)}, load average (1 min) "
                 f"{min(loads)}-{max(loads)} on 2 cores." if commands and loads else "")
     return "\n\n".join([intro, table(headers, rows), table(["target", "result", "verdict"], verdicts(data)),
-                        f"{len(data['runs'])} runs, {seconds(wall)} in all.{produced}"])
+                        f"{len(data['runs'])} runs, {seconds(wall)} in all.{produced}", MAJORITY])
+
+
+MAJORITY = (
+    "**What open registration cannot prevent: an attacker majority.** Every bound here is relative to "
+    "a median (of norms, of claims, of Fisher sections) and every robust rule assumes fewer hostile "
+    "clients than honest ones (Krum and trimmed mean need f < n/2 and more): when sybils are most of "
+    "a round (e.g. 3 of 5 sign-flipping at 0.49 x the base norm), their updates *are* the median, "
+    "pass screening and are clipped to their own scale, and no rule tells them apart. A federation "
+    "that cannot rule that out must not run with open registration: use the allow-list "
+    "(`run.py deploy --registration allow-list`, `run.py clients allow ADDR`), which refuses "
+    "unknown accounts before they can submit (tests/adversarial/test_influence.py).")
 
 
 def headline(data: dict[str, Any]) -> list[list[str]]:

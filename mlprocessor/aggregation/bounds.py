@@ -52,10 +52,15 @@ def clip_updates(updates: Sequence[ClientUpdate], limit: float) -> list[ClientUp
     return [replace(u, delta=scaled_to(u.delta, limit)) for u in updates]
 
 
-def cap_claims(updates: Sequence[ClientUpdate], cap: float) -> list[ClientUpdate]:
+def capped_claims(counts: Sequence[int], cap: float) -> list[int]:
     """Each sample count lowered to at most `cap` x the median claim (integer, rounded down)."""
-    limit = int(cap * float(np.median([u.sample_count for u in updates])))
-    return [replace(u, sample_count=max(1, min(u.sample_count, limit))) for u in updates]
+    limit = int(cap * float(np.median(counts)))
+    return [max(1, min(n, limit)) for n in counts]
+
+
+def cap_claims(updates: Sequence[ClientUpdate], cap: float) -> list[ClientUpdate]:
+    counts = capped_claims([u.sample_count for u in updates], cap)
+    return [replace(u, sample_count=n) for u, n in zip(updates, counts, strict=True)]
 
 
 def bound_fishers(fishers: Sequence[Mapping[str, np.ndarray]], factor: float) -> list[StateDict]:
