@@ -10,7 +10,10 @@ published screening rules, other clients' on-chain submissions).
 - `scale`: its honestly trained update times 100 (a large-norm update);
 - `sign-flip`: the negative of its honestly trained update;
 - `free-ride`: trains nothing and re-submits another client's update CID of this round;
-- `fisher-poison`: an honest update with a Fisher section of -1e4 (FedCurv rounds).
+- `zero-update`: trains nothing and submits an all-zero update with its real sample count (sybils
+  filling a round, or diluting the honest mean);
+- `fisher-poison`: an honest update with a Fisher section at the published per-entry maximum
+  (FedCurv rounds): the largest section screening lets through.
 """
 
 from __future__ import annotations
@@ -37,9 +40,8 @@ from protocol.artifacts import (
 )
 from protocol.plan import TrainingPlan
 
-ATTACKS = ("inflate-samples", "scale", "sign-flip", "free-ride", "fisher-poison")
+ATTACKS = ("inflate-samples", "scale", "sign-flip", "free-ride", "zero-update", "fisher-poison")
 SCALE_FACTOR = 100.0
-POISON_VALUE = -1e4
 BOUND_MARGIN = 0.95  # "just inside" the norm bound
 FREE_RIDE_WAIT_SECONDS = 120.0
 
@@ -79,7 +81,8 @@ class Adversary:
         if self.attack == "free-ride":
             return self._free_ride(participation)
         base = decode_artifact(self.client.store.get(info.base_cid))
-        delta = self._trained_delta(base, round_id)
+        delta = ({k: np.zeros_like(v) for k, v in base.tensors.items()} if self.attack == "zero-update"
+                 else self._trained_delta(base, round_id))
         samples, sections = len(self.client.data), None
         if self.attack == "scale":
             delta = {k: v * SCALE_FACTOR for k, v in delta.items()}
@@ -88,7 +91,7 @@ class Adversary:
         elif self.attack == "inflate-samples":
             samples, delta = info.max_samples, self._noise_inside_bound(base, round_id)
         elif self.attack == "fisher-poison":
-            sections = {FISHER: {k: np.full_like(v, POISON_VALUE) for k, v in delta.items()}}
+            sections = {FISHER: {k: np.full_like(v, self.rules.fisher_max) for k, v in delta.items()}}
         metadata = update_metadata(base.metadata.architecture, round_id, samples, info.base_cid)
         cid = self.client.store.add_bytes(encode_artifact(delta, metadata, sections))
         contract.submit_update(round_id, cid, samples)
@@ -106,15 +109,9 @@ class Adversary:
 
     def _noise_inside_bound(self, base: Artifact, round_id: int) -> StateDict:
         """Noise at the tightest published bound; its own honest norm stands in for the round's median."""
-        bounds = [b.limit for b in (base_norm_bound(l2_norm(base.tensors), self.rules),
-                                    history_norm_bound(published_median_norm(base.metadata), self.rules)) if b]
-        if self.rules.norm_factor is not None:
-            bounds.append(self.rules.norm_factor * l2_norm(self._trained_delta(base, round_id)))
-        target = BOUND_MARGIN * min(bounds)
-        rng = np.random.default_rng(self._seed(round_id))
-        noise = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in base.tensors.items()}
-        scale = target / l2_norm(noise)
-        return {k: (v * scale).astype(np.float32) for k, v in noise.items()}
+        own = l2_norm(self._trained_delta(base, round_id))
+        return noise_inside_bounds(base.tensors, published_median_norm(base.metadata), own, self.rules,
+                                   self._seed(round_id))
 
     def _free_ride(self, participation: Participation) -> Participation:
         """Wait for someone else's update in this round and submit its CID and sample count as ours."""
@@ -132,6 +129,20 @@ class Adversary:
             time.sleep(0.2)
         participation.skipped = "free-ride: nobody submitted an update to copy"
         return participation
+
+
+def noise_inside_bounds(base: StateDict, previous_median: float | None, own_norm: float,
+                        rules: ValidationConfig, seed: int) -> StateDict:
+    """Random noise with a norm just inside the tightest norm bound a client can compute: from the
+    base, the previous round's published median and (for the round's median) its own honest norm."""
+    bounds = [b.limit for b in (base_norm_bound(l2_norm(base), rules), history_norm_bound(previous_median, rules)) if b]
+    if rules.norm_factor is not None:
+        bounds.append(rules.norm_factor * own_norm)
+    target = BOUND_MARGIN * min(bounds)
+    rng = np.random.default_rng(seed)
+    noise = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in base.items()}
+    scale = target / l2_norm(noise)
+    return {k: (v * scale).astype(np.float32) for k, v in noise.items()}
 
 
 def make_hostile(clients: Sequence[Client], attackers: int, attack: str,

@@ -7,6 +7,8 @@ Each rule bounds what one hostile client can do, with something it does not cont
   Fisher is an expected squared gradient, so it cannot be negative; on our models it stays
   under 1);
 - duplicates: an update CID already submitted in the round counts once (the first time);
+- free-riding: an update that carries no training (all zeros, or the base model itself sent as
+  the change) is refused, so sybils cannot fill a round or dilute the honest mean with nothing;
 - norm: a fixed bound as in Sun et al. 2019 ("Can you really backdoor federated learning?"),
   anchored to the base model's norm and to the accepted norms of the previous round, which
   this round's submitters cannot move; plus this round's outliers against its median.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlprocessor.aggregation.base import ClientUpdate
+from mlprocessor.aggregation.bounds import l2_norm
 from mlprocessor.task_defaults import ScreeningDefaults
 
 TensorSpec = Mapping[str, tuple[tuple[int, ...], str]]
@@ -51,10 +54,6 @@ class Rejection:
 class ValidationReport:
     accepted: list[ClientUpdate] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
-
-
-def l2_norm(delta: Mapping[str, np.ndarray]) -> float:
-    return float(np.sqrt(sum(np.square(np.asarray(v, np.float64)).sum() for v in delta.values())))
 
 
 def structural_problem(update: ClientUpdate, spec: TensorSpec, config: ValidationConfig) -> str | None:
@@ -90,6 +89,15 @@ def fisher_problem(fisher: Mapping[str, np.ndarray], spec: TensorSpec, limit: fl
             return f"{what} {name} has negative values (min {float(value.min()):.4g}); a Fisher is non-negative"
         if value.size and float(value.max()) > limit:
             return f"{what} {name} has values up to {float(value.max()):.4g}, above the limit {limit:g}"
+    return None
+
+
+def free_ride_problem(delta: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray] | None) -> str | None:
+    """Why an update carries no training, or None: it changes nothing, or it is the base itself."""
+    if all(not np.any(value) for value in delta.values()):
+        return "free-riding: the update is all zeros (no training)"
+    if base is not None and all(np.array_equal(delta[k], base[k]) for k in base):
+        return "free-riding: the update is a copy of the base model, not a change to it (no training)"
     return None
 
 
@@ -129,9 +137,11 @@ def history_norm_bound(reference: float | None, config: ValidationConfig) -> Nor
 
 
 def update_problem(update: ClientUpdate, spec: TensorSpec, config: ValidationConfig,
-                   bound: NormBound | None, fisher: Mapping[str, np.ndarray] | None = None) -> str | None:
-    """Every rule that looks at one update alone; `fisher` only when FedCurv is on."""
-    problem = structural_problem(update, spec, config)
+                   bound: NormBound | None, fisher: Mapping[str, np.ndarray] | None = None,
+                   base: Mapping[str, np.ndarray] | None = None) -> str | None:
+    """Every rule that looks at one update alone; `fisher` only when FedCurv is on; `base` the
+    round's base model (to recognise it sent back as an update)."""
+    problem = structural_problem(update, spec, config) or free_ride_problem(update.delta, base)
     if problem is None and fisher is not None:
         problem = fisher_problem(fisher, spec, config.fisher_max)
     if problem is None and bound is not None:
@@ -166,17 +176,24 @@ def validate_updates(
     *,
     bound: NormBound | None = None,
     history: NormBound | None = None,
+    base: Mapping[str, np.ndarray] | None = None,
+    fishers: Sequence[Mapping[str, np.ndarray] | None] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> ValidationReport:
     """Split ``updates`` (submission order kept) into accepted and rejected-with-reason.
 
     ``spec`` is :func:`mlprocessor.models.tensor_spec` of the round's architecture; ``bound`` and
-    ``history`` come from :func:`base_norm_bound` and :func:`history_norm_bound`.
+    ``history`` come from :func:`base_norm_bound` and :func:`history_norm_bound`; ``base`` is the
+    round's base model; ``fishers`` the FedCurv sections (FedCurv rounds only); ``keys`` what
+    identifies a submission (its CID): a repeated key counts once.
     """
     config = config or ValidationConfig()
     problems: dict[int, str] = {}
     norms: dict[int, float] = {}
     for i, update in enumerate(updates):
-        problem = update_problem(update, spec, config, bound)
+        fisher = fishers[i] if fishers is not None else None
+        problem = ((duplicate_of(keys, i) if keys is not None else None)
+                   or update_problem(update, spec, config, bound, fisher, base))
         if problem is None:
             norms[i] = l2_norm(update.delta)
         else:

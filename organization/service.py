@@ -30,6 +30,7 @@ from chain.errors import SubmissionsDigestMismatch
 from chain.history import HistoryReader, SubmissionRecord
 from chain.transactions import TxResult
 from mlprocessor.aggregation import ClientUpdate
+from mlprocessor.aggregation.bounds import InfluenceBounds
 from mlprocessor.data import Dataset
 from mlprocessor.evaluation import evaluate
 from mlprocessor.task_registry import TaskMismatchError, TaskRef, get_task, task_for_file
@@ -90,6 +91,7 @@ class OrganizationSettings:
     max_samples: int = 10_000  # the most examples one update may claim (its FedAvg weight is capped by it)
     seed: int = 0
     validation: ValidationConfig | None = None  # None: the task's screening defaults
+    bounds: InfluenceBounds | None = field(default_factory=InfluenceBounds)  # None: as before the bounds existed
     fetch_seconds: float = 60.0  # one deadline for all the downloads of one screening pass
 
 
@@ -300,7 +302,7 @@ class Organization:
             return self._abort(outcome, f"{len(accepted)} of {info.submissions} updates passed screening; "
                                         f"{strategy.name} needs at least {needed}")
         with outcome.timer.phase("aggregation"):
-            aggregate = aggregate_state(screen.base, accepted, strategy)
+            aggregate = aggregate_state(screen.base, accepted, strategy, self.settings.bounds)
         extra = dict(self.plan_extra)
         if self.test_data is not None:
             with outcome.timer.phase("evaluation"):
@@ -475,7 +477,8 @@ class Organization:
             return Verdict(submission.client, reason=f"unusable file: {error}")
         fisher = artifact.section(FISHER) if screen.plan.fedcurv_lambda > 0 else None  # ignored when FedCurv is off
         update = ClientUpdate(artifact.tensors, artifact.metadata.sample_count, submission.client)
-        problem = update_problem(update, screen.spec, self._validation(info), screen.bound, fisher)
+        problem = update_problem(update, screen.spec, self._validation(info), screen.bound, fisher,
+                                 screen.base.tensors)
         if problem is not None:
             return Verdict(submission.client, reason=problem)
         self.store.pin(submission.cid)  # kept while surely at hand: the round may aggregate it, verifiers read it

@@ -11,11 +11,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from mlprocessor.aggregation import AggregationStrategy, strategy_from_name
+from mlprocessor.aggregation.bounds import InfluenceBounds
 from storage.model_file import ExtraValue
 
 _PLAN_PREFIX = "plan."
 _STRATEGY_KEY = "strategy"
 _STRATEGY_PREFIX = "strategy."
+_BOUNDS_PREFIX = "bounds."
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,20 @@ class StrategySpec:
         params = {key.removeprefix(_STRATEGY_PREFIX): value for key, value in extra.items()
                   if key.startswith(_STRATEGY_PREFIX)}
         return cls(str(extra[_STRATEGY_KEY]), params)
+
+
+def bounds_to_extra(bounds: InfluenceBounds | None) -> dict[str, ExtraValue]:
+    """The influence bounds a result was aggregated under, for `verify`; none: no keys (as before them)."""
+    return {} if bounds is None else {_BOUNDS_PREFIX + k: float(v) for k, v in sorted(asdict(bounds).items())}
+
+
+def bounds_from_extra(extra: Mapping[str, ExtraValue]) -> InfluenceBounds | None:
+    """The bounds a result records; None for results made before the bounds existed."""
+    known = {f.name for f in fields(InfluenceBounds)}
+    values = {key.removeprefix(_BOUNDS_PREFIX): value for key, value in extra.items()
+              if key.startswith(_BOUNDS_PREFIX)}
+    if not values:
+        return None
+    if set(values) != known or not all(isinstance(v, int | float) for v in values.values()):
+        raise ValueError(f"the result's influence bounds {sorted(values)} are not {sorted(known)} as numbers")
+    return InfluenceBounds(**{k: float(v) for k, v in values.items()})

@@ -1,7 +1,7 @@
 """Re-check a finalized round from the chain and IPFS alone: recompute the aggregate, compare CIDs.
 
-The base model, the accepted updates (in on-chain order) and the strategy named in the result
-file determine the result's tensors; metrics in its metadata are the organization's claims and
+The base model, the accepted updates (in on-chain order) and the strategy and influence bounds
+named in the result file determine the result's tensors; metrics in its metadata are the organization's claims and
 are carried over as published, and so are the reasons for rejected updates (`rejections`): the
 accepted set itself is on-chain. Any difference in the tensors changes the CID; a result that
 cannot be recomputed (unknown strategy or parameter, missing file) fails with the reason.
@@ -16,7 +16,7 @@ from chain.contract import FederatedLearningContract, RoundState
 from chain.history import HistoryReader
 from protocol.aggregate import aggregate_state, result_file
 from protocol.artifacts import decode_artifact, expect_update_for
-from protocol.plan import StrategySpec
+from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.secure.public_round import read_secure_round
 from protocol.secure.verification import verify_secure_round
 from storage.hashing import cid_of_bytes
@@ -58,7 +58,7 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
             accepted.append((submission.client, update))
         published = decode_artifact(store.get(info.result_cid), spec)
         strategy = StrategySpec.from_extra(published.metadata.extra)
-        aggregate = aggregate_state(base, accepted, strategy)
+        aggregate = aggregate_state(base, accepted, strategy, bounds_from_extra(published.metadata.extra))
         recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, aggregate, accepted, strategy,
                                               published.metadata.extra))
     except (StorageError, ModelFileError, ValueError, TypeError, KeyError) as error:  # a malformed result fails

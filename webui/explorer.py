@@ -9,7 +9,7 @@ view is served again, marked `stale`, so a page keeps its data through an outage
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,13 +20,14 @@ from web3.exceptions import TransactionNotFound
 
 from chain.contract import ClientStatus, FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
+from mlprocessor.aggregation.bounds import capped_claims
 from mlprocessor.task_registry import TaskMismatchError, TaskRef, get_task
 from protocol.artifacts import Artifact, decode_artifact, max_update_bytes
-from protocol.plan import StrategySpec
+from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.rejections import published_rejections
 from protocol.secure.aggregate import SECURE_MARKER
 from storage.cid import Cid, as_cid
-from storage.model_file import ModelFileError, ModelMetadata
+from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
 from storage.store import ContentTooLargeError, StorageError
 from webui.errors import unreachable
 from webui.link import ChainLink
@@ -227,7 +228,7 @@ class Explorer:
             detail["task"] = self._round_task(record)
             reasons = self.rejection_reasons(record)
             secure = SECURE_MARKER in extra  # masked updates: nobody knows an update's share
-            shares = {} if secure else self._weight_shares(record, strategy)
+            shares = {} if secure else self._weight_shares(record, strategy, extra)
             detail["secure"] = secure
             analysis, problem = self._analysis(record)
             detail["analysis_problem"] = problem
@@ -241,14 +242,17 @@ class Explorer:
         return self.remembered(f"round {round_id}", compute)
 
     @staticmethod
-    def _weight_shares(record: RoundRecord, strategy: StrategySpec | None) -> dict[int, float]:
+    def _weight_shares(record: RoundRecord, strategy: StrategySpec | None,
+                       extra: Mapping[str, ExtraValue]) -> dict[int, float]:
         """Each accepted update's share of the aggregate, as the round's rule weighs it (none for
-        rules that weigh no single update)."""
+        rules that weigh no single update), after the claim cap of the round's influence bounds."""
         accepted = record.accepted
         if strategy is None or not accepted:
             return {}
+        claims = [s.samples for s in accepted]
         try:
-            weights = strategy.build().weights([s.samples for s in accepted])
+            bounds = bounds_from_extra(extra)
+            weights = strategy.build().weights(capped_claims(claims, bounds.weight_cap) if bounds else claims)
         except ValueError:
             return {}
         return {} if weights is None else {s.index: w for s, w in zip(accepted, weights, strict=True)}

@@ -8,7 +8,6 @@ import pytest
 
 from chain.contract import RoundState
 from chain.errors import SubmissionsClosed, TooManySamples
-from client.service import ClientSettings
 from mlprocessor.models import initial_state, parameter_count
 from mlprocessor.task_registry import get_task
 from protocol.artifacts import (
@@ -39,39 +38,6 @@ def test_overflowing_sample_count_is_refused_and_the_round_goes_on(tmp_path) -> 
         assert client.participate(round_id).entry is not None  # later submissions still go through
     outcome = hostile.organization.close_round(round_id)
     assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True, True]
-
-
-def test_inflated_sample_claim_weighs_at_most_twice_the_median(tmp_path) -> None:
-    hostile = hostile_federation(tmp_path, "inflate-samples")
-    round_id, outcome = hostile.round()
-    assert outcome.state is RoundState.FINALIZED
-    record = hostile.organization.history.round(round_id)
-    assert [s.samples for s in record.submissions] == [300, 300, 300, 10_000]  # the round's declared maximum
-    store = hostile.store
-    base = decode_artifact(store.get(record.base_cid)).tensors
-    deltas = [decode_artifact(store.get(s.cid)).tensors for s in record.submissions]
-    weights = [300, 300, 300, 600]  # 10,000 capped at 2 x the median claim
-    result = decode_artifact(store.get(outcome.result_cid)).tensors
-    for name in base:
-        mean = sum(w * d[name].astype(np.float64) for w, d in zip(weights, deltas, strict=True)) / sum(weights)
-        np.testing.assert_allclose(result[name], base[name] + mean, atol=1e-6)
-    assert verify_round(hostile.organization.contract, store, round_id).ok
-    _, second = hostile.round()
-    assert second.accepted == [True] * 4
-    assert second.accuracy is not None and second.accuracy > 0.5  # 10% when the claim counted in full
-
-
-def test_negative_fisher_is_rejected_and_the_next_round_trains(tmp_path) -> None:
-    hostile = hostile_federation(tmp_path, "fisher-poison", plan=FEDCURV,
-                                 client_settings=ClientSettings(fisher_samples=50))
-    _, first = hostile.round()
-    assert first.accepted == [True, True, True, False]
-    assert "Fisher section" in first.rejections[3] and "negative" in first.rejections[3]
-    round_id, _ = hostile.organization.open_round()
-    for client in hostile.honest:  # the sums they train against are usable: no NaN, no crash
-        participation = client.participate(round_id)
-        assert participation.entry is not None and np.isfinite(participation.entry.train_loss)
-    assert hostile.organization.close_round(round_id).state is RoundState.FINALIZED
 
 
 def test_fisher_sections_are_ignored_when_fedcurv_is_off(tmp_path) -> None:

@@ -90,3 +90,14 @@ def test_fisher_sections_are_checked(value: float, words: str) -> None:
 def test_duplicates_name_the_first_submission() -> None:
     cids = ["QmA", "QmB", "QmA", "QmA"]
     assert [duplicate_of(cids, i) for i in range(4)] == [None, None, "duplicate of update 0", "duplicate of update 0"]
+
+
+def test_updates_without_training_are_rejected_as_free_riding_for_any_tensor_spec() -> None:
+    base = {"w": np.full((2, 3), 0.5, np.float32), "b": np.full(3, -0.25, np.float32)}
+    copy = ClientUpdate({k: v.copy() for k, v in base.items()}, 10)
+    zero = _update(0.0)
+    config = ValidationConfig(base_norm_fraction=None)
+    report = validate_updates([_update(0.01), zero, copy, _update(0.012)], SPEC, config, base=base)
+    assert [r.index for r in report.rejected] == [1, 2]
+    assert report.rejected[0].reason == "free-riding: the update is all zeros (no training)"
+    assert report.rejected[1].reason.startswith("free-riding: the update is a copy of the base model")

@@ -1,0 +1,89 @@
+"""Influence bounds: what any one accepted update can do to a round, whatever rule combines them.
+
+Screening rejects what is implausible; these bounds cap what is plausible, so an update just inside
+the screening limits still moves the model no more than a typical one:
+
+- norm clipping (Sun et al. 2019, "Can you really backdoor federated learning?"; Flower's
+  fixed-clipping strategy wrapper): each delta is scaled down to at most `clip` times the
+  smaller of this round's and the previous round's median accepted norm. A minority cannot move
+  a median outside the honest range, and the previous round's is fixed before anyone submits;
+  the current one follows the plan's local steps (E=1 and E=5 updates differ fivefold);
+- claim capping: each sample count weighs at most `weight_cap` times the round's median claim
+  (the breakdown-point argument of Yin et al. 2018), so claiming the maximum buys nothing;
+- Fisher bounding (FedCurv, Shoham et al. 2019): each client's Fisher section is scaled down to at
+  most `fisher` times the round's median section norm, so one section at the per-entry maximum
+  cannot pin every other client to its parameters.
+
+Pure, deterministic float64 math: `verify` recomputes it from the files and the rule's factors
+recorded in the result (`bounds.*`); results without them were made before the bounds existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mlprocessor.aggregation.base import ClientUpdate
+from mlprocessor.specs import StateDict
+
+
+def l2_norm(delta: Mapping[str, np.ndarray]) -> float:
+    return float(np.sqrt(sum(np.square(np.asarray(v, np.float64)).sum() for v in delta.values())))
+
+
+def clip_limit(norms: Sequence[float], previous_median: float | None, factor: float) -> float:
+    """`factor` x min(median of `norms`, the previous round's accepted median when published)."""
+    reference = float(np.median(np.asarray(norms, np.float64)))
+    if previous_median is not None and previous_median > 0:
+        reference = min(reference, previous_median)
+    return factor * reference
+
+
+def scaled_to(tensors: Mapping[str, np.ndarray], limit: float) -> dict[str, np.ndarray]:
+    """`tensors` scaled down (float64) so that their joint L2 norm is at most `limit`."""
+    norm = l2_norm(tensors)
+    scale = limit / norm if norm > limit else 1.0
+    return {k: np.asarray(v, np.float64) * scale for k, v in tensors.items()}
+
+
+def clip_updates(updates: Sequence[ClientUpdate], limit: float) -> list[ClientUpdate]:
+    return [replace(u, delta=scaled_to(u.delta, limit)) for u in updates]
+
+
+def capped_claims(counts: Sequence[int], cap: float) -> list[int]:
+    """Each sample count lowered to at most `cap` x the median claim (integer, rounded down)."""
+    limit = int(cap * float(np.median(counts)))
+    return [max(1, min(n, limit)) for n in counts]
+
+
+def cap_claims(updates: Sequence[ClientUpdate], cap: float) -> list[ClientUpdate]:
+    counts = capped_claims([u.sample_count for u in updates], cap)
+    return [replace(u, sample_count=n) for u, n in zip(updates, counts, strict=True)]
+
+
+def bound_fishers(fishers: Sequence[Mapping[str, np.ndarray]], factor: float) -> list[StateDict]:
+    """Each Fisher section scaled down to at most `factor` x the median section norm."""
+    limit = factor * float(np.median([l2_norm(f) for f in fishers]))
+    return [{k: v.astype(np.float32) for k, v in scaled_to(f, limit).items()} for f in fishers]
+
+
+@dataclass(frozen=True)
+class InfluenceBounds:
+    """The factors of the three bounds; each must be at least 1 (the median update is never touched)."""
+
+    clip: float = 2.0
+    weight_cap: float = 1.0
+    fisher: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not min(self.clip, self.weight_cap, self.fisher) >= 1:
+            raise ValueError(f"influence bounds must be at least 1 x the median, got {self}")
+
+    def apply(self, updates: Sequence[ClientUpdate], previous_median: float | None) -> list[ClientUpdate]:
+        """The updates as the rule sees them: clipped deltas, capped claims."""
+        if not updates:
+            return []
+        limit = clip_limit([l2_norm(u.delta) for u in updates], previous_median, self.clip)
+        return cap_claims(clip_updates(updates, limit), self.weight_cap)
