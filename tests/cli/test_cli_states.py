@@ -19,7 +19,7 @@ from chain.deployments import DeploymentBook
 from chain.migrate import deploy
 from chain.paths import REPO_ROOT
 from tests.processes import Service
-from tests.support import free_port
+from tests.support import free_port, run_main
 
 
 def run_py(*args: str) -> subprocess.CompletedProcess[str]:
@@ -36,22 +36,23 @@ def empty_contract(ganache: GanacheChain, tmp_path_factory: pytest.TempPathFacto
 
 
 def test_history_and_verify_of_a_contract_without_rounds_say_so(ganache: GanacheChain, empty_contract: str,
-                                                                 tmp_path: Path) -> None:
+                                                                 tmp_path: Path, capsys) -> None:
     attach = ["--chain", ganache.url, "--contract", empty_contract, "--home", str(tmp_path)]
-    history = run_py("history", *attach)
-    assert history.returncode == 0
-    assert history.stdout.splitlines()[-1] == "no round has been opened on this contract yet"
-    verify = run_py("verify", *attach)
-    assert verify.returncode == 0, verify.stderr
-    assert verify.stdout.strip() == f"nothing to verify: contract {empty_contract} has no round yet"
+    code, out, _ = run_main(capsys, "history", *attach)
+    assert code == 0
+    assert out.splitlines()[-1] == "no round has been opened on this contract yet"
+    code, out, err = run_main(capsys, "verify", *attach)
+    assert code == 0, err
+    assert out.strip() == f"nothing to verify: contract {empty_contract} has no round yet"
 
 
-def test_a_fresh_home_is_told_about_contract_not_deploy(ganache: GanacheChain, tmp_path: Path) -> None:
-    answer = run_py("verify", "--chain", ganache.url, "--home", str(tmp_path))
-    assert answer.returncode == 1 and answer.stderr.count("\n") == 1
-    assert "--contract ADDRESS" in answer.stderr and "run.py deploy" not in answer.stderr
-    wrong = run_py("history", "--chain", ganache.url, "--contract", dev_account(7).address, "--home", str(tmp_path))
-    assert wrong.returncode == 1 and "no contract at" in wrong.stderr and "check --contract" in wrong.stderr
+def test_a_fresh_home_is_told_about_contract_not_deploy(ganache: GanacheChain, tmp_path: Path, capsys) -> None:
+    code, _, err = run_main(capsys, "verify", "--chain", ganache.url, "--home", str(tmp_path))
+    assert code == 1 and err.count("\n") == 1
+    assert "--contract ADDRESS" in err and "run.py deploy" not in err
+    code, _, err = run_main(capsys, "history", "--chain", ganache.url, "--contract", dev_account(7).address,
+                            "--home", str(tmp_path))
+    assert code == 1 and "no contract at" in err and "check --contract" in err
 
 
 def test_the_demo_writes_its_summary_into_the_home_and_says_so(tmp_path: Path) -> None:
@@ -66,10 +67,10 @@ def test_the_demo_writes_its_summary_into_the_home_and_says_so(tmp_path: Path) -
     assert any(line.startswith("verifying 1 finalized round") for line in progress)
 
 
-def test_help_shows_the_defaults() -> None:
-    demo = " ".join(run_py("demo", "--help").stdout.split())  # argparse wraps lines at the terminal's width
+def test_help_shows_the_defaults(capsys) -> None:
+    demo = " ".join(run_main(capsys, "demo", "--help")[1].split())  # argparse wraps lines at the terminal's width
     assert "--clients CLIENTS (default: 5)" in demo and "(default: embedded)" in demo
-    organization = " ".join(run_py("organization", "--help").stdout.split())
+    organization = " ".join(run_main(capsys, "organization", "--help")[1].split())
     assert "then exit (default: run until stopped)" in organization
     assert "--deadline-blocks DEADLINE_BLOCKS blocks a round stays open (default: 60)" in organization
 
