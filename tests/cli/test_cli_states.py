@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,14 +15,8 @@ from chain.accounts import dev_account
 from chain.backends import GanacheChain
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
-from chain.paths import REPO_ROOT
-from tests.processes import Service
+from tests.processes import DemoRun, Service
 from tests.support import free_port, run_main
-
-
-def run_py(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +47,15 @@ def test_a_fresh_home_is_told_about_contract_not_deploy(ganache: GanacheChain, t
     assert code == 1 and "no contract at" in err and "check --contract" in err
 
 
-def test_the_demo_writes_its_summary_into_the_home_and_says_so(tmp_path: Path) -> None:
-    demo = run_py("demo", "--model", "2nn", "--clients", "2", "--rounds", "1", "--home", str(tmp_path))
-    assert demo.returncode == 0, demo.stderr
-    summary_path = tmp_path / "demo-summary.json"
+def test_the_demo_writes_its_summary_into_the_home_and_says_so(small_demo: DemoRun) -> None:
+    demo = small_demo.completed  # run without --json
+    summary_path = small_demo.home / "demo-summary.json"
     assert demo.stdout.splitlines()[-1].endswith(f"summary in {summary_path}")
     summary = json.loads(summary_path.read_text())
     assert "concurrently" in summary["seconds_note"] and summary["rounds"][0]["wall_seconds"] > 0
     progress = demo.stderr.splitlines()  # not a terminal: plain lines, one per client done, no bar
-    assert "round 1/1: 2/2 clients trained" in progress and not any("\r" in line for line in progress)
-    assert any(line.startswith("verifying 1 finalized round") for line in progress)
+    assert "round 1/2: 3/3 clients trained" in progress and not any("\r" in line for line in progress)
+    assert any(line.startswith("verifying 2 finalized round") for line in progress)
 
 
 def test_help_shows_the_defaults(capsys) -> None:

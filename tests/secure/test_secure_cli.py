@@ -9,7 +9,7 @@ import pytest
 
 from chain.backends import GanacheChain
 from storage.jsipfs import JsIpfsDaemon
-from tests.protocol.test_demo import run_py
+from tests.processes import run_py
 from tests.support import run_main
 
 SECURE_DEMO = ["--model", "2nn", "--clients", "4", "--rounds", "2", "--epochs", "1", "--lr", "0.1",
