@@ -3,10 +3,12 @@ in `--help`: run as a user runs them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
-import time
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,9 @@ from chain.accounts import dev_account
 from chain.backends import GanacheChain
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
+from tests.chain.rpc_proxy import ProviderLimits, limited_provider
 from tests.processes import DemoRun, Service
-from tests.support import free_port, run_main
+from tests.support import run_main, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -66,20 +69,48 @@ def test_help_shows_the_defaults(capsys) -> None:
     assert "--deadline-blocks DEADLINE_BLOCKS blocks a round stays open (default: 60)" in organization
 
 
+class Hangup:
+    """A port where nothing answers: each connection is accepted, counted and closed at once."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                connection, _ = self.server.accept()
+                self.connections += 1
+                connection.close()
+
+
+MORE_POLLS = 3  # after the first "waiting" line: polls counted where they land, not slept for
+
+
 @pytest.mark.parametrize(("what", "waited"), [
     ("ipfs", "waiting for IPFS: no IPFS daemon answers at http://127.0.0.1:"),
     ("deployment", "waiting for the organization to deploy the contract (no FederatedLearning deployment"),
 ])
 def test_a_client_started_first_waits_and_says_so_once(ganache: GanacheChain, tmp_path: Path, what: str,
                                                         waited: str) -> None:
-    ipfs = f"http://127.0.0.1:{free_port()}" if what == "ipfs" else "embedded"
-    client = Service("client", "--chain", ganache.url, "--ipfs", ipfs, "--home", str(tmp_path), "--account", "4",
-                     "--num-partitions", "8", "--poll", "0.2")
-    try:
-        client.wait_for(re.escape(waited), timeout=180)
-        time.sleep(3)  # a dozen more polls
-        assert sum(line.startswith("waiting for") for line in client.lines) == 1
-        client.process.send_signal(signal.SIGTERM)
-        assert client.process.wait(10) == 130
-    finally:
-        client.stop()
+    hangup = Hangup()
+    requests = ProviderLimits(max_blocks=10**9, max_logs=10**9, rate_limit_every=0)
+    with limited_provider(ganache.url, requests) as chain_url:
+        if what == "ipfs":
+            ipfs, polls = hangup.url, lambda: hangup.connections
+        else:
+            ipfs, polls = "embedded", lambda: requests.methods["eth_chainId"]
+        client = Service("client", "--chain", chain_url, "--ipfs", ipfs, "--home", str(tmp_path), "--account", "4",
+                         "--num-partitions", "8", "--poll", "0.2")
+        try:
+            client.wait_for(re.escape(waited), timeout=180)
+            first = polls()
+            wait_until(lambda: polls() >= first + MORE_POLLS, 60, f"{MORE_POLLS} more polls")
+            assert sum(line.startswith("waiting for") for line in client.lines) == 1, client.lines
+            client.process.send_signal(signal.SIGTERM)
+            assert client.process.wait(10) == 130
+        finally:
+            client.stop()
+            hangup.server.close()
