@@ -54,8 +54,8 @@ def _contract(ganache: GanacheChain, home: Path):
 def test_organization_killed_before_finalize_finalizes_once_on_restart(ganache, services, tmp_path) -> None:
     organization = services(*_organization_args(ganache, tmp_path), fault="before-finalize:300")
     organization.wait_for(r"round 1: opened")
-    for client in [services(*_client_args(ganache, tmp_path, account)) for account in (1, 2)]:  # started at once
-        client.finish()
+    for account in (1, 2):
+        services(*_client_args(ganache, tmp_path, account)).finish()
     planned = organization.wait_for(r"round 1: aggregated -> (Qm\w+)").group(1)
     organization.wait_for("fault injection: pausing at before-finalize")
     organization.kill()
@@ -73,11 +73,10 @@ def test_organization_killed_before_finalize_finalizes_once_on_restart(ganache, 
 def test_client_killed_mid_training_takes_part_after_restart(ganache, services, tmp_path) -> None:
     organization = services(*_organization_args(ganache, tmp_path))
     organization.wait_for(r"round 1: opened")
-    honest = services(*_client_args(ganache, tmp_path, 1))
-    crashing = services(*_client_args(ganache, tmp_path, 2), fault="during-training:300")  # both start at once
+    services(*_client_args(ganache, tmp_path, 1)).finish()
+    crashing = services(*_client_args(ganache, tmp_path, 2), fault="during-training:300")
     crashing.wait_for("fault injection: pausing at during-training")
     crashing.kill()
-    honest.finish()
     contract = _contract(ganache, tmp_path)
     assert contract.round(1).submissions == 1
 
