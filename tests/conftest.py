@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from chain.backends import GanacheChain
 from chain.nodes import GanacheProcess, start_ganache
 from chain.paths import NODE_BIN
 from storage.jsipfs import JsIpfsDaemon, jsipfs_available
+from tests.processes import SMALL_DEMO, DemoRun, run_py
 from tests.support import free_port, require_component
 
 
@@ -41,3 +43,12 @@ def jsipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsIpfsDa
     require_component(jsipfs_available(), "js-ipfs", "run ./setup.sh to install the npm package ipfs")
     with JsIpfsDaemon(tmp_path_factory.mktemp("jsipfs")) as daemon:
         yield daemon
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`run.py demo` with SMALL_DEMO on the default backends (a private Anvil), clients in two worker
+    processes, its summary in the home: run once, read by several tests (none may write to its home)."""
+    home = tmp_path_factory.mktemp("small-demo")
+    completed = run_py("demo", *SMALL_DEMO, "--workers", "2", "--home", str(home))
+    return DemoRun(completed, home, json.loads((home / "demo-summary.json").read_text()))

@@ -10,10 +10,30 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from chain.paths import REPO_ROOT
 
 TIMEOUT = 180
+# The demo's smallest run that still shows learning: 3 clients, 2 rounds of one epoch.
+SMALL_DEMO = ["--model", "2nn", "--clients", "3", "--rounds", "2", "--epochs", "1", "--lr", "0.1"]
+
+
+def run_py(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`run.py ARGS` to the end, as a user runs it; `check`: fail on a non-zero exit."""
+    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          check=check, timeout=600)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A finished `run.py demo`: what it printed, its home and its JSON summary."""
+
+    completed: subprocess.CompletedProcess[str]
+    home: Path
+    summary: dict[str, Any]
 
 
 class Service:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
+from cli.main import main
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
@@ -37,3 +39,15 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
             return
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`run.py ARGV` in this process: its exit code, stdout and stderr. For what a command refuses or
+    prints before it starts anything (help, errors), without the cost of a fresh interpreter; an
+    unexpected exception propagates (in a subprocess, a traceback)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse: --help, or a usage error
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -34,12 +34,11 @@ def test_cids_nobody_holds_cost_one_deadline_together(tmp_path, jsipfs_daemon: J
         client.participate(round_id)
     for attacker in hostile.attackers:  # CIDs of bytes nobody ever added
         attacker.client.contract.submit_update(round_id, Cid.parse(compute_cid(os.urandom(64))), 300)
-    started = time.monotonic()
     outcome = organization.close_round(round_id)
-    took = time.monotonic() - started
     assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True, True, False, False, False]
-    assert all("did not deliver" in outcome.rejections[i] for i in (3, 4, 5))
-    assert took < 3 * fetch_seconds  # in parallel under one deadline, not one after another
+    # In parallel under one deadline: fetched one after another, the 2nd and 3rd would find the
+    # deadline passed ("passed first") instead of each waiting for its CID the whole time.
+    assert all("did not deliver" in outcome.rejections[i] for i in (3, 4, 5)), outcome.rejections
 
 
 def test_daemon_down_while_screening_postpones_and_loses_nothing(tmp_path) -> None:
@@ -111,11 +110,10 @@ def mimic_daemon(flood: bool, handler: type[BaseHTTPRequestHandler] = DripFeed) 
 def test_download_has_a_total_deadline_and_a_size_cap(flood: bool) -> None:
     with mimic_daemon(flood) as address:
         store = IpfsHttpStore(address, attempts=1)
-        started = time.monotonic()
+        # Drip-fed 600 bytes over 2 minutes, never over the cap: only a total deadline ends it as "not found"
         with pytest.raises(ContentTooLargeError if flood else ContentNotFoundError,
                            match="over the limit of 5000" if flood else "within 1.5s"):
             store.get_bounded(HELLO, 5000, 1.5)
-        assert time.monotonic() - started < 5  # a drip-feeding daemon cannot hold us past the deadline
 
 
 def test_drip_feeding_daemon_postpones_the_close_instead_of_hanging(tmp_path) -> None:
@@ -126,9 +124,7 @@ def test_drip_feeding_daemon_postpones_the_close_instead_of_hanging(tmp_path) ->
         client.participate(round_id)
     with mimic_daemon(flood=False) as address:
         organization.store = IpfsHttpStore(address, attempts=1)  # its daemon starts drip-feeding
-        started = time.monotonic()
-        outcome = organization.close_round(round_id)
-        assert time.monotonic() - started < 10
+        outcome = organization.close_round(round_id)  # without a deadline: 2 minutes, then a bad file
     assert outcome.state is RoundState.OPEN and "postponed" in outcome.reason and not outcome.rejections
 
 

@@ -3,7 +3,8 @@
 It forwards every request to the node, except that `eth_getLogs` is refused over more than
 `max_blocks` blocks (Alchemy's message) or when its result holds more than `max_logs` logs
 (Infura's code and message), and every `rate_limit_every`-th log query is answered with HTTP 429
-or a JSON-RPC rate-limit error, in turn. It counts what it refused, so tests can tell it did.
+or a JSON-RPC rate-limit error, in turn. It counts what it refused, so tests can tell it did, and
+every request by method, so tests can count a client's polls.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ class ProviderLimits:
         self.max_logs = max_logs
         self.rate_limit_every = rate_limit_every
         self.refused: Counter[str] = Counter()
+        self.methods: Counter[str] = Counter()  # every request received, by JSON-RPC method
         self.log_queries = 0
         self._lock = threading.Lock()
 
     def answer(self, upstream: str, request: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
         """(HTTP status, JSON body) for one JSON-RPC request."""
+        with self._lock:
+            self.methods[request.get("method")] += 1
         if request.get("method") != "eth_getLogs":
             return 200, requests.post(upstream, json=request, timeout=30).json()
         with self._lock:

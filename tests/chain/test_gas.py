@@ -2,7 +2,9 @@
 
 Receipts differ by a few gas when the calldata differs (a zero byte costs 4 gas, any other
 byte 16), so flatness is asserted on the execution gas (gas used minus the intrinsic cost of
-the transaction): it is identical for the 1st and the 500th client, and for round 1 and 51.
+the transaction): it is identical for the 1st and the last client, and for round 1 and the last round.
+The contract has no loop over clients or rounds; one would show as gas that grows from the 1st
+client (round) to the 20th (11th) as surely as to the 500th: gas is deterministic.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from chain.migrate import deploy
 from chain.transactions import TxResult
 from tests.chain.conftest import fresh_cid
 
-CLIENTS = 500
-ROUNDS = 50
+CLIENTS = 20
+ROUNDS = 10
 MAX_SAMPLES = 1_000
 SUBMIT_TARGET = 60_000
 ROUND_TARGET = 120_000  # openRound, closeSubmissions and finalizeRound each
@@ -39,7 +41,7 @@ def _round_gas(organization, first, last) -> dict[str, dict[str, int]]:
                                                window=2)
     gas = {"openRound": _gas(organization, opened),
            "submitUpdate (1st client)": _gas(first, first.submit_update(round_id, fresh_cid(), 100)),
-           "submitUpdate (500th client)": _gas(last, last.submit_update(round_id, fresh_cid(), 100))}
+           "submitUpdate (last client)": _gas(last, last.submit_update(round_id, fresh_cid(), 100))}
     digest = organization.recorded_digest(round_id)
     gas["closeSubmissions"] = _gas(organization, organization.close_submissions(round_id, digest))
     gas["finalizeRound"] = _gas(organization, organization.finalize_round(round_id, fresh_cid(), [True, True], digest))
@@ -61,13 +63,13 @@ def measured() -> dict[str, dict[str, dict[str, int]]]:
         organization.abort_round(round_id)
     round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + 10, 1, MAX_SAMPLES)
     abort_gas = _gas(organization, organization.abort_round(round_id))
-    round_51 = _round_gas(organization, first, last)
+    last_round = _round_gas(organization, first, last)
     assert organization.round_count() == ROUNDS + 1
     return {
-        "register": {"1st": registered[0], "499th": registered[-1], "500th (with a key)": with_key},
+        "register": {"1st": registered[0], "next to last": registered[-1], "last (with a key)": with_key},
         "round 1": round_1,
-        "round 51": round_51,
-        "abortRound": {"round 50": abort_gas},
+        "last round": last_round,
+        "abortRound": {"next to last round": abort_gas},
     }
 
 
@@ -78,19 +80,19 @@ def test_registration_gas_is_flat(measured) -> None:
 
 def test_submission_gas_is_flat_in_clients_and_rounds(measured) -> None:
     values = [measured[r][f"submitUpdate ({who} client)"]["execution"]
-              for r in ("round 1", "round 51") for who in ("1st", "500th")]
+              for r in ("round 1", "last round") for who in ("1st", "last")]
     assert len(set(values)) == 1, values
 
 
 @pytest.mark.parametrize("transaction", ["openRound", "closeSubmissions", "finalizeRound"])
 def test_round_gas_is_flat_in_rounds(measured, transaction) -> None:
-    first, later = measured["round 1"][transaction], measured["round 51"][transaction]
+    first, later = measured["round 1"][transaction], measured["last round"][transaction]
     assert first["execution"] == later["execution"], (transaction, first, later)
 
 
 def test_gas_meets_targets(measured) -> None:
-    rounds = (measured["round 1"], measured["round 51"])
-    assert max(r[f"submitUpdate ({w} client)"]["used"] for r in rounds for w in ("1st", "500th")) <= SUBMIT_TARGET
+    rounds = (measured["round 1"], measured["last round"])
+    assert max(r[f"submitUpdate ({w} client)"]["used"] for r in rounds for w in ("1st", "last")) <= SUBMIT_TARGET
     for transaction in ("openRound", "closeSubmissions", "finalizeRound"):
         assert max(r[transaction]["used"] for r in rounds) <= ROUND_TARGET, transaction
     print("\ngas per transaction:", measured)

@@ -26,7 +26,7 @@ from chain.migrate import attach
 from chain.nodes import ganache_answers, ganache_command, ganache_url
 from chain.paths import NODE_BIN
 from cli.main import main
-from tests.support import free_port, require_component, wait_until
+from tests.support import free_port, require_component, run_main, wait_until
 
 PUBLIC_CHAIN_ID = 5
 
@@ -52,12 +52,6 @@ def _key_file(directory: Path, index: int, mode: int = 0o600) -> Path:
     path.write_text(dev_account(index).key.to_0x_hex() + "\n")
     path.chmod(mode)
     return path
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # ---------------------------------------------------------------- choosing the key
@@ -113,7 +107,7 @@ def test_dev_keys_are_refused_on_a_public_chain_id(public_chain_url, tmp_path, c
     for argv in (["deploy"], ["deploy", "--account", "0"], ["clients", "mode", "open"],
                  ["organization", "--headless", "--rounds", "1"], ["client", "--account", "1", "--rounds", "1"],
                  ["demo", "--clients", "1", "--rounds", "1"]):
-        code, _, err = _run(capsys, *argv, "--chain", public_chain_url, "--home", home)
+        code, _, err = run_main(capsys, *argv, "--chain", public_chain_url, "--home", home)
         assert code == 1, argv
         assert "not a dev chain" in err and "--key-file" in err and "--allow-dev-keys" in err, (argv, err)
     assert not (tmp_path / "deployments.json").exists()  # nothing was deployed
@@ -122,7 +116,7 @@ def test_dev_keys_are_refused_on_a_public_chain_id(public_chain_url, tmp_path, c
 def test_key_file_deploys_with_an_allow_list_and_manages_clients(public_chain_url, tmp_path, capsys) -> None:
     home, key = str(tmp_path), str(_key_file(tmp_path, 0))
     common = ["--chain", public_chain_url, "--home", home]
-    code, out, err = _run(capsys, "deploy", "--key-file", key, "--reset", *common)
+    code, out, err = run_main(capsys, "deploy", "--key-file", key, "--reset", *common)
     assert code == 0, err
     book = DeploymentBook(tmp_path / "deployments.json")
     chain = RpcChain(public_chain_url)
@@ -130,40 +124,40 @@ def test_key_file_deploys_with_an_allow_list_and_manages_clients(public_chain_ur
     assert out.splitlines()[-1] == organization.address
     assert organization.registration_open() is False  # the default away from dev chains
     assert "registration allow-list: allow clients with `run.py clients allow ADDRESS`" in out
-    code, out, _ = _run(capsys, "deploy", "--key-file", key, "--registration", "open", *common)
+    code, out, _ = run_main(capsys, "deploy", "--key-file", key, "--registration", "open", *common)
     assert code == 0 and "`run.py clients mode open` switches it" in out
     assert out.splitlines()[-1] == organization.address
 
     client = organization.with_account(dev_account(2))
-    assert _run(capsys, "clients", "allow", dev_account(2).address, dev_account(3).address,
+    assert run_main(capsys, "clients", "allow", dev_account(2).address, dev_account(3).address,
                 "--key-file", key, *common)[0] == 0
     client.register(bytes(range(32)))
-    code, out, _ = _run(capsys, "clients", "list", *common)
+    code, out, _ = run_main(capsys, "clients", "list", *common)
     assert code == 0 and "registration allow-list, 2 client(s)" in out
     assert dev_account(2).address in out and dev_account(3).address in out
-    code, out, err = _run(capsys, "clients", "remove", dev_account(2).address, "--key-file", key, *common)
+    code, out, err = run_main(capsys, "clients", "remove", dev_account(2).address, "--key-file", key, *common)
     assert code == 0, err
     assert organization.client_info(dev_account(2).address).status is ClientStatus.REMOVED
-    assert _run(capsys, "clients", "mode", "open", "--key-file", key, *common)[0] == 0
+    assert run_main(capsys, "clients", "mode", "open", "--key-file", key, *common)[0] == 0
     assert organization.registration_open() is True
 
-    code, _, err = _run(capsys, "clients", "allow", "0x1234", "--key-file", key, *common)
+    code, _, err = run_main(capsys, "clients", "allow", "0x1234", "--key-file", key, *common)
     assert (code, "not an Ethereum address: 0x1234" in err) == (1, True)
-    code, _, err = _run(capsys, "clients", "remove", dev_account(9).address, "--key-file", key, *common)
+    code, _, err = run_main(capsys, "clients", "remove", dev_account(9).address, "--key-file", key, *common)
     assert code == 1 and "not a known client" in err
     stranger = str(_key_file(tmp_path, 6))
-    code, _, err = _run(capsys, "clients", "mode", "allow-list", "--key-file", stranger, *common)
+    code, _, err = run_main(capsys, "clients", "mode", "allow-list", "--key-file", stranger, *common)
     assert code == 1 and "not the organization" in err
 
 
 def test_environment_key_and_explicit_dev_keys_are_accepted(public_chain_url, tmp_path, capsys, monkeypatch) -> None:
     common = ["--chain", public_chain_url, "--home", str(tmp_path)]
-    code, _, err = _run(capsys, "deploy", "--account", "0", "--allow-dev-keys", "--registration", "open",
+    code, _, err = run_main(capsys, "deploy", "--account", "0", "--allow-dev-keys", "--registration", "open",
                         "--reset", *common)
     assert code == 0, err
     organization = attach(RpcChain(public_chain_url), DeploymentBook(tmp_path / "deployments.json"), dev_account(0))
     assert organization.registration_open() is True
     monkeypatch.setenv(KEY_ENVIRONMENT_VARIABLE, dev_account(0).key.to_0x_hex())
-    code, _, err = _run(capsys, "clients", "mode", "allow-list", *common)
+    code, _, err = run_main(capsys, "clients", "mode", "allow-list", *common)
     assert code == 0, err
     assert organization.registration_open() is False

@@ -151,17 +151,17 @@ def _secure_round_gas(chain, organization, first, last, helpers) -> dict[str, in
     round_id, deadlines, opened = open_secure(organization, phase=20)
     executed = {"openSecureRound": _gas(organization, opened)["execution"]}
     participants = [first, *helpers, last]
-    for who, client in zip(["1st", None, None, "200th"], participants, strict=True):
+    for who, client in zip(["1st", None, None, "last"], participants, strict=True):
         result = client.join_round(round_id)
         if who:
             executed[f"joinRound ({who})"] = _gas(organization, result)["execution"]
     mine_past(chain, organization, deadlines.join)
-    for who, client in (("1st", first), (None, helpers[0]), ("200th", last)):
+    for who, client in (("1st", first), (None, helpers[0]), ("last", last)):
         result = client.submit_masked_update(round_id, fresh_cid(), 100)
         if who:
             executed[f"submitMaskedUpdate ({who})"] = _gas(organization, result)["execution"]
     mine_past(chain, organization, deadlines.submit)
-    for who, client in (("1st", first), (None, helpers[0]), ("200th", last)):
+    for who, client in (("1st", first), (None, helpers[0]), ("last", last)):
         result = client.reveal_seeds(round_id, fresh_cid())
         if who:
             executed[f"revealSeeds ({who})"] = _gas(organization, result)["execution"]
@@ -170,8 +170,11 @@ def _secure_round_gas(chain, organization, first, last, helpers) -> dict[str, in
     return executed
 
 
+SECURE_CLIENTS = 20  # no loop over clients in the contract: one would show as gas growing from 1st to last
+
+
 def test_secure_round_gas_is_flat_in_clients_and_rounds():
-    extra = [Account.from_key(keccak(text=f"secure gas client {index}")) for index in range(200)]
+    extra = [Account.from_key(keccak(text=f"secure gas client {index}")) for index in range(SECURE_CLIENTS)]
     chain = EmbeddedChain(extra)
     organization = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     clients = [organization.with_account(account) for account in extra]
@@ -181,8 +184,8 @@ def test_secure_round_gas_is_flat_in_clients_and_rounds():
     for _ in range(10):
         round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + 5, 1, 100)
         organization.abort_round(round_id)
-    late = _secure_round_gas(chain, organization, clients[0], clients[-1], clients[100:102])
+    late = _secure_round_gas(chain, organization, clients[0], clients[-1], clients[10:12])
     assert early == late, (early, late)
     for step in ("joinRound", "submitMaskedUpdate", "revealSeeds"):
-        assert early[f"{step} (1st)"] == early[f"{step} (200th)"], early
+        assert early[f"{step} (1st)"] == early[f"{step} (last)"], early
     print("\nsecure round execution gas:", early)

@@ -3,12 +3,12 @@ in `--help`: run as a user runs them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
-import subprocess
-import sys
-import time
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,14 +17,9 @@ from chain.accounts import dev_account
 from chain.backends import GanacheChain
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
-from chain.paths import REPO_ROOT
-from tests.processes import Service
-from tests.support import free_port
-
-
-def run_py(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=300, check=False)
+from tests.chain.rpc_proxy import ProviderLimits, limited_provider
+from tests.processes import DemoRun, Service
+from tests.support import run_main, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -36,42 +31,62 @@ def empty_contract(ganache: GanacheChain, tmp_path_factory: pytest.TempPathFacto
 
 
 def test_history_and_verify_of_a_contract_without_rounds_say_so(ganache: GanacheChain, empty_contract: str,
-                                                                 tmp_path: Path) -> None:
+                                                                 tmp_path: Path, capsys) -> None:
     attach = ["--chain", ganache.url, "--contract", empty_contract, "--home", str(tmp_path)]
-    history = run_py("history", *attach)
-    assert history.returncode == 0
-    assert history.stdout.splitlines()[-1] == "no round has been opened on this contract yet"
-    verify = run_py("verify", *attach)
-    assert verify.returncode == 0, verify.stderr
-    assert verify.stdout.strip() == f"nothing to verify: contract {empty_contract} has no round yet"
+    code, out, _ = run_main(capsys, "history", *attach)
+    assert code == 0
+    assert out.splitlines()[-1] == "no round has been opened on this contract yet"
+    code, out, err = run_main(capsys, "verify", *attach)
+    assert code == 0, err
+    assert out.strip() == f"nothing to verify: contract {empty_contract} has no round yet"
 
 
-def test_a_fresh_home_is_told_about_contract_not_deploy(ganache: GanacheChain, tmp_path: Path) -> None:
-    answer = run_py("verify", "--chain", ganache.url, "--home", str(tmp_path))
-    assert answer.returncode == 1 and answer.stderr.count("\n") == 1
-    assert "--contract ADDRESS" in answer.stderr and "run.py deploy" not in answer.stderr
-    wrong = run_py("history", "--chain", ganache.url, "--contract", dev_account(7).address, "--home", str(tmp_path))
-    assert wrong.returncode == 1 and "no contract at" in wrong.stderr and "check --contract" in wrong.stderr
+def test_a_fresh_home_is_told_about_contract_not_deploy(ganache: GanacheChain, tmp_path: Path, capsys) -> None:
+    code, _, err = run_main(capsys, "verify", "--chain", ganache.url, "--home", str(tmp_path))
+    assert code == 1 and err.count("\n") == 1
+    assert "--contract ADDRESS" in err and "run.py deploy" not in err
+    code, _, err = run_main(capsys, "history", "--chain", ganache.url, "--contract", dev_account(7).address,
+                            "--home", str(tmp_path))
+    assert code == 1 and "no contract at" in err and "check --contract" in err
 
 
-def test_the_demo_writes_its_summary_into_the_home_and_says_so(tmp_path: Path) -> None:
-    demo = run_py("demo", "--model", "2nn", "--clients", "2", "--rounds", "1", "--home", str(tmp_path))
-    assert demo.returncode == 0, demo.stderr
-    summary_path = tmp_path / "demo-summary.json"
+def test_the_demo_writes_its_summary_into_the_home_and_says_so(small_demo: DemoRun) -> None:
+    demo = small_demo.completed  # run without --json
+    summary_path = small_demo.home / "demo-summary.json"
     assert demo.stdout.splitlines()[-1].endswith(f"summary in {summary_path}")
     summary = json.loads(summary_path.read_text())
     assert "concurrently" in summary["seconds_note"] and summary["rounds"][0]["wall_seconds"] > 0
     progress = demo.stderr.splitlines()  # not a terminal: plain lines, one per client done, no bar
-    assert "round 1/1: 2/2 clients trained" in progress and not any("\r" in line for line in progress)
-    assert any(line.startswith("verifying 1 finalized round") for line in progress)
+    assert "round 1/2: 3/3 clients trained" in progress and not any("\r" in line for line in progress)
+    assert any(line.startswith("verifying 2 finalized round") for line in progress)
 
 
-def test_help_shows_the_defaults() -> None:
-    demo = " ".join(run_py("demo", "--help").stdout.split())  # argparse wraps lines at the terminal's width
+def test_help_shows_the_defaults(capsys) -> None:
+    demo = " ".join(run_main(capsys, "demo", "--help")[1].split())  # argparse wraps lines at the terminal's width
     assert "--clients CLIENTS (default: 5)" in demo and "(default: embedded)" in demo
-    organization = " ".join(run_py("organization", "--help").stdout.split())
+    organization = " ".join(run_main(capsys, "organization", "--help")[1].split())
     assert "then exit (default: run until stopped)" in organization
     assert "--deadline-blocks DEADLINE_BLOCKS blocks a round stays open (default: 60)" in organization
+
+
+class Hangup:
+    """A port where nothing answers: each connection is accepted, counted and closed at once."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                connection, _ = self.server.accept()
+                self.connections += 1
+                connection.close()
+
+
+MORE_POLLS = 3  # after the first "waiting" line: polls counted where they land, not slept for
 
 
 @pytest.mark.parametrize(("what", "waited"), [
@@ -80,14 +95,22 @@ def test_help_shows_the_defaults() -> None:
 ])
 def test_a_client_started_first_waits_and_says_so_once(ganache: GanacheChain, tmp_path: Path, what: str,
                                                         waited: str) -> None:
-    ipfs = f"http://127.0.0.1:{free_port()}" if what == "ipfs" else "embedded"
-    client = Service("client", "--chain", ganache.url, "--ipfs", ipfs, "--home", str(tmp_path), "--account", "4",
-                     "--num-partitions", "8", "--poll", "0.2")
-    try:
-        client.wait_for(re.escape(waited), timeout=180)
-        time.sleep(3)  # a dozen more polls
-        assert sum(line.startswith("waiting for") for line in client.lines) == 1
-        client.process.send_signal(signal.SIGTERM)
-        assert client.process.wait(10) == 130
-    finally:
-        client.stop()
+    hangup = Hangup()
+    requests = ProviderLimits(max_blocks=10**9, max_logs=10**9, rate_limit_every=0)
+    with limited_provider(ganache.url, requests) as chain_url:
+        if what == "ipfs":
+            ipfs, polls = hangup.url, lambda: hangup.connections
+        else:
+            ipfs, polls = "embedded", lambda: requests.methods["eth_chainId"]
+        client = Service("client", "--chain", chain_url, "--ipfs", ipfs, "--home", str(tmp_path), "--account", "4",
+                         "--num-partitions", "8", "--poll", "0.2")
+        try:
+            client.wait_for(re.escape(waited), timeout=180)
+            first = polls()
+            wait_until(lambda: polls() >= first + MORE_POLLS, 60, f"{MORE_POLLS} more polls")
+            assert sum(line.startswith("waiting for") for line in client.lines) == 1, client.lines
+            client.process.send_signal(signal.SIGTERM)
+            assert client.process.wait(10) == 130
+        finally:
+            client.stop()
+            hangup.server.close()

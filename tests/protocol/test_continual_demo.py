@@ -6,14 +6,15 @@ chain, no longer brings back another run's, another model's state)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-from tests.protocol.test_demo import run_py
-
-PLAIN = ["--clients", "2", "--rounds", "1", "--epochs", "1", "--lr", "0.1"]
+from tests.processes import SMALL_DEMO, DemoRun, run_py
 
 
-def test_continual_demo_narrates_tasks_then_the_plain_demo_reruns_alike(tmp_path: Path) -> None:
+def test_continual_demo_narrates_tasks_then_the_plain_demo_reruns_alike(small_demo: DemoRun, tmp_path: Path) -> None:
+    """In a copy of the home of a plain run (small_demo): the continual run, then the plain run again."""
+    shutil.copytree(small_demo.home, tmp_path, dirs_exist_ok=True)
     summary_path = tmp_path / "summary.json"
     continual = run_py("demo", "--model", "2nn", "--clients", "2", "--continual-tasks", "2", "--rounds-per-task",
                        "1", "--epochs", "1", "--lr", "0.1", "--home", str(tmp_path), "--json", str(summary_path))
@@ -35,11 +36,9 @@ def test_continual_demo_narrates_tasks_then_the_plain_demo_reruns_alike(tmp_path
     assert any(line.startswith("round 2/2: task 1; accuracy per task: task 0 ") for line in said)
     assert not any("test accuracy" in line for line in said)
 
-    def plain_round(run: int) -> dict:
-        path = tmp_path / f"plain-{run}.json"
-        run_py("demo", *PLAIN, "--home", str(tmp_path), "--json", str(path))  # fails on a non-zero exit
-        return json.loads(path.read_text())["rounds"][0]
-
-    first, second = plain_round(1), plain_round(2)
-    assert first["result_cid"] == second["result_cid"]
-    assert sorted(first["update_cids"]) == sorted(second["update_cids"])  # clients in processes race to submit
+    path = tmp_path / "plain-again.json"  # after a plain run and a continual one in this home
+    run_py("demo", *SMALL_DEMO, "--workers", "2", "--home", str(tmp_path), "--json", str(path))  # fails if non-zero
+    first, second = small_demo.summary["rounds"], json.loads(path.read_text())["rounds"]
+    assert [r["result_cid"] for r in first] == [r["result_cid"] for r in second]
+    # clients in processes race to submit
+    assert [sorted(r["update_cids"]) for r in first] == [sorted(r["update_cids"]) for r in second]

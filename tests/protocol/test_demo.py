@@ -4,21 +4,12 @@ an IPFS daemon; the same CIDs whatever the number of workers."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from chain.backends import GanacheChain
-from chain.paths import REPO_ROOT
 from storage.jsipfs import JsIpfsDaemon
-
-SMALL_DEMO = ["--model", "2nn", "--clients", "3", "--rounds", "2", "--epochs", "1", "--lr", "0.1"]
-
-
-def run_py(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          check=check, timeout=600)
+from tests.processes import SMALL_DEMO, DemoRun, run_py
 
 
 def _check_summary(summary: dict[str, Any]) -> None:
@@ -39,11 +30,9 @@ def _check_summary(summary: dict[str, Any]) -> None:
     assert [[s["cid"] for s in h["submissions"]] for h in history] == [r["update_cids"] for r in rounds]
 
 
-def test_demo_on_embedded_backends(tmp_path: Path) -> None:
-    summary_path = tmp_path / "summary.json"
-    completed = run_py("demo", *SMALL_DEMO, "--home", str(tmp_path), "--json", str(summary_path))
-    assert "round 2/2: test accuracy" in completed.stdout
-    _check_summary(json.loads(summary_path.read_text()))
+def test_demo_on_default_backends(small_demo: DemoRun) -> None:
+    assert "round 2/2: test accuracy" in small_demo.completed.stdout
+    _check_summary(small_demo.summary)
 
 
 def test_demo_on_ganache_and_ipfs_daemon(ganache: GanacheChain, jsipfs_daemon: JsIpfsDaemon, tmp_path: Path) -> None:
@@ -60,14 +49,11 @@ def test_demo_on_ganache_and_ipfs_daemon(ganache: GanacheChain, jsipfs_daemon: J
     assert "2/2 finalized rounds verified" in verified.stdout
 
 
-def test_same_seed_gives_the_same_cids_whatever_the_number_of_workers(tmp_path: Path) -> None:
+def test_same_seed_gives_the_same_cids_whatever_the_number_of_workers(small_demo: DemoRun, tmp_path: Path) -> None:
     """Clients in one thread on the in-process EVM, or in two worker processes on a private Anvil."""
-    summaries = {}
-    for name, options in {"threads": ["--chain", "embedded", "--workers", "1"],
-                          "processes": ["--workers", "2"]}.items():
-        path = tmp_path / f"{name}.json"
-        run_py("demo", *SMALL_DEMO, *options, "--home", str(tmp_path / name), "--json", str(path))
-        summaries[name] = json.loads(path.read_text())
+    path = tmp_path / "threads.json"
+    run_py("demo", *SMALL_DEMO, "--chain", "embedded", "--workers", "1", "--home", str(tmp_path), "--json", str(path))
+    summaries = {"threads": json.loads(path.read_text()), "processes": small_demo.summary}
     assert summaries["threads"]["clients_in"] == "threads" and summaries["threads"]["workers"] == 1
     assert summaries["processes"]["clients_in"] == "processes" and summaries["processes"]["workers"] == 2
     threads, processes = summaries["threads"]["rounds"], summaries["processes"]["rounds"]

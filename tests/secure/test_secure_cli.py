@@ -9,7 +9,8 @@ import pytest
 
 from chain.backends import GanacheChain
 from storage.jsipfs import JsIpfsDaemon
-from tests.protocol.test_demo import run_py
+from tests.processes import run_py
+from tests.support import run_main
 
 SECURE_DEMO = ["--model", "2nn", "--clients", "4", "--rounds", "2", "--epochs", "1", "--lr", "0.1",
                "--secure-aggregation"]
@@ -21,15 +22,15 @@ SECURE_DEMO = ["--model", "2nn", "--clients", "4", "--rounds", "2", "--epochs", 
     (["--dropouts", "2"], "at least 3 clients that submit"),
     (["--encoding", "int8"], "cannot be compressed"),
 ])
-def test_what_masking_makes_impossible_is_refused_with_the_reason(tmp_path: Path, options, reason) -> None:
-    completed = run_py("demo", *SECURE_DEMO, *options, "--home", str(tmp_path), check=False)
-    assert completed.returncode != 0
-    assert reason in completed.stderr
+def test_what_masking_makes_impossible_is_refused_with_the_reason(tmp_path: Path, capsys, options, reason) -> None:
+    code, _, err = run_main(capsys, "demo", *SECURE_DEMO, *options, "--home", str(tmp_path))
+    assert code != 0
+    assert reason in err
 
 
-def test_dropouts_need_secure_aggregation(tmp_path: Path) -> None:
-    completed = run_py("demo", "--dropouts", "1", "--home", str(tmp_path), check=False)
-    assert completed.returncode != 0 and "--dropouts needs --secure-aggregation" in completed.stderr
+def test_dropouts_need_secure_aggregation(tmp_path: Path, capsys) -> None:
+    code, _, err = run_main(capsys, "demo", "--dropouts", "1", "--home", str(tmp_path))
+    assert code != 0 and "--dropouts needs --secure-aggregation" in err
 
 
 def test_secure_demo_with_a_dropout_on_ganache_and_ipfs_then_verify_elsewhere(

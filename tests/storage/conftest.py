@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,10 @@ def embedded_store(tmp_path: Path) -> EmbeddedStore:
     return EmbeddedStore(tmp_path / "ipfs")
 
 
-@pytest.fixture
-def started() -> Iterator[Start]:
-    """`started(*run_py_args, prefix=())`: a Service stopped at the end (SIGTERM, then SIGKILL), so
-    that daemons stop the js-ipfs nodes they started; the last started is stopped first."""
+@contextmanager
+def services_stopped_at_the_end() -> Iterator[Start]:
+    """`start(*run_py_args, prefix=())`: a Service stopped when the block ends (SIGTERM, then SIGKILL),
+    so that daemons stop the js-ipfs nodes they started; the last started is stopped first."""
     services: list[Service] = []
 
     def start(*args: str, prefix: Sequence[str] = ()) -> Service:
@@ -35,6 +36,22 @@ def started() -> Iterator[Start]:
         services.append(service)
         return service
 
-    yield start
-    for service in reversed(services):
-        service.terminate()
+    try:
+        yield start
+    finally:
+        for service in reversed(services):
+            service.terminate()
+
+
+@pytest.fixture
+def started() -> Iterator[Start]:
+    """Services stopped at the end of the test."""
+    with services_stopped_at_the_end() as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def started_for_module() -> Iterator[Start]:
+    """Services shared by a module's tests (e.g. IPFS nodes), stopped at its end."""
+    with services_stopped_at_the_end() as start:
+        yield start

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -79,16 +78,14 @@ def test_forged_add_result_is_refused(lying_store: IpfsHttpStore) -> None:
         lying_store.add_bytes(b"something else")
 
 
-def test_daemon_down_is_reported_quickly_with_its_address(tmp_path: Path) -> None:
+def test_daemon_down_is_reported_after_its_attempts_with_its_address(tmp_path: Path) -> None:
     address = f"/ip4/127.0.0.1/tcp/{free_port()}"
     store = IpfsHttpStore(address, timeout=2, attempts=3, backoff=0.01)
     source = tmp_path / "model.bin"
     source.write_bytes(b"weights")
-    started = time.monotonic()
     for operation in (lambda: store.add_file(source), lambda: store.get(HELLO), lambda: store.has(HELLO)):
-        with pytest.raises(StoreUnavailableError, match=f"{address}/http.*is it running"):
+        with pytest.raises(StoreUnavailableError, match=f"{address}/http.*\\(3 attempts\\): is it running"):
             operation()
-    assert time.monotonic() - started < 5
     assert source.read_bytes() == b"weights"
 
 

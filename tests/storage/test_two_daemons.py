@@ -29,12 +29,15 @@ def anvil() -> Iterator[GanacheProcess]:
     process.stop()
 
 
-@pytest.fixture
-def two_nodes(started: Start, tmp_path: Path) -> tuple[IpfsNode, IpfsNode]:
-    """Node A, then node B told to peer with A (as a user on another machine would)."""
+@pytest.fixture(scope="module")
+def two_nodes(started_for_module: Start, tmp_path_factory: pytest.TempPathFactory) -> tuple[IpfsNode, IpfsNode]:
+    """Node A, then node B told to peer with A (as a user on another machine would). Shared by the
+    module's tests: each adds content of its own (random or its own round's), so their order is free."""
     require_component(jsipfs_available(), "js-ipfs", "run ./setup.sh to install the npm package ipfs")
-    a = start_ipfs_node(started, str(tmp_path / "node-a"), "--port", str(free_port()))
-    b = start_ipfs_node(started, str(tmp_path / "node-b"), "--port", str(free_port()), "--peer", a.addresses[0])
+    nodes = tmp_path_factory.mktemp("two-nodes")
+    a = start_ipfs_node(started_for_module, str(nodes / "node-a"), "--port", str(free_port()))
+    b = start_ipfs_node(started_for_module, str(nodes / "node-b"), "--port", str(free_port()),
+                        "--peer", a.addresses[0])
     b.service.wait_for(rf"^connected to {re.escape(a.addresses[0])}$", timeout=60)
     return a, b
 
