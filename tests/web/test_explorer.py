@@ -74,7 +74,7 @@ def test_round_view_has_weight_shares_norms_cosines_and_times(finished: Round) -
     detail = finished.get("/api/rounds/1").get_json()
     assert detail["state"] == "finalized" and detail["strategy"]["name"] == "fedavg"
     shares = [s["weight_share"] for s in detail["submissions"]]
-    assert shares == pytest.approx([30 / 90, 60 / 90])  # sample-weighted: 30 and 60 examples
+    assert shares == pytest.approx([30 / 75, 45 / 75])  # 30 and 60 examples, each claim capped at the median 45
     for submission in detail["submissions"]:
         assert submission["accepted"] is True and submission["norm"] > 0
         assert 0 < submission["cosine"] <= 1 + 1e-9  # each update points roughly where the mean goes
@@ -130,7 +130,7 @@ def test_client_view_lists_its_submissions_with_outcome_and_share(finished: Roun
     assert view["address"] == address and view["status"] == "registered"
     (submission,) = view["submissions"]
     assert submission["round"] == 1 and submission["accepted"] is True
-    assert submission["weight_share"] == pytest.approx(60 / 90) and view["samples"] == 60
+    assert submission["weight_share"] == pytest.approx(45 / 75) and view["samples"] == 60  # capped at the median
     listing = finished.get("/api/clients").get_json()["clients"]
     assert [c["address"] for c in listing] == [c.address for c in finished.clients]
     assert finished.get("/api/clients/0x1234").status_code == 404
