@@ -56,6 +56,8 @@ class ParticipantDriver:
         secure = self.secure()
         if decision.act is Act.JOIN:
             secure.join(round_id)
+        elif decision.act is Act.SHARE:
+            secure.share(round_id)
         elif decision.act is Act.TRAIN:
             secure.submit(round_id)
         elif decision.act is Act.REVEAL:

@@ -78,6 +78,7 @@ contract FederatedLearning is Ownable2Step {
     enum ParticipantStatus {
         None,
         Joined,
+        Shared,
         Submitted,
         Revealed
     }
@@ -85,27 +86,42 @@ contract FederatedLearning is Ownable2Step {
     /// @notice Why a secure round was aborted.
     enum SecureAbortReason {
         TooFewJoined,
+        TooFewShared,
         TooFewSubmitted,
-        RevealsMissing
+        RevealsMissing,
+        Expired,
+        ByOrganization
     }
 
-    /// @notice A secure round's phase deadlines (blocks) and counters; packed into one slot.
+    /// @notice A secure round's phase deadlines (blocks), counters and Shamir threshold; one slot
+    /// (4 x 5 + 4 x 3 bytes). `threshold` 0 means a majority of those who joined.
     struct SecurePhases {
         uint40 joinDeadline;
+        uint40 shareDeadline;
         uint40 submitDeadline;
         uint40 revealDeadline;
-        uint32 joined;
-        uint32 revealed;
+        uint24 joined;
+        uint24 shared;
+        uint24 revealed;
+        uint24 threshold;
     }
 
     /// @notice Fewest participants a secure round may require: with two, each would learn the
     /// other's update from the sum.
     uint32 public constant MIN_SECURE_PARTICIPANTS = 3;
+    /// @notice Most participants of a secure round (the counters are 24-bit).
+    uint32 public constant MAX_SECURE_PARTICIPANTS = 10_000;
+    /// @notice Blocks after `revealDeadline` after which anyone may abort a secure round still open.
+    uint64 public constant SECURE_GRACE_BLOCKS = 20;
 
     /// @notice Secure-round phases must end in order, all after the current block.
-    error InvalidPhases(uint64 joinDeadline, uint64 submitDeadline, uint64 revealDeadline, uint256 currentBlock);
+    error InvalidPhases(
+        uint64 joinDeadline, uint64 shareDeadline, uint64 submitDeadline, uint64 revealDeadline, uint256 currentBlock
+    );
     /// @notice A secure round needs at least MIN_SECURE_PARTICIPANTS participants.
     error InvalidMinParticipants(uint32 minParticipants);
+    /// @notice A Shamir threshold is 0 (a majority of the joined) or from 2 to MAX_SECURE_PARTICIPANTS.
+    error InvalidThreshold(uint32 threshold);
     /// @notice The round is a plain round, not a secure-aggregation round.
     error NotSecureRound(uint256 roundId);
     /// @notice The phase this call belongs to starts after block `startsAfter`.
@@ -114,22 +130,39 @@ contract FederatedLearning is Ownable2Step {
     error AlreadyJoined(uint256 roundId, address client);
     /// @notice The client did not join this secure round in its join phase.
     error NotJoined(uint256 roundId, address client);
-    /// @notice The client submitted no masked update to this round, so it has no seeds to reveal.
+    /// @notice The client already published its share bundle for this round.
+    error AlreadyShared(uint256 roundId, address client);
+    /// @notice The client published no share bundle in the share phase: it is not a masking participant.
+    error NotShared(uint256 roundId, address client);
+    /// @notice A masking public key of zero.
+    error InvalidMaskingKey();
+    /// @notice The client submitted no masked update to this round, so it has no shares to reveal.
     error NotSubmitted(uint256 roundId, address client);
-    /// @notice The client already revealed its seeds for this round.
+    /// @notice The client already revealed its shares for this round.
     error AlreadyRevealed(uint256 roundId, address client);
     /// @notice This masked update CID was already submitted, in this round or another.
     error UpdateReplayed(bytes32 cid);
-    /// @notice Everyone who joined submitted: there are no seeds to reveal.
-    error NoDropouts(uint256 roundId);
-    /// @notice Some survivors have not revealed their seeds yet.
-    error RevealsIncomplete(uint256 roundId, uint32 revealed, uint32 survivors);
+    /// @notice Fewer than the round's threshold of survivors revealed their shares.
+    error RevealsIncomplete(uint256 roundId, uint32 revealed, uint32 threshold);
     /// @notice The round is within its phases: there is no reason to abort it yet.
     error RoundInProgress(uint256 roundId);
 
-    event SecureRoundOpened(uint256 indexed roundId, uint64 joinDeadline, uint64 submitDeadline, uint64 revealDeadline);
+    /// @notice Secure round `roundId` opened with these phase ends and Shamir threshold (0: majority).
+    event SecureRoundOpened(
+        uint256 indexed roundId,
+        uint64 joinDeadline,
+        uint64 shareDeadline,
+        uint64 submitDeadline,
+        uint64 revealDeadline,
+        uint32 threshold
+    );
+    /// @notice `client` joined secure round `roundId`; `index` + 1 is its Shamir share coordinate.
     event ParticipantJoined(uint256 indexed roundId, address indexed client, uint32 index);
-    event SeedsRevealed(uint256 indexed roundId, address indexed client, bytes32 cid);
+    /// @notice `client` published its round masking key and its encrypted share bundle `cid`.
+    event SharesPosted(uint256 indexed roundId, address indexed client, bytes32 maskingKey, bytes32 cid);
+    /// @notice `client` published `cid`, the shares it reveals for unmasking (one kind per participant).
+    event SharesRevealed(uint256 indexed roundId, address indexed client, bytes32 cid);
+    /// @notice Secure round `roundId` was aborted for `reason`, with its counters at that time.
     event SecureRoundAborted(
         uint256 indexed roundId, SecureAbortReason reason, uint32 joined, uint32 submitted, uint32 revealed
     );
@@ -361,53 +394,56 @@ contract FederatedLearning is Ownable2Step {
     // ------------------------------------------------------------------ secure aggregation
 
     /// @notice Open the next round as a secure-aggregation round on the model `baseCid`.
-    /// @dev Pairwise masking after Bonawitz et al. 2017, simplified by what the chain gives: hard
-    /// deadlines and one public, ordered record. Three phases, each ending at a block:
-    /// 1. join (up to `joinDeadline`): registered clients join; this fixes the participant set, and
-    ///    each participant's X25519 key is the one in its `ClientRegistered` event (keys cannot
-    ///    change: registration is once). From the set and the keys, every pair derives a seed for
-    ///    this round (HKDF) and masks its update with it (ChaCha20), added by the lower address and
-    ///    subtracted by the higher, so the masks cancel in the sum.
-    /// 2. masked submission (after `joinDeadline`, up to `submitDeadline`): each participant submits
-    ///    the CID of its masked update (and commitments to its pairwise seeds inside the file). A
-    ///    participant that has not submitted by then has dropped, for good: the contract refuses
-    ///    late submissions, so the survivor set is final before anyone reveals anything.
-    /// 3. reveal (after `submitDeadline`, up to `revealDeadline`), only if someone dropped: each
-    ///    survivor publishes (as a CID) the seeds it shared with the dropped participants, so anyone
-    ///    can remove their residual masks from the sum. A dropped participant published no update,
-    ///    so revealing its seeds exposes nothing; every survivor's update stays masked by the seeds
-    ///    it shares with the other survivors. This is why no self-masks and no secret sharing of
-    ///    keys are needed, unlike the original protocol: the chain, not the server, decides who
-    ///    dropped, and it decides before any seed is revealed.
-    /// The round finalizes as soon as everyone who joined submitted, or once every survivor
-    /// revealed; anyone can abort it, with the reason recorded, when fewer than `minParticipants`
-    /// (at least 3) joined or submitted by their deadlines, or reveals are missing at the last one,
-    /// so it never waits beyond `revealDeadline`. The round's plain `deadline` is 0, so
-    /// `submitUpdate` refuses plaintext updates to it at no cost to plain rounds. Every function
-    /// touches a fixed number of storage slots: gas is flat in clients and rounds.
+    /// @dev Double masking with t-of-n recovery after Bonawitz et al. 2017, with the chain as the
+    /// public, ordered record that decides who is in each phase. Four phases, each ending at a block
+    /// (`deadlines`: join, share, submit, reveal):
+    /// 1. join (up to the join deadline): registered clients join; this fixes the set of share
+    ///    holders (`joined`), and with it the threshold when `threshold` is 0 (a majority).
+    /// 2. share (after join, up to the share deadline): each participant posts a fresh masking
+    ///    public key for this round and the CID of its share bundle: Shamir shares of its self-mask
+    ///    seed and of its masking private key, one per joined participant, each encrypted to it.
+    ///    Those who posted (`shared`) are the masking set, fixed before anyone masks.
+    /// 3. masked submission (after share, up to the submit deadline): a participant of the masking
+    ///    set submits its update plus its self-mask plus one pairwise mask per other member.
+    ///    Late submissions are refused, so who submitted is final when this phase ends.
+    /// 4. reveal (once the submit deadline passed, or everyone in the masking set submitted): each
+    ///    survivor reveals, for every other member, the self-mask share if the contract records
+    ///    a submission from it (`participantStatus`) and the key share otherwise; never both.
+    /// The round finalizes with at least `threshold` reveals. Anyone can abort it, with the reason
+    /// recorded, when a phase ended short of what the next one needs, or `SECURE_GRACE_BLOCKS`
+    /// after the reveal deadline; the owner can abort it at any time. The round's plain
+    /// `deadline` is 0, so `submitUpdate` refuses plaintext updates to it. Gas is flat in
+    /// participants and rounds.
+    /// @param deadlines the last block of the join, share, submit and reveal phases, increasing.
+    /// @param minParticipants the fewest masked updates the round needs (at least 3).
+    /// @param threshold the Shamir threshold t (2 or more), or 0 for a majority of those who join.
+    /// @param maxSamples the largest sample count one masked update may claim.
     /// @return roundId the new round's id.
     function openSecureRound(
         bytes32 baseCid,
-        uint64 joinDeadline,
-        uint64 submitDeadline,
-        uint64 revealDeadline,
+        uint64[4] calldata deadlines,
         uint32 minParticipants,
+        uint32 threshold,
         uint32 maxSamples
     ) external onlyOwner returns (uint256 roundId) {
-        if (joinDeadline <= block.number || submitDeadline <= joinDeadline || revealDeadline <= submitDeadline
-            || revealDeadline > type(uint40).max) {
-            revert InvalidPhases(joinDeadline, submitDeadline, revealDeadline, block.number);
+        if (deadlines[0] <= block.number || deadlines[1] <= deadlines[0] || deadlines[2] <= deadlines[1]
+            || deadlines[3] <= deadlines[2] || deadlines[3] > type(uint40).max - SECURE_GRACE_BLOCKS) {
+            revert InvalidPhases(deadlines[0], deadlines[1], deadlines[2], deadlines[3], block.number);
         }
         if (minParticipants < MIN_SECURE_PARTICIPANTS) revert InvalidMinParticipants(minParticipants);
+        if (threshold == 1 || threshold > MAX_SECURE_PARTICIPANTS) revert InvalidThreshold(threshold);
         roundId = _openRound(baseCid, 0, minParticipants, maxSamples);
         _secure[roundId] = SecurePhases({
-            joinDeadline: uint40(joinDeadline),
-            submitDeadline: uint40(submitDeadline),
-            revealDeadline: uint40(revealDeadline),
+            joinDeadline: uint40(deadlines[0]),
+            shareDeadline: uint40(deadlines[1]),
+            submitDeadline: uint40(deadlines[2]),
+            revealDeadline: uint40(deadlines[3]),
             joined: 0,
-            revealed: 0
+            shared: 0,
+            revealed: 0,
+            threshold: uint24(threshold)
         });
-        emit SecureRoundOpened(roundId, joinDeadline, submitDeadline, revealDeadline);
+        emit SecureRoundOpened(roundId, deadlines[0], deadlines[1], deadlines[2], deadlines[3], threshold);
     }
 
     /// @notice Join secure round `roundId` as a participant (phase 1).
@@ -417,22 +453,42 @@ contract FederatedLearning is Ownable2Step {
         if (_clients[msg.sender].status != ClientStatus.Registered) revert NotRegistered(msg.sender);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] != ParticipantStatus.None) revert AlreadyJoined(roundId, msg.sender);
-        uint32 index = phases.joined;
+        uint24 index = phases.joined;
+        if (index >= MAX_SECURE_PARTICIPANTS) revert DeadlinePassed(roundId, uint64(block.number));
         phases.joined = index + 1;
         status[msg.sender] = ParticipantStatus.Joined;
         emit ParticipantJoined(roundId, msg.sender, index);
     }
 
-    /// @notice Record the sender's masked update `cid` for secure round `roundId` (phase 2).
-    /// A CID already used by a masked update, in this round or any other, is refused: a replayed
-    /// update is never counted.
-    function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external {
+    /// @notice Post the sender's masking public key for round `roundId` and the CID of its share
+    /// bundle (phase 2); the key is kept in `SharesPosted` only.
+    /// @param maskingKey a fresh X25519 public key for this round's pairwise masks.
+    /// @param cid the bundle of encrypted Shamir shares of its self-mask seed and masking key.
+    function postShares(uint256 roundId, bytes32 maskingKey, bytes32 cid) external {
         SecurePhases storage phases = _openSecureRound(roundId);
         if (block.number <= phases.joinDeadline) revert PhaseNotStarted(roundId, phases.joinDeadline);
+        if (block.number > phases.shareDeadline) revert DeadlinePassed(roundId, phases.shareDeadline);
+        mapping(address => ParticipantStatus) storage status = _participants[roundId];
+        if (status[msg.sender] == ParticipantStatus.None) revert NotJoined(roundId, msg.sender);
+        if (status[msg.sender] != ParticipantStatus.Joined) revert AlreadyShared(roundId, msg.sender);
+        if (maskingKey == bytes32(0)) revert InvalidMaskingKey();
+        if (cid == bytes32(0)) revert InvalidCid();
+        status[msg.sender] = ParticipantStatus.Shared;
+        phases.shared += 1;
+        emit SharesPosted(roundId, msg.sender, maskingKey, cid);
+    }
+
+    /// @notice Record the sender's masked update `cid` for secure round `roundId` (phase 3).
+    /// Only members of the masking set (who posted shares) submit. A CID already used by a masked
+    /// update, in this round or any other, is refused: a replayed update is never counted.
+    function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        if (block.number <= phases.shareDeadline) revert PhaseNotStarted(roundId, phases.shareDeadline);
         if (block.number > phases.submitDeadline) revert DeadlinePassed(roundId, phases.submitDeadline);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] == ParticipantStatus.None) revert NotJoined(roundId, msg.sender);
-        if (status[msg.sender] != ParticipantStatus.Joined) revert AlreadySubmitted(roundId, msg.sender);
+        if (status[msg.sender] == ParticipantStatus.Joined) revert NotShared(roundId, msg.sender);
+        if (status[msg.sender] != ParticipantStatus.Shared) revert AlreadySubmitted(roundId, msg.sender);
         if (cid == bytes32(0)) revert InvalidCid();
         if (_maskedCids[cid]) revert UpdateReplayed(cid);
         RoundHeader storage round = _rounds[roundId];
@@ -450,12 +506,13 @@ contract FederatedLearning is Ownable2Step {
         emit UpdateSubmitted(roundId, msg.sender, index, cid, samples);
     }
 
-    /// @notice Publish `cid`, the seeds the sender shared with the dropped participants (phase 3).
-    function revealSeeds(uint256 roundId, bytes32 cid) external {
+    /// @notice Publish `cid`, the shares the sender reveals for unmasking (phase 4): who submitted
+    /// is final from now on (the submit deadline passed, or the whole masking set submitted).
+    function revealShares(uint256 roundId, bytes32 cid) external {
         SecurePhases storage phases = _openSecureRound(roundId);
-        uint32 submissions = _rounds[roundId].submissions;
-        if (block.number <= phases.submitDeadline) revert PhaseNotStarted(roundId, phases.submitDeadline);
-        if (submissions >= phases.joined) revert NoDropouts(roundId); // only participants submit: never more
+        if (block.number <= phases.submitDeadline && _rounds[roundId].submissions < phases.shared) {
+            revert PhaseNotStarted(roundId, phases.submitDeadline);
+        }
         if (block.number > phases.revealDeadline) revert DeadlinePassed(roundId, phases.revealDeadline);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] == ParticipantStatus.Revealed) revert AlreadyRevealed(roundId, msg.sender);
@@ -463,30 +520,28 @@ contract FederatedLearning is Ownable2Step {
         if (cid == bytes32(0)) revert InvalidCid();
         status[msg.sender] = ParticipantStatus.Revealed;
         phases.revealed += 1;
-        emit SeedsRevealed(roundId, msg.sender, cid);
+        emit SharesRevealed(roundId, msg.sender, cid);
     }
 
-    /// @notice Close secure round `roundId` with the aggregate `resultCid` of every masked update:
-    /// as soon as all participants submitted, or, if some dropped, once every survivor revealed.
+    /// @notice Close secure round `roundId` with the aggregate `resultCid` of every masked update,
+    /// once at least the round's threshold of survivors revealed their shares.
     /// `RoundFinalized` then carries an empty bitmap: every masked update is in the sum.
     function finalizeSecureRound(uint256 roundId, bytes32 resultCid) external onlyOwner {
         SecurePhases storage phases = _openSecureRound(roundId);
         RoundHeader storage round = _rounds[roundId];
         if (resultCid == bytes32(0)) revert InvalidCid();
-        if (block.number <= phases.joinDeadline) revert PhaseNotStarted(roundId, phases.joinDeadline);
         uint32 submissions = round.submissions;
         if (submissions < round.quorum) revert QuorumNotMet(roundId, submissions, round.quorum);
-        if (submissions < phases.joined) {
-            if (block.number <= phases.submitDeadline) revert PhaseNotStarted(roundId, phases.submitDeadline);
-            if (phases.revealed < submissions) revert RevealsIncomplete(roundId, phases.revealed, submissions);
-        }
+        uint32 threshold = _threshold(phases);
+        if (phases.revealed < threshold) revert RevealsIncomplete(roundId, phases.revealed, threshold);
         round.state = RoundState.Finalized;
         _resultCids[roundId] = resultCid;
         emit RoundFinalized(roundId, resultCid, submissions, "");
     }
 
-    /// @notice Abort secure round `roundId` once a phase has ended without what the next one
-    /// needs; anyone may call it, and the reason is recorded in `SecureRoundAborted`.
+    /// @notice Abort secure round `roundId`: the owner at any time, anyone once a phase has ended
+    /// without what the next one needs or the round outlived its reveal deadline by
+    /// `SECURE_GRACE_BLOCKS`; the reason is recorded in `SecureRoundAborted`.
     function abortSecureRound(uint256 roundId) external {
         SecurePhases storage phases = _openSecureRound(roundId);
         RoundHeader storage round = _rounds[roundId];
@@ -504,17 +559,35 @@ contract FederatedLearning is Ownable2Step {
         view
         returns (SecureAbortReason)
     {
-        if (block.number > phases.joinDeadline && phases.joined < quorum) return SecureAbortReason.TooFewJoined;
-        if (block.number > phases.submitDeadline && submissions < quorum) return SecureAbortReason.TooFewSubmitted;
-        if (block.number > phases.revealDeadline && submissions < phases.joined && phases.revealed < submissions) {
+        uint32 threshold = _threshold(phases);
+        uint32 needed = quorum > threshold ? quorum : threshold;
+        if (block.number > phases.joinDeadline && phases.joined < needed) return SecureAbortReason.TooFewJoined;
+        if (block.number > phases.shareDeadline && phases.shared < needed) return SecureAbortReason.TooFewShared;
+        if (block.number > phases.submitDeadline && submissions < needed) return SecureAbortReason.TooFewSubmitted;
+        if (block.number > phases.revealDeadline && phases.revealed < threshold) {
             return SecureAbortReason.RevealsMissing;
         }
+        if (block.number > uint256(phases.revealDeadline) + SECURE_GRACE_BLOCKS) return SecureAbortReason.Expired;
+        if (msg.sender == owner()) return SecureAbortReason.ByOrganization;
         revert RoundInProgress(roundId);
     }
 
-    /// @notice The phases and counters of secure round `roundId`; all zero for a plain round.
+    /// @dev The round's Shamir threshold: as opened, or a majority of those who joined.
+    function _threshold(SecurePhases storage phases) private view returns (uint32) {
+        uint32 threshold = phases.threshold;
+        return threshold != 0 ? threshold : uint32(phases.joined) / 2 + 1;
+    }
+
+    /// @notice The phases, counters and threshold (as opened) of secure round `roundId`; all zero
+    /// for a plain round.
     function getSecureRound(uint256 roundId) external view returns (SecurePhases memory) {
         return _secure[roundId];
+    }
+
+    /// @notice The Shamir threshold of secure round `roundId` as it stands (a majority of the
+    /// joined when it was opened with 0).
+    function secureThreshold(uint256 roundId) external view returns (uint32) {
+        return _threshold(_secure[roundId]);
     }
 
     /// @notice Where `client` stands in secure round `roundId`.
