@@ -138,6 +138,10 @@ class InvalidThreshold(ContractRevert):
     template = "a secure round's threshold is 0 (a majority of those who join) or at least 2, not {threshold}"
 
 
+class RoundFull(ContractRevert):
+    template = "secure round {roundId} already has the most participants a round may have"
+
+
 class AlreadyShared(ContractRevert):
     template = "{client} already posted its shares for round {roundId}"
 

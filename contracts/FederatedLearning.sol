@@ -126,6 +126,8 @@ contract FederatedLearning is Ownable2Step {
     error NotSecureRound(uint256 roundId);
     /// @notice The phase this call belongs to starts after block `startsAfter`.
     error PhaseNotStarted(uint256 roundId, uint64 startsAfter);
+    /// @notice The secure round already has MAX_SECURE_PARTICIPANTS participants.
+    error RoundFull(uint256 roundId);
     /// @notice The client already joined this secure round.
     error AlreadyJoined(uint256 roundId, address client);
     /// @notice The client did not join this secure round in its join phase.
@@ -454,7 +456,7 @@ contract FederatedLearning is Ownable2Step {
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] != ParticipantStatus.None) revert AlreadyJoined(roundId, msg.sender);
         uint24 index = phases.joined;
-        if (index >= MAX_SECURE_PARTICIPANTS) revert DeadlinePassed(roundId, uint64(block.number));
+        if (index >= MAX_SECURE_PARTICIPANTS) revert RoundFull(roundId);
         phases.joined = index + 1;
         status[msg.sender] = ParticipantStatus.Joined;
         emit ParticipantJoined(roundId, msg.sender, index);
