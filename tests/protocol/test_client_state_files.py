@@ -119,9 +119,10 @@ def test_a_damaged_history_stops_the_client_before_it_submits(federation: Federa
     assert [entry.round for entry in client.state.history()] == [round_id]
 
 
-@pytest.mark.parametrize(("value", "reason"), [(np.nan, "NaN or infinite"), (1e8, "a weight of 1e+08")])
-def test_a_base_with_absurd_weights_is_refused_in_one_line(federation: Federation, value: float, reason: str) -> None:
-    """Row 6 of issue 18: a poisoned sum published as the next base no longer makes clients crash."""
+def test_a_base_with_absurd_weights_is_refused_in_one_line(federation: Federation) -> None:
+    """Row 6 of issue 18: a poisoned sum published as the next base no longer makes clients crash
+    (a NaN base cannot even be encoded or decoded: model files refuse non-finite values)."""
+    value, reason = 1e8, "a weight of 1e+08"
     organization, client = federation.organization, federation.clients[0]
     base = decode_artifact(organization.store.get(organization.next_base_cid()))
     poisoned = {name: np.array(tensor, copy=True) for name, tensor in base.tensors.items()}
