@@ -68,8 +68,9 @@ class ClientStatus(IntEnum):
 class ParticipantStatus(IntEnum):
     NONE = 0
     JOINED = 1
-    SUBMITTED = 2
-    REVEALED = 3
+    SHARED = 2
+    SUBMITTED = 3
+    REVEALED = 4
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -77,18 +78,29 @@ class ParticipantStatus(IntEnum):
 
 @dataclass(frozen=True)
 class SecureDeadlines:
-    """The last block of each phase of a secure round: join, masked submission, seed reveal."""
+    """The last block of each phase of a secure round: join, share, masked submission, reveal."""
 
     join: int
+    share: int
     submit: int
     reveal: int
+
+    def as_list(self) -> list[int]:
+        return [self.join, self.share, self.submit, self.reveal]
 
 
 @dataclass(frozen=True)
 class SecurePhases:
     deadlines: SecureDeadlines
     joined: int
+    shared: int
     revealed: int
+    threshold_opened: int  # as opened: 0 means a majority of the joined
+
+    @property
+    def threshold(self) -> int:
+        """The Shamir threshold t as it stands (the contract's `secureThreshold`)."""
+        return self.threshold_opened or self.joined // 2 + 1
 
 
 @dataclass(frozen=True)
@@ -264,10 +276,10 @@ class FederatedLearningContract:
     # ---------------------------------------------------------------- secure aggregation
 
     def open_secure_round(self, base_cid: Cid | str, phases: SecureDeadlines, min_participants: int,
-                          max_samples: int) -> tuple[int, TxResult]:
-        """Open a secure-aggregation round; returns its id and the receipt."""
+                          max_samples: int, threshold: int = 0) -> tuple[int, TxResult]:
+        """Open a secure-aggregation round (`threshold` 0: a majority of the joined); its id and the receipt."""
         result = self._sender.send(self._functions.openSecureRound(
-            as_cid(base_cid).digest, phases.join, phases.submit, phases.reveal, min_participants, max_samples))
+            as_cid(base_cid).digest, phases.as_list(), min_participants, threshold, max_samples))
         (event,) = self.web3_contract.events.RoundOpened().process_receipt(result.receipt, errors=DISCARD)
         return event["args"]["roundId"], result
 
@@ -277,8 +289,11 @@ class FederatedLearningContract:
     def submit_masked_update(self, round_id: int, cid: Cid | str, samples: int) -> TxResult:
         return self._sender.send(self._functions.submitMaskedUpdate(round_id, as_cid(cid).digest, samples))
 
-    def reveal_seeds(self, round_id: int, cid: Cid | str) -> TxResult:
-        return self._sender.send(self._functions.revealSeeds(round_id, as_cid(cid).digest))
+    def post_shares(self, round_id: int, masking_key: bytes, cid: Cid | str) -> TxResult:
+        return self._sender.send(self._functions.postShares(round_id, masking_key, as_cid(cid).digest))
+
+    def reveal_shares(self, round_id: int, cid: Cid | str) -> TxResult:
+        return self._sender.send(self._functions.revealShares(round_id, as_cid(cid).digest))
 
     def finalize_secure_round(self, round_id: int, result_cid: Cid | str) -> TxResult:
         return self._sender.send(self._functions.finalizeSecureRound(round_id, as_cid(result_cid).digest))
@@ -288,12 +303,15 @@ class FederatedLearningContract:
 
     def secure_round(self, round_id: int) -> SecurePhases | None:
         """The phases and counters of a secure round; None for a plain round."""
-        join, submit, reveal, joined, revealed = self._sender.call(self._functions.getSecureRound(round_id))
-        return SecurePhases(SecureDeadlines(join, submit, reveal), joined, revealed) if join else None
+        join, share, submit, reveal, joined, shared, revealed, threshold = self._sender.call(
+            self._functions.getSecureRound(round_id))
+        return SecurePhases(SecureDeadlines(join, share, submit, reveal), joined, shared, revealed,
+                            threshold) if join else None
 
-    def participant_status(self, round_id: int, client: str) -> ParticipantStatus:
+    def participant_status(self, round_id: int, client: str, block: int | None = None) -> ParticipantStatus:
+        """Where `client` stands in a secure round, by eth_call (at `block` when given)."""
         return ParticipantStatus(self._sender.call(
-            self._functions.participantStatus(round_id, Web3.to_checksum_address(client))))
+            self._functions.participantStatus(round_id, Web3.to_checksum_address(client)), block))
 
     # ---------------------------------------------------------------- views
 

@@ -125,7 +125,7 @@ class OwnableInvalidOwner(ContractRevert):
 
 class InvalidPhases(ContractRevert):
     template = ("secure round phases must end in order after the current block {currentBlock}: join "
-                "{joinDeadline} < submit {submitDeadline} < reveal {revealDeadline}")
+                "{joinDeadline} < share {shareDeadline} < submit {submitDeadline} < reveal {revealDeadline}")
 
 
 class InvalidMinParticipants(ContractRevert):
@@ -148,24 +148,40 @@ class NotJoined(ContractRevert):
     template = "{client} did not join secure round {roundId} in its join phase"
 
 
+class InvalidThreshold(ContractRevert):
+    template = "a secure round's threshold is 0 (a majority of those who join) or at least 2, not {threshold}"
+
+
+class RoundFull(ContractRevert):
+    template = "secure round {roundId} already has the most participants a round may have"
+
+
+class AlreadyShared(ContractRevert):
+    template = "{client} already posted its shares for round {roundId}"
+
+
+class NotShared(ContractRevert):
+    template = "{client} posted no shares in round {roundId}'s share phase, so it is not a masking participant"
+
+
+class InvalidMaskingKey(ContractRevert):
+    template = "a masking public key cannot be zero"
+
+
 class NotSubmitted(ContractRevert):
-    template = "{client} submitted no masked update to round {roundId}, so it has no seeds to reveal"
+    template = "{client} submitted no masked update to round {roundId}, so it has no shares to reveal"
 
 
 class AlreadyRevealed(ContractRevert):
-    template = "{client} already revealed its seeds for round {roundId}"
+    template = "{client} already revealed its shares for round {roundId}"
 
 
 class UpdateReplayed(ContractRevert):
     template = "this masked update was already submitted (a replay); a masked update is valid for one round only"
 
 
-class NoDropouts(ContractRevert):
-    template = "nobody dropped out of round {roundId}: there are no seeds to reveal"
-
-
 class RevealsIncomplete(ContractRevert):
-    template = "round {roundId}: {revealed} of its {survivors} survivors revealed their seeds"
+    template = "round {roundId}: {revealed} survivors revealed their shares, fewer than its threshold of {threshold}"
 
 
 class RoundInProgress(ContractRevert):

@@ -22,7 +22,7 @@ from chain.logs import read_logs
 from storage.cid import Cid
 
 _ROUND_EVENTS = ("RoundOpened", "UpdateSubmitted", "SubmissionsFrozen", "RoundFinalized", "RoundAborted",
-                 "SecureRoundOpened", "ParticipantJoined", "SeedsRevealed", "SecureRoundAborted")
+                 "SecureRoundOpened", "ParticipantJoined", "SharesPosted", "SharesRevealed", "SecureRoundAborted")
 
 
 @dataclass

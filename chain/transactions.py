@@ -109,10 +109,12 @@ class TransactionSender:
             self._chain_id = self._web3.eth.chain_id
         return self._chain_id
 
-    def call(self, function: ContractFunction) -> Any:
-        """A read-only call, with reverts decoded."""
+    def call(self, function: ContractFunction, block: int | None = None) -> Any:
+        """A read-only call, with reverts decoded; at `block` when given (else the latest)."""
         with reverts_decoded(self._decoder):
-            return function.call({"from": self.account.address})
+            if block is None:
+                return function.call({"from": self.account.address})
+            return function.call({"from": self.account.address}, block_identifier=block)
 
     def transfer(self, to: str, wei: int) -> TxResult:
         """A plain ether transfer, e.g. to fund a simulated client's account."""

@@ -24,7 +24,7 @@ def round_line(record: dict[str, Any], total: int, continual: bool) -> str:
     accuracy on every task seen so far (the organization's own test set is task 0's alone)."""
     if record.get("secure"):
         happened = (f"secure, {len(record['update_cids'])} masked updates, {record['dropped']} dropped, "
-                    f"{len(record['reveals'])} seed reveals")
+                    f"{len(record['reveals'])} share reveals")
     else:
         loss = record["loss"] if record["loss"] is not None else float("nan")
         happened = f"loss {loss:.4f}, {sum(record['accepted'])}/{len(record['update_cids'])} updates accepted"

@@ -28,8 +28,11 @@ def add_secure_options(parser: argparse.ArgumentParser, role: str) -> None:
                              "anyone can still verify the result (FedAvg/FedProx only)")
     if role in ("organization", "demo"):
         parser.add_argument("--phase-blocks", type=int, default=None,
-                            help="secure rounds: blocks each phase (join, submit, reveal) lasts "
+                            help="secure rounds: blocks each phase (join, share, submit, reveal) lasts "
                                  "(default: 20, the demo: enough for every client)")
+        parser.add_argument("--threshold", type=int, default=0,
+                            help="secure rounds: reveals needed to unmask (Shamir t; also the size of a coalition "
+                                 "that could unmask one update); default 0: a majority of those who join")
     if role == "demo":
         parser.add_argument("--dropouts", type=int, default=0,
                             help="secure rounds: this many clients join and never submit")
@@ -60,11 +63,12 @@ def check_secure_arguments(args: argparse.Namespace) -> None:
                         f"{dropouts} dropouts leave {clients - dropouts}")
 
 
-def secure_driver_of(organization: Organization, phase_blocks: int | None, quorum: int = 3) -> RoundDriver:
+def secure_driver_of(organization: Organization, phase_blocks: int | None, quorum: int = 3,
+                     threshold: int = 0) -> RoundDriver:
     """The round driver in secure mode, or UserError when the settings cannot run masked."""
     try:
         refuse_unmaskable_settings(organization.settings, validation_asked=False)
-        return RoundDriver(organization, SecureSettings(phase_blocks or 20, max(3, quorum)))
+        return RoundDriver(organization, SecureSettings(phase_blocks or 20, max(3, quorum), threshold))
     except ValueError as error:
         raise UserError(str(error)) from None
 
@@ -76,7 +80,7 @@ class SecureDemo:
                  workers: int) -> None:
         # a phase must leave room for one transaction per client (one block each on a development chain)
         self.driver = secure_driver_of(organization, args.phase_blocks or 2 * len(clients) + 10,
-                                       len(clients) - args.dropouts)
+                                       len(clients) - args.dropouts, args.threshold)
         first_dropout = len(clients) - args.dropouts
         self.participants = [SecureParticipant(client, drop_out=index >= first_dropout)
                              for index, client in enumerate(clients)]

@@ -47,6 +47,7 @@ from cli.secure_options import add_secure_options, check_secure_arguments, secur
 from cli.service_lock import sole_service
 from cli.stopping import FORCED_EXIT_CODE
 from client.driver import ParticipantDriver
+from client.keys import refuse_shared_home
 from client.service import Client, ClientSettings
 from client.state import ClientState
 from client.web import ClientNode
@@ -182,13 +183,15 @@ def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
         node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",
                                 args.poll, _say)
         return _serve(organization_app, node, args, "organization")
+    if args.secure_aggregation:
+        refuse_shared_home(home, None)
     contract = _organization_contract(args)
     organization = Organization(contract, store, settings, test, SaidOnce(_say))
     journal = RoundJournal(journal_path(home / "organization", contract))  # rejection reasons for the web pages
     _say(f"organization {contract.account.address} on {contract.chain.name}, contract {contract.address}")
     if args.rounds is None:
         _say("organization: running rounds until stopped (Ctrl-C or SIGTERM; --rounds R stops after R)")
-    driver = (secure_driver_of(organization, args.phase_blocks, args.quorum) if args.secure_aggregation
+    driver = (secure_driver_of(organization, args.phase_blocks, args.quorum, args.threshold) if args.secure_aggregation
               else RoundDriver(organization))
     driver.run(args.rounds or UNTIL_STOPPED, poll_seconds=args.poll, on_outcome=journal.record_outcome)
     _say(f"organization: closed {args.rounds} round(s) as --rounds {args.rounds} asked: stopping")
@@ -237,6 +240,8 @@ def run_client(args: argparse.Namespace) -> int:
     data, description, data_dir = _client_data(task, args)
     state = ClientState(home / "clients" / account.address)
     state.check()
+    if args.secure_aggregation:
+        refuse_shared_home(home, account.address)
     ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
     settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed, task=task.name)
     store = open_ipfs(args, wait=True, say=_say, writes=True)

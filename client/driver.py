@@ -13,6 +13,7 @@ from client.service import Client
 from mlprocessor.data import DataError
 from protocol.engine import Act, Decision, RoundView, participant_decision, read_view
 from protocol.outages import TRANSIENT_ERRORS, one_line
+from protocol.secure.public_round import RecordIncompleteError
 from storage.model_file import ModelFileError
 
 FINISHED = (ParticipantStatus.SUBMITTED, ParticipantStatus.REVEALED)
@@ -56,6 +57,8 @@ class ParticipantDriver:
         secure = self.secure()
         if decision.act is Act.JOIN:
             secure.join(round_id)
+        elif decision.act is Act.SHARE:
+            secure.share(round_id)
         elif decision.act is Act.TRAIN:
             secure.submit(round_id)
         elif decision.act is Act.REVEAL:
@@ -71,8 +74,8 @@ class ParticipantDriver:
             max_rounds: int | None = None) -> None:
         """Headless loop: register, then answer every round as the engine says, until `max_rounds` are over.
 
-        A node or daemon restarting, a reverted transaction or a data file half written cost one
-        line and a retry, registration included."""
+        A node or daemon restarting, a reverted transaction, a data file half written or a node
+        whose logs lag the contract's counters cost one line and a retry, registration included."""
         registered, finished = False, set()
         while not should_stop() and (max_rounds is None or len(finished) < max_rounds):
             try:
@@ -83,6 +86,6 @@ class ParticipantDriver:
                 if self.execute(view, decision) and view is not None:
                     finished.add(view.info.round_id)
                     continue
-            except (*TRANSIENT_ERRORS, ModelFileError, DataError) as error:
+            except (*TRANSIENT_ERRORS, ModelFileError, DataError, RecordIncompleteError) as error:
                 self.client.log(f"client {self.client.address}: cannot take part yet: {one_line(error)}")
             time.sleep(poll_seconds)

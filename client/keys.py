@@ -47,3 +47,19 @@ def _load(path: Path) -> KeyPair:
                                "restore it from a backup; without it this account cannot take part in secure rounds "
                                "(a new key needs a new account), so move it away only to use a new account")
     return KeyPair.from_private_bytes(bytes.fromhex(text))
+
+
+def refuse_shared_home(home: Path, own_address: str | None) -> None:
+    """ClientStateError when `home` holds a secure-aggregation key of another party, or an
+    organization next to a client: whoever runs the other party as this user reads the key files
+    (file modes do not separate one user's processes), and with them unmasks the updates. Every
+    party of a secure round needs its own home."""
+    others = sorted(path.parent.name for path in (home / "clients").glob(f"*/{KEY_FILE}")
+                    if own_address is None or path.parent.name.lower() != own_address.lower())
+    if others:
+        who = "this organization's home" if own_address is None else "this client's home"
+        raise ClientStateError(f"{who} {home} holds the secure-aggregation keys of {len(others)} other account(s) "
+                               f"({others[0]}…): give every party its own --home, or it can read their keys")
+    if own_address is not None and (home / "organization").exists():
+        raise ClientStateError(f"this client's home {home} is also the organization's ({home / 'organization'}): "
+                               "give every party its own --home, or the organization can read this client's key")

@@ -1,8 +1,10 @@
-"""A client's part in secure-aggregation rounds: join, submit a masked update, reveal seeds for the dropped.
+"""A client's part in secure-aggregation rounds: join, post shares, submit a double-masked update, reveal.
 
 Each step is decided from the chain alone (the round's phases and this account's status in it),
 so a restarted client picks up where it was. The client never publishes its plain update: the
-file on IPFS is its sample-weighted delta in fixed point plus one mask per other participant.
+file on IPFS is its sample-weighted delta in fixed point plus its self-mask plus one pairwise
+mask per other participant. Which share it reveals for each other participant is decided from
+the contract's state (`participantStatus` by eth_call), never from logs.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chain.contract import ParticipantStatus
-from chain.errors import DeadlinePassed, NoDropouts, RoundNotOpen
+from chain.errors import DeadlinePassed, PhaseNotStarted, RoundNotOpen
 from client.keys import load_or_create_keys
 from client.service import Client, Participation, RefusedBase
 from client.state import HistoryEntry
 from protocol.engine import Act, RoundView, participant_decision
-from protocol.secure.keys import RoundContext
+from protocol.secure.keys import RoundContext, round_secrets
 from protocol.secure.masked_file import encode_masked
-from protocol.secure.participant import mask_delta, reveal_for
-from protocol.secure.public_round import read_secure_round, registered_keys
-from protocol.secure.reveal import SeedReveal, encode_reveal
+from protocol.secure.participant import mask_delta, reveal_shares
+from protocol.secure.public_round import load_bundles, read_secure_round, registered_keys
+from protocol.secure.shares import ShareReveal, deal, encode_bundle, encode_reveal
 from storage.model_file import expected_spec
+
+SUBMITTED = (ParticipantStatus.SUBMITTED, ParticipantStatus.REVEALED)
 
 
 @dataclass(frozen=True)
@@ -58,11 +62,13 @@ class SecureParticipant:
         decision = participant_decision(view, status, answered=False, drop_out=self.drop_out)
         if decision.act is Act.JOIN:
             return self.join(round_id)
+        if decision.act is Act.SHARE:
+            return self.share(round_id)
         if decision.act is Act.TRAIN:
             return self.submit(round_id).step
         if decision.act is Act.REVEAL:
             return self.reveal(round_id)
-        dropped = status is ParticipantStatus.JOINED and decision.act is Act.DONE
+        dropped = status in (ParticipantStatus.JOINED, ParticipantStatus.SHARED) and decision.act is Act.DONE
         return SecureStep(round_id, "dropped" if dropped else decision.act.value, decision.reason)
 
     def join(self, round_id: int) -> SecureStep:
@@ -81,13 +87,35 @@ class SecureParticipant:
         self.client.log(f"client {self.address}: joined secure round {round_id}")
         return SecureStep(round_id, "joined")
 
+    def share(self, round_id: int) -> SecureStep:
+        """Deal Shamir shares of this round's self-mask seed and masking key to every joined
+        participant (encrypted to each), publish the bundle and post it with the masking key."""
+        record = read_secure_round(self.contract, round_id, complete=True)
+        assert record is not None
+        context = self.context(round_id)
+        secrets = round_secrets(self.keys, context, self.address)
+        try:
+            bundle = deal(self.keys, secrets, context, self.address, record.joined, record.phases.threshold)
+        except ValueError as error:
+            why = f"cannot deal shares with threshold {record.phases.threshold}: {error}"
+            self.client.log(f"client {self.address}: not taking part in secure round {round_id}: {why}")
+            return SecureStep(round_id, "skipped", why)
+        cid = self.client.store.add_bytes(encode_bundle(bundle))
+        try:
+            self.contract.post_shares(round_id, secrets.masking.public_bytes(), cid)
+        except (DeadlinePassed, RoundNotOpen) as closed:
+            return SecureStep(round_id, "skipped", str(closed))
+        self.client.log(f"client {self.address}: posted shares for {len(bundle.boxes)} participants in secure "
+                        f"round {round_id}")
+        return SecureStep(round_id, "shared", str(cid))
+
     def submit(self, round_id: int) -> SecureSubmission:
         """Train, mask for the round's fixed participant set, publish and record the masked update."""
         participation = Participation(round_id)
         timer = participation.timer
         with timer.phase("chain"):
             info = self.contract.round(round_id)
-            record = read_secure_round(self.contract, round_id)
+            record = read_secure_round(self.contract, round_id, complete=True)
         assert record is not None and info.base_cid is not None
         try:
             trained = self.client.train(info, timer)
@@ -95,12 +123,19 @@ class SecureParticipant:
             participation.skipped = str(refusal)
             return SecureSubmission(SecureStep(round_id, "dropped", str(refusal)), participation, 0)
         samples = min(len(self.client.data), info.max_samples)
-        with timer.phase("serialization"):
-            masked, clipped = mask_delta(trained.result.delta(trained.base.tensors), samples,
-                                         trained.base.metadata.architecture, expected_spec(trained.base.tensors),
-                                         str(info.base_cid), self.keys,
-                                         self.context(round_id), self.address, record.participants)
-            data = encode_masked(masked)
+        context = self.context(round_id)
+        try:
+            with timer.phase("serialization"):
+                masked, clipped = mask_delta(trained.result.delta(trained.base.tensors), samples,
+                                             trained.base.metadata.architecture,
+                                             expected_spec(trained.base.tensors), str(info.base_cid),
+                                             round_secrets(self.keys, context, self.address), context,
+                                             self.address, record.masking_keys)
+                data = encode_masked(masked)
+        except ValueError as refusal:
+            participation.skipped = f"not submitting to secure round {round_id}: {refusal}"
+            self.client.log(f"client {self.address}: {participation.skipped}")
+            return SecureSubmission(SecureStep(round_id, "dropped", str(refusal)), participation, 0)
         if clipped:
             self.client.log(f"client {self.address}: {clipped} coordinates of the update were clipped to the "
                             "fixed-point bound")
@@ -121,23 +156,40 @@ class SecureParticipant:
         self.client.log(f"client {self.address}: round {round_id} submitted masked update {cid}")
         return SecureSubmission(SecureStep(round_id, "submitted", str(cid)), participation, len(data))
 
-    def reveal_contents(self, round_id: int) -> SeedReveal:
-        """The seeds shared with the participants that did not submit."""
-        record = read_secure_round(self.contract, round_id)
+    def reveal_contents(self, round_id: int) -> ShareReveal:
+        """For every participant of the masking set, exactly one of its shares held by this client:
+        the self-mask share if the contract records its masked update, the key share if not.
+
+        Statuses are read by eth_call at one block in the reveal phase, when who submitted is final
+        (the contract refuses late submissions); a participant the node's logs do not show, or whose
+        bundle cannot be read, simply gets no share from this client (others still reveal)."""
+        record = read_secure_round(self.contract, round_id, complete=True)
         assert record is not None
-        dropped = {address: record.participants[address] for address in record.dropped}
-        return reveal_for(self.keys, self.context(round_id), self.address, dropped)
+        block = self.contract.block_number()
+        info = self.contract.round(round_id)
+        if block <= record.phases.deadlines.submit and info.submissions < record.phases.shared:
+            raise PhaseNotStarted(roundId=round_id, startsAfter=record.phases.deadlines.submit)
+        bundles, problems = load_bundles(self.client.store, record)
+        statuses = {dealer: self.contract.participant_status(round_id, dealer, block) for dealer in bundles}
+        submitted = {dealer: status in SUBMITTED for dealer, status in statuses.items()
+                     if status in (*SUBMITTED, ParticipantStatus.SHARED)}
+        registered = {address: public for address, (_, public) in record.joined.items()}
+        reveal, unopened = reveal_shares(self.keys, self.context(round_id), self.address, bundles, registered,
+                                         submitted)
+        for problem in problems + unopened:
+            self.client.log(f"client {self.address}: round {round_id}: no share revealed for {problem}")
+        return reveal
 
     def reveal(self, round_id: int) -> SecureStep:
-        """Publish the seeds shared with the dropped participants and record their CID."""
+        """Publish this client's reveal and record its CID."""
         reveal = self.reveal_contents(round_id)
         cid = self.client.store.add_bytes(encode_reveal(reveal))
         try:
-            result = self.contract.reveal_seeds(round_id, cid)
-        except (DeadlinePassed, RoundNotOpen, NoDropouts) as refused:
+            result = self.contract.reveal_shares(round_id, cid)
+        except (DeadlinePassed, RoundNotOpen) as refused:
             return SecureStep(round_id, "done", str(refused))
-        self.client.log(f"client {self.address}: revealed its seeds with {len(reveal.seeds)} dropped participants "
-                        f"in round {round_id}")
+        self.client.log(f"client {self.address}: revealed {len(reveal.self_shares)} self-mask and "
+                        f"{len(reveal.key_shares)} key shares in round {round_id}")
         return SecureStep(round_id, "revealed", f"{cid} (gas {result.gas_used})")
 
 

@@ -59,6 +59,9 @@ class ClientSettings:
     task: str = DEFAULT_TASK  # the task whose data this client holds; rounds of tasks reading other data are refused
 
 
+ABSURD_WEIGHT = 1e4  # no trained model of the bundled tasks comes near; 1e8 did, from a poisoned secure sum
+
+
 class RefusedBase(ValueError):
     """The round's base model is well-formed but this client will not train on it; the message says why."""
 
@@ -275,5 +278,14 @@ class Client:
 
 
 def _refusal(base: Artifact, plan: TrainingPlan) -> str | None:
-    """Why this client will not train on `base` (its FedCurv sections are unusable), or None."""
+    """Why this client will not train on `base` (non-finite or absurd weights, e.g. a poisoned sum
+    no one could inspect, or unusable FedCurv sections), or None."""
+    for name, tensor in base.tensors.items():
+        values = np.asarray(tensor)
+        if not np.issubdtype(values.dtype, np.floating) or values.size == 0:
+            continue
+        if not np.all(np.isfinite(values)):
+            return f"its tensor {name} holds NaN or infinite weights"
+        if (largest := float(np.max(np.abs(values)))) > ABSURD_WEIGHT:
+            return f"its tensor {name} holds a weight of {largest:.3g}, beyond {ABSURD_WEIGHT:g}: a poisoned model"
     return fedcurv_problem(base) if plan.fedcurv_lambda > 0 else None

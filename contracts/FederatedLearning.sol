@@ -57,6 +57,10 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
 
     /// @inheritdoc IFederatedLearning
     uint32 public constant MIN_SECURE_PARTICIPANTS = 3;
+    /// @inheritdoc IFederatedLearning
+    uint32 public constant MAX_SECURE_PARTICIPANTS = 10_000;
+    /// @inheritdoc IFederatedLearning
+    uint64 public constant SECURE_GRACE_BLOCKS = 20;
 
     /// @inheritdoc IFederatedLearning
     uint64 public immutable deploymentBlock;
@@ -245,53 +249,51 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     // ------------------------------------------------------------------ secure aggregation
 
     /// @inheritdoc IFederatedLearning
-    /// @dev Pairwise masking after Bonawitz et al. 2017, simplified by what the chain gives: hard
-    /// deadlines and one public, ordered record. Three phases, each ending at a block:
-    /// 1. join (up to `joinDeadline`): registered clients join; this fixes the participant set, and
-    ///    each participant's X25519 key is the one in its `ClientRegistered` event (keys cannot
-    ///    change: registration is once). From the set and the keys, every pair derives a seed for
-    ///    this round (HKDF) and masks its update with it (ChaCha20), added by the lower address and
-    ///    subtracted by the higher, so the masks cancel in the sum.
-    /// 2. masked submission (after `joinDeadline`, up to `submitDeadline`): each participant submits
-    ///    the CID of its masked update (and commitments to its pairwise seeds inside the file). A
-    ///    participant that has not submitted by then has dropped, for good: the contract refuses
-    ///    late submissions, so the survivor set is final before anyone reveals anything.
-    /// 3. reveal (after `submitDeadline`, up to `revealDeadline`), only if someone dropped: each
-    ///    survivor publishes (as a CID) the seeds it shared with the dropped participants, so anyone
-    ///    can remove their residual masks from the sum. A dropped participant published no update,
-    ///    so revealing its seeds exposes nothing; every survivor's update stays masked by the seeds
-    ///    it shares with the other survivors. This is why no self-masks and no secret sharing of
-    ///    keys are needed, unlike the original protocol: the chain, not the server, decides who
-    ///    dropped, and it decides before any seed is revealed.
-    /// The round finalizes as soon as everyone who joined submitted, or once every survivor
-    /// revealed; anyone can abort it, with the reason recorded, when fewer than `minParticipants`
-    /// (at least 3) joined or submitted by their deadlines, or reveals are missing at the last one,
-    /// so it never waits beyond `revealDeadline`. The round's kind is Secure, so the plain-round
-    /// functions refuse it (and the secure ones refuse plain rounds). Every function
-    /// touches a fixed number of storage slots: gas is flat in clients and rounds.
-    /// @return roundId the new round's id.
+    /// @dev Double masking with t-of-n recovery after Bonawitz et al. 2017, with the chain as the
+    /// public, ordered record that decides who is in each phase. Four phases, each ending at a block
+    /// (`deadlines`: join, share, submit, reveal):
+    /// 1. join (up to the join deadline): registered clients join; this fixes the set of share
+    ///    holders (`joined`), and with it the threshold when `threshold` is 0 (a majority).
+    /// 2. share (after join, up to the share deadline): each participant posts a fresh masking
+    ///    public key for this round and the CID of its share bundle: Shamir shares of its self-mask
+    ///    seed and of its masking private key, one per joined participant, each encrypted to it.
+    ///    Those who posted (`shared`) are the masking set, fixed before anyone masks.
+    /// 3. masked submission (after share, up to the submit deadline): a participant of the masking
+    ///    set submits its update plus its self-mask plus one pairwise mask per other member.
+    ///    Late submissions are refused, so who submitted is final when this phase ends.
+    /// 4. reveal (once the submit deadline passed, or everyone in the masking set submitted): each
+    ///    survivor reveals, for every other member, the self-mask share if the contract records
+    ///    a submission from it (`participantStatus`) and the key share otherwise; never both.
+    /// The round finalizes with at least `threshold` reveals. Anyone can abort it, with the reason
+    /// recorded, when a phase ended short of what the next one needs, or `SECURE_GRACE_BLOCKS`
+    /// after the reveal deadline; the owner can abort it at any time. The round's plain
+    /// `deadline` is 0, so `submitUpdate` refuses plaintext updates to it. Gas is flat in
+    /// participants and rounds.
     function openSecureRound(
         bytes32 baseCid,
-        uint64 joinDeadline,
-        uint64 submitDeadline,
-        uint64 revealDeadline,
+        uint64[4] calldata deadlines,
         uint32 minParticipants,
+        uint32 threshold,
         uint32 maxSamples
     ) external onlyOwner returns (uint256 roundId) {
-        if (joinDeadline <= block.number || submitDeadline <= joinDeadline || revealDeadline <= submitDeadline
-            || revealDeadline > type(uint40).max) {
-            revert InvalidPhases(joinDeadline, submitDeadline, revealDeadline, block.number);
+        if (deadlines[0] <= block.number || deadlines[1] <= deadlines[0] || deadlines[2] <= deadlines[1]
+            || deadlines[3] <= deadlines[2] || deadlines[3] > type(uint40).max - SECURE_GRACE_BLOCKS) {
+            revert InvalidPhases(deadlines[0], deadlines[1], deadlines[2], deadlines[3], block.number);
         }
         if (minParticipants < MIN_SECURE_PARTICIPANTS) revert InvalidMinParticipants(minParticipants);
+        if (threshold == 1 || threshold > MAX_SECURE_PARTICIPANTS) revert InvalidThreshold(threshold);
         roundId = _openRound(baseCid, 0, minParticipants, maxSamples, 0, RoundKind.Secure);
         _secure[roundId] = SecurePhases({
-            joinDeadline: uint40(joinDeadline),
-            submitDeadline: uint40(submitDeadline),
-            revealDeadline: uint40(revealDeadline),
+            joinDeadline: uint40(deadlines[0]),
+            shareDeadline: uint40(deadlines[1]),
+            submitDeadline: uint40(deadlines[2]),
+            revealDeadline: uint40(deadlines[3]),
             joined: 0,
-            revealed: 0
+            shared: 0,
+            revealed: 0,
+            threshold: uint24(threshold)
         });
-        emit SecureRoundOpened(roundId, joinDeadline, submitDeadline, revealDeadline);
+        emit SecureRoundOpened(roundId, deadlines[0], deadlines[1], deadlines[2], deadlines[3], threshold);
     }
 
     /// @inheritdoc IFederatedLearning
@@ -301,23 +303,42 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
         if (_clients[msg.sender].status != ClientStatus.Registered) revert NotRegistered(msg.sender);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] != ParticipantStatus.None) revert AlreadyJoined(roundId, msg.sender);
-        uint32 index = phases.joined;
+        uint24 index = phases.joined;
+        if (index >= MAX_SECURE_PARTICIPANTS) revert RoundFull(roundId);
         phases.joined = index + 1;
         status[msg.sender] = ParticipantStatus.Joined;
         emit ParticipantJoined(roundId, msg.sender, index);
     }
 
     /// @inheritdoc IFederatedLearning
-    /// @dev A CID already used by a masked update, in this round or any other, is refused: a
-    /// replayed update is never counted. A client removed after joining is refused.
-    function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external {
+    function postShares(uint256 roundId, bytes32 maskingKey, bytes32 cid) external {
         SecurePhases storage phases = _openSecureRound(roundId);
         if (_clients[msg.sender].status != ClientStatus.Registered) revert NotRegistered(msg.sender);
         if (block.number <= phases.joinDeadline) revert PhaseNotStarted(roundId, phases.joinDeadline);
+        if (block.number > phases.shareDeadline) revert DeadlinePassed(roundId, phases.shareDeadline);
+        mapping(address => ParticipantStatus) storage status = _participants[roundId];
+        if (status[msg.sender] == ParticipantStatus.None) revert NotJoined(roundId, msg.sender);
+        if (status[msg.sender] != ParticipantStatus.Joined) revert AlreadyShared(roundId, msg.sender);
+        if (maskingKey == bytes32(0)) revert InvalidMaskingKey();
+        if (cid == bytes32(0)) revert InvalidCid();
+        status[msg.sender] = ParticipantStatus.Shared;
+        phases.shared += 1;
+        emit SharesPosted(roundId, msg.sender, maskingKey, cid);
+    }
+
+    /// @inheritdoc IFederatedLearning
+    /// @dev Only members of the masking set (who posted shares) submit. A CID already used by a
+    /// masked update, in this round or any other, is refused: a replayed update is never counted.
+    /// A client removed after joining is refused.
+    function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        if (_clients[msg.sender].status != ClientStatus.Registered) revert NotRegistered(msg.sender);
+        if (block.number <= phases.shareDeadline) revert PhaseNotStarted(roundId, phases.shareDeadline);
         if (block.number > phases.submitDeadline) revert DeadlinePassed(roundId, phases.submitDeadline);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] == ParticipantStatus.None) revert NotJoined(roundId, msg.sender);
-        if (status[msg.sender] != ParticipantStatus.Joined) revert AlreadySubmitted(roundId, msg.sender);
+        if (status[msg.sender] == ParticipantStatus.Joined) revert NotShared(roundId, msg.sender);
+        if (status[msg.sender] != ParticipantStatus.Shared) revert AlreadySubmitted(roundId, msg.sender);
         if (cid == bytes32(0)) revert InvalidCid();
         if (_maskedCids[cid]) revert UpdateReplayed(cid);
         RoundHeader storage round = _rounds[roundId];
@@ -335,11 +356,11 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     }
 
     /// @inheritdoc IFederatedLearning
-    function revealSeeds(uint256 roundId, bytes32 cid) external {
+    function revealShares(uint256 roundId, bytes32 cid) external {
         SecurePhases storage phases = _openSecureRound(roundId);
-        uint32 submissions = _rounds[roundId].submissions;
-        if (block.number <= phases.submitDeadline) revert PhaseNotStarted(roundId, phases.submitDeadline);
-        if (submissions >= phases.joined) revert NoDropouts(roundId); // only participants submit: never more
+        if (block.number <= phases.submitDeadline && _rounds[roundId].submissions < phases.shared) {
+            revert PhaseNotStarted(roundId, phases.submitDeadline);
+        }
         if (block.number > phases.revealDeadline) revert DeadlinePassed(roundId, phases.revealDeadline);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] == ParticipantStatus.Revealed) revert AlreadyRevealed(roundId, msg.sender);
@@ -347,7 +368,7 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
         if (cid == bytes32(0)) revert InvalidCid();
         status[msg.sender] = ParticipantStatus.Revealed;
         phases.revealed += 1;
-        emit SeedsRevealed(roundId, msg.sender, cid);
+        emit SharesRevealed(roundId, msg.sender, cid);
     }
 
     /// @inheritdoc IFederatedLearning
@@ -357,13 +378,10 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
         SecurePhases storage phases = _openSecureRound(roundId);
         RoundHeader storage round = _rounds[roundId];
         if (resultCid == bytes32(0)) revert InvalidCid();
-        if (block.number <= phases.joinDeadline) revert PhaseNotStarted(roundId, phases.joinDeadline);
         uint32 submissions = round.submissions;
         if (submissions < round.quorum) revert QuorumNotMet(roundId, submissions, round.quorum);
-        if (submissions < phases.joined) {
-            if (block.number <= phases.submitDeadline) revert PhaseNotStarted(roundId, phases.submitDeadline);
-            if (phases.revealed < submissions) revert RevealsIncomplete(roundId, phases.revealed, submissions);
-        }
+        uint32 threshold = _threshold(phases);
+        if (phases.revealed < threshold) revert RevealsIncomplete(roundId, phases.revealed, threshold);
         round.state = RoundState.Finalized;
         _resultCids[roundId] = resultCid;
         emit RoundFinalized(roundId, resultCid, submissions, "");
@@ -387,17 +405,33 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
         view
         returns (SecureAbortReason)
     {
-        if (block.number > phases.joinDeadline && phases.joined < quorum) return SecureAbortReason.TooFewJoined;
-        if (block.number > phases.submitDeadline && submissions < quorum) return SecureAbortReason.TooFewSubmitted;
-        if (block.number > phases.revealDeadline && submissions < phases.joined && phases.revealed < submissions) {
+        uint32 threshold = _threshold(phases);
+        uint32 needed = quorum > threshold ? quorum : threshold;
+        if (block.number > phases.joinDeadline && phases.joined < needed) return SecureAbortReason.TooFewJoined;
+        if (block.number > phases.shareDeadline && phases.shared < needed) return SecureAbortReason.TooFewShared;
+        if (block.number > phases.submitDeadline && submissions < needed) return SecureAbortReason.TooFewSubmitted;
+        if (block.number > phases.revealDeadline && phases.revealed < threshold) {
             return SecureAbortReason.RevealsMissing;
         }
+        if (block.number > uint256(phases.revealDeadline) + SECURE_GRACE_BLOCKS) return SecureAbortReason.Expired;
+        if (msg.sender == owner()) return SecureAbortReason.ByOrganization;
         revert RoundInProgress(roundId);
+    }
+
+    /// @dev The round's Shamir threshold: as opened, or a majority of those who joined.
+    function _threshold(SecurePhases storage phases) private view returns (uint32) {
+        uint32 threshold = phases.threshold;
+        return threshold != 0 ? threshold : uint32(phases.joined) / 2 + 1;
     }
 
     /// @inheritdoc IFederatedLearning
     function getSecureRound(uint256 roundId) external view returns (SecurePhases memory) {
         return _secure[roundId];
+    }
+
+    /// @inheritdoc IFederatedLearning
+    function secureThreshold(uint256 roundId) external view returns (uint32) {
+        return _threshold(_secure[roundId]);
     }
 
     /// @inheritdoc IFederatedLearning

@@ -40,6 +40,7 @@ interface IFederatedLearning {
     enum ParticipantStatus {
         None,
         Joined,
+        Shared,
         Submitted,
         Revealed
     }
@@ -47,8 +48,11 @@ interface IFederatedLearning {
     /// @notice Why a secure round was aborted.
     enum SecureAbortReason {
         TooFewJoined,
+        TooFewShared,
         TooFewSubmitted,
-        RevealsMissing
+        RevealsMissing,
+        Expired,
+        ByOrganization
     }
 
     /// @notice A round as the views return it.
@@ -71,13 +75,17 @@ interface IFederatedLearning {
         bytes27 submissionsDigest;
     }
 
-    /// @notice A secure round's phase deadlines (blocks) and counters; packed into one slot.
+    /// @notice A secure round's phase deadlines (blocks), counters and Shamir threshold; one slot
+    /// (4 x 5 + 4 x 3 bytes). `threshold` 0 means a majority of those who joined.
     struct SecurePhases {
         uint40 joinDeadline;
+        uint40 shareDeadline;
         uint40 submitDeadline;
         uint40 revealDeadline;
-        uint32 joined;
-        uint32 revealed;
+        uint24 joined;
+        uint24 shared;
+        uint24 revealed;
+        uint24 threshold;
     }
 
     // ------------------------------------------------------------------ errors
@@ -130,25 +138,35 @@ interface IFederatedLearning {
     /// @notice Round `roundId` has fewer submissions than its quorum.
     error QuorumNotMet(uint256 roundId, uint32 submissions, uint32 quorum);
     /// @notice Secure-round phases must end in order, all after the current block.
-    error InvalidPhases(uint64 joinDeadline, uint64 submitDeadline, uint64 revealDeadline, uint256 currentBlock);
+    error InvalidPhases(
+        uint64 joinDeadline, uint64 shareDeadline, uint64 submitDeadline, uint64 revealDeadline, uint256 currentBlock
+    );
     /// @notice A secure round needs at least MIN_SECURE_PARTICIPANTS participants.
     error InvalidMinParticipants(uint32 minParticipants);
+    /// @notice A Shamir threshold is 0 (a majority of the joined) or from 2 to MAX_SECURE_PARTICIPANTS.
+    error InvalidThreshold(uint32 threshold);
+    /// @notice The secure round already has MAX_SECURE_PARTICIPANTS participants.
+    error RoundFull(uint256 roundId);
+    /// @notice The client already published its share bundle for this round.
+    error AlreadyShared(uint256 roundId, address client);
+    /// @notice The client published no share bundle in the share phase: it is not a masking participant.
+    error NotShared(uint256 roundId, address client);
+    /// @notice A masking public key of zero.
+    error InvalidMaskingKey();
     /// @notice The phase this call belongs to starts after block `startsAfter`.
     error PhaseNotStarted(uint256 roundId, uint64 startsAfter);
     /// @notice The client already joined this secure round.
     error AlreadyJoined(uint256 roundId, address client);
     /// @notice The client did not join this secure round in its join phase.
     error NotJoined(uint256 roundId, address client);
-    /// @notice The client submitted no masked update to this round, so it has no seeds to reveal.
+    /// @notice The client submitted no masked update to this round, so it has no shares to reveal.
     error NotSubmitted(uint256 roundId, address client);
-    /// @notice The client already revealed its seeds for this round.
+    /// @notice The client already revealed its shares for this round.
     error AlreadyRevealed(uint256 roundId, address client);
     /// @notice This masked update CID was already submitted, in this round or another.
     error UpdateReplayed(bytes32 cid);
-    /// @notice Everyone who joined submitted: there are no seeds to reveal.
-    error NoDropouts(uint256 roundId);
-    /// @notice Some survivors have not revealed their seeds yet.
-    error RevealsIncomplete(uint256 roundId, uint32 revealed, uint32 survivors);
+    /// @notice Fewer than the round's threshold of survivors revealed their shares.
+    error RevealsIncomplete(uint256 roundId, uint32 revealed, uint32 threshold);
     /// @notice The round is within its phases: there is no reason to abort it yet.
     error RoundInProgress(uint256 roundId);
 
@@ -180,12 +198,21 @@ interface IFederatedLearning {
     event RoundFinalized(uint256 indexed roundId, bytes32 resultCid, uint32 submissions, bytes acceptedBitmap);
     /// @notice Round `roundId` closed without a result.
     event RoundAborted(uint256 indexed roundId, uint32 submissions);
-    /// @notice Secure round `roundId` opened with these phase deadlines (blocks).
-    event SecureRoundOpened(uint256 indexed roundId, uint64 joinDeadline, uint64 submitDeadline, uint64 revealDeadline);
-    /// @notice `client` joined secure round `roundId` as participant number `index`.
+    /// @notice Secure round `roundId` opened with these phase ends and Shamir threshold (0: majority).
+    event SecureRoundOpened(
+        uint256 indexed roundId,
+        uint64 joinDeadline,
+        uint64 shareDeadline,
+        uint64 submitDeadline,
+        uint64 revealDeadline,
+        uint32 threshold
+    );
+    /// @notice `client` joined secure round `roundId`; `index` + 1 is its Shamir share coordinate.
     event ParticipantJoined(uint256 indexed roundId, address indexed client, uint32 index);
-    /// @notice `client` published `cid`, the seeds it shared with the dropped participants.
-    event SeedsRevealed(uint256 indexed roundId, address indexed client, bytes32 cid);
+    /// @notice `client` published its round masking key and its encrypted share bundle `cid`.
+    event SharesPosted(uint256 indexed roundId, address indexed client, bytes32 maskingKey, bytes32 cid);
+    /// @notice `client` published `cid`, the shares it reveals for unmasking (one kind per participant).
+    event SharesRevealed(uint256 indexed roundId, address indexed client, bytes32 cid);
     /// @notice Secure round `roundId` was aborted for `reason`, with these counters.
     event SecureRoundAborted(
         uint256 indexed roundId, SecureAbortReason reason, uint32 joined, uint32 submitted, uint32 revealed
@@ -266,18 +293,16 @@ interface IFederatedLearning {
 
     /// @notice Open the next round as a secure-aggregation round on the model `baseCid` (owner only).
     /// @param baseCid sha2-256 digest of the base model's CIDv0.
-    /// @param joinDeadline last block of the join phase.
-    /// @param submitDeadline last block of the masked-submission phase.
-    /// @param revealDeadline last block of the reveal phase.
-    /// @param minParticipants fewest participants (at least MIN_SECURE_PARTICIPANTS).
+    /// @param deadlines the last block of the join, share, submit and reveal phases, increasing.
+    /// @param minParticipants the fewest masked updates the round needs (at least MIN_SECURE_PARTICIPANTS).
+    /// @param threshold the Shamir threshold t (2 or more), or 0 for a majority of those who join.
     /// @param maxSamples most examples one masked update may claim.
     /// @return roundId the new round's id.
     function openSecureRound(
         bytes32 baseCid,
-        uint64 joinDeadline,
-        uint64 submitDeadline,
-        uint64 revealDeadline,
+        uint64[4] calldata deadlines,
         uint32 minParticipants,
+        uint32 threshold,
         uint32 maxSamples
     ) external returns (uint256 roundId);
 
@@ -285,27 +310,42 @@ interface IFederatedLearning {
     /// @param roundId an open secure round in its join phase.
     function joinRound(uint256 roundId) external;
 
-    /// @notice Record the sender's masked update `cid` for secure round `roundId` (phase 2).
+    /// @notice Post the sender's masking public key for round `roundId` and the CID of its share
+    /// bundle (phase 2); the key is kept in `SharesPosted` only.
+    /// @param roundId an open secure round in its share phase.
+    /// @param maskingKey a fresh X25519 public key for this round's pairwise masks.
+    /// @param cid the bundle of encrypted Shamir shares of its self-mask seed and masking key.
+    function postShares(uint256 roundId, bytes32 maskingKey, bytes32 cid) external;
+
+    /// @notice Record the sender's masked update `cid` for secure round `roundId` (phase 3).
     /// @param roundId an open secure round in its submission phase.
     /// @param cid sha2-256 digest of the masked update's CIDv0; never used before.
     /// @param samples examples the update was trained on.
     function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external;
 
-    /// @notice Publish `cid`, the seeds the sender shared with the dropped participants (phase 3).
+    /// @notice Publish `cid`, the shares the sender reveals for unmasking (phase 4): who submitted
+    /// is final from then on (the submit deadline passed, or the whole masking set submitted).
     /// @param roundId an open secure round in its reveal phase.
     /// @param cid sha2-256 digest of the reveal file's CIDv0.
-    function revealSeeds(uint256 roundId, bytes32 cid) external;
+    function revealShares(uint256 roundId, bytes32 cid) external;
 
-    /// @notice Close secure round `roundId` with the aggregate `resultCid` of every masked update
-    /// (owner only).
+    /// @notice Close secure round `roundId` with the aggregate `resultCid` of every masked update,
+    /// once at least the round's threshold of survivors revealed their shares (owner only).
     /// @param roundId an open secure round whose phases allow finalizing.
     /// @param resultCid sha2-256 digest of the aggregate's CIDv0.
     function finalizeSecureRound(uint256 roundId, bytes32 resultCid) external;
 
-    /// @notice Abort secure round `roundId` once a phase ended without what the next one needs;
-    /// anyone may call it, and the reason is recorded in `SecureRoundAborted`.
+    /// @notice Abort secure round `roundId`: the owner at any time, anyone once a phase has ended
+    /// without what the next one needs or the round outlived its reveal deadline by
+    /// `SECURE_GRACE_BLOCKS`; the reason is recorded in `SecureRoundAborted`.
     /// @param roundId an open secure round.
     function abortSecureRound(uint256 roundId) external;
+
+    /// @notice The Shamir threshold of secure round `roundId` as it stands (a majority of the
+    /// joined when it was opened with 0).
+    /// @param roundId any round id.
+    /// @return the threshold.
+    function secureThreshold(uint256 roundId) external view returns (uint32);
 
     /// @notice The phases and counters of secure round `roundId`; all zero for a plain round.
     /// @param roundId any round id.
@@ -335,6 +375,14 @@ interface IFederatedLearning {
     /// @notice Fewest participants a secure round may require.
     /// @return the minimum (3).
     function MIN_SECURE_PARTICIPANTS() external view returns (uint32);
+
+    /// @notice Most participants of a secure round (its counters are 24-bit).
+    /// @return the maximum (10,000).
+    function MAX_SECURE_PARTICIPANTS() external view returns (uint32);
+
+    /// @notice Blocks after a secure round's reveal deadline after which anyone may abort it.
+    /// @return the grace (20 blocks).
+    function SECURE_GRACE_BLOCKS() external view returns (uint64);
 
     /// @notice Registration status, id and last round submitted to of `client`.
     /// @param client any address.

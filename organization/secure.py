@@ -1,9 +1,11 @@
-"""The organization's side of secure-aggregation rounds: open with phases, advance, unmask, finalize.
+"""The organization's side of secure-aggregation rounds: open with phases and a threshold, unmask, finalize.
 
 Like plain rounds, everything is derived from the chain and IPFS, so a restarted organization
 resumes an open secure round where its phases stand. The organization never sees an individual
-update: it sums the masked ones, removes the masks of dropped participants with the seeds the
-survivors revealed, and publishes the result that `run.py verify` recomputes from the same data.
+update: it sums the masked ones, removes the survivors' self-masks and the dropped participants'
+pairwise masks with the secrets rebuilt from the revealed shares, and publishes the result that
+`run.py verify` recomputes from the same data. Whatever cannot be unmasked aborts the round with
+the reason in one line.
 """
 
 from __future__ import annotations
@@ -16,21 +18,25 @@ from mlprocessor.evaluation import evaluate
 from organization.service import Organization, OrganizationSettings, RoundOutcome
 from protocol.secure.aggregate import SECURE_STRATEGIES, secure_result_file, secure_state
 from protocol.secure.masked_file import MaskedFileError
-from protocol.secure.public_round import load_masked_update, load_reveals, read_secure_round
+from protocol.secure.public_round import load_bundles, load_masked_update, load_reveals, read_secure_round
 from protocol.secure.unmask import UnmaskingError
-from storage.store import ContentTooLargeError, ContentVerificationError
+from storage.model_file import ModelFileError
+from storage.store import StorageError
 
 MIN_PARTICIPANTS = 3
 
 
 @dataclass(frozen=True)
 class SecureSettings:
-    phase_blocks: int = 20  # blocks each phase (join, masked submission, reveal) lasts
+    phase_blocks: int = 20  # blocks each phase (join, share, masked submission, reveal) lasts
     min_participants: int = MIN_PARTICIPANTS  # fewer joiners or survivors abort the round
+    threshold: int = 0  # Shamir threshold t; 0: a majority of those who join
 
     def __post_init__(self) -> None:
         if self.phase_blocks < 1:
             raise ValueError("a secure-round phase lasts at least one block")
+        if self.threshold == 1 or self.threshold < 0:
+            raise ValueError("a secure round's threshold is 0 (a majority of those who join) or at least 2")
         if self.min_participants < MIN_PARTICIPANTS:
             raise ValueError(f"a secure round needs at least {MIN_PARTICIPANTS} participants: with two, each "
                              "would learn the other's update from the sum")
@@ -59,15 +65,18 @@ class SecureRounds:
         base = self.organization.next_base_cid()
         self.organization.store.pin(base)
         now, phase = self.contract.block_number(), self.settings.phase_blocks
-        deadlines = SecureDeadlines(now + phase, now + 2 * phase, now + 3 * phase)
+        deadlines = SecureDeadlines(now + phase, now + 2 * phase, now + 3 * phase, now + 4 * phase)
         round_id, result = self.contract.open_secure_round(base, deadlines, self.settings.min_participants,
-                                                           self.organization.settings.max_samples)
+                                                           self.organization.settings.max_samples,
+                                                           self.settings.threshold)
         self.organization.log(f"round {round_id}: secure round opened on {base}; join until block "
-                              f"{deadlines.join}, submit until {deadlines.submit}, reveal until {deadlines.reveal}")
+                              f"{deadlines.join}, share until {deadlines.share}, submit until {deadlines.submit}, "
+                              f"reveal until {deadlines.reveal}; threshold "
+                              f"{self.settings.threshold or 'a majority of the joined'}")
         return round_id, result
 
     def close(self, round_id: int) -> RoundOutcome:
-        """Unmask and finalize; a masked update or reveal that cannot be used aborts the round, naming who."""
+        """Unmask and finalize; what cannot be unmasked aborts the round with the reason, naming who."""
         organization = self.organization
         record = read_secure_round(self.contract, round_id)
         assert record is not None
@@ -76,16 +85,14 @@ class SecureRounds:
         try:
             with outcome.timer.phase("ipfs"):
                 updates = [load_masked_update(organization.store, record, s, base) for s in record.submissions]
-                reveals = load_reveals(organization.store, record)
+                bundles, bundle_problems = load_bundles(organization.store, record)
+                reveals, reveal_problems = load_reveals(organization.store, record)
             with outcome.timer.phase("aggregation"):
-                state = secure_state(base, updates, record.participants, reveals)
-        except (MaskedFileError, UnmaskingError, ContentTooLargeError, ContentVerificationError) as error:
-            with outcome.timer.phase("chain"):
-                result = self.contract.abort_round(round_id)
-            outcome.closed(RoundState.ABORTED, result)
-            outcome.reason = f"the masked sum cannot be unmasked: {error}"
-            organization.log(f"round {round_id}: aborted, {outcome.reason}")
-            return outcome
+                state, set_aside = secure_state(base, updates, record.setup(), bundles, reveals)
+        except (MaskedFileError, UnmaskingError, StorageError, ModelFileError, ValueError) as error:
+            return self.abort(round_id, f"the masked sum cannot be unmasked: {error}")
+        for problem in bundle_problems + reveal_problems + set_aside:
+            organization.log(f"round {round_id}: set aside: {problem}")
         outcome.accepted = [True] * len(updates)
         extra = organization.plan_extra
         if organization.test_data is not None:
@@ -98,7 +105,8 @@ class SecureRounds:
                                       organization.settings.strategy, extra)
         with outcome.timer.phase("ipfs"):
             outcome.result_cid = organization.store.add_bytes(data)  # pinned, like the files verifying it reads:
-            for cid in [submission.cid for submission in record.submissions] + list(record.reveals.values()):
+            for cid in ([submission.cid for submission in record.submissions] + list(record.bundle_cids.values())
+                        + [cid for _, cid in record.reveals]):
                 organization.store.pin(cid)
         with outcome.timer.phase("chain"):
             result = self.contract.finalize_secure_round(round_id, outcome.result_cid)

@@ -25,6 +25,7 @@ class LocalSecureRound:
     opened: TxResult
     outcome: RoundOutcome
     joins: list[SecureStep] = field(default_factory=list)
+    shares: list[SecureStep] = field(default_factory=list)
     submissions: list[SecureSubmission] = field(default_factory=list)
     reveals: list[SecureStep] = field(default_factory=list)
 
@@ -39,26 +40,27 @@ def advance_past(contract: FederatedLearningContract, block: int) -> None:
 
 def run_local_secure_round(driver: RoundDriver, participants: Sequence[SecureParticipant],
                            pool: ThreadPoolExecutor) -> LocalSecureRound:
-    """Open, let every participant join, train and submit (those with `drop_out` do not), reveal, close."""
+    """Open, let every participant join and post shares, train and submit (those with `drop_out` do
+    not), reveal, close."""
     rounds = driver.secure_rounds()
     contract = rounds.contract
     round_id, opened = rounds.open_round()
     deadlines = contract.secure_round(round_id).deadlines
     joins = [participant.join(round_id) for participant in participants]
     advance_past(contract, deadlines.join)
+    shares = [participant.share(round_id) for participant in participants]
+    advance_past(contract, deadlines.share)
     active = [p for p in participants if not p.drop_out]
     submissions = list(pool.map(lambda participant: participant.submit(round_id), active))
-    outcome = _close_if_due(driver)
-    reveals: list[SecureStep] = []
-    if outcome is None:
+    if contract.round(round_id).submissions < contract.secure_round(round_id).shared:
         advance_past(contract, deadlines.submit)
-        reveals = [participant.step(round_id) for participant in active]
-        outcome = _close_if_due(driver)
+    reveals = [participant.step(round_id) for participant in active]
+    outcome = _close_if_due(driver)
     if outcome is None:
         advance_past(contract, deadlines.reveal)
         outcome = _close_if_due(driver)
     assert outcome is not None
-    return LocalSecureRound(round_id, opened, outcome, joins, submissions, reveals)
+    return LocalSecureRound(round_id, opened, outcome, joins, shares, submissions, reveals)
 
 
 def _close_if_due(driver: RoundDriver) -> RoundOutcome | None:

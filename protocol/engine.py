@@ -7,9 +7,10 @@ restarted party decides exactly as it would have before (nothing here depends on
 
 Plain rounds: open, collect until the target (once the round's collection window is over) or
 the deadline, close (screen, aggregate, finalize) or abort under the quorum. Secure rounds: join
-until the join deadline, submit masked updates until the submission deadline, reveal for the
-dropped until the reveal deadline, then unmask and finalize, or abort naming the phase that fell
-short.
+until the join deadline, post share bundles until the share deadline, submit masked updates until
+the submission deadline, reveal shares until the reveal deadline (or earlier once everyone
+submitted), then unmask and finalize with at least the threshold of reveals, or abort naming the
+phase that fell short.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ class Act(StrEnum):
     ABORT = "abort"
     # a participant
     JOIN = "join"  # secure: join the participant set
+    SHARE = "share"  # secure: post the masking key and the encrypted share bundle
     TRAIN = "train"  # train and submit (plain update or masked update)
-    REVEAL = "reveal"  # secure: reveal the seeds shared with the dropped
+    REVEAL = "reveal"  # secure: reveal one kind of share for every other participant
     # both
     WAIT = "wait"  # nothing to do until the chain moves
     DONE = "done"  # nothing more to do in this round
@@ -91,22 +93,28 @@ def _plain_organization(view: RoundView, target: int) -> Decision:
 
 
 def _secure_organization(view: RoundView, phases: SecurePhases) -> Decision:
-    info, deadlines = view.info, phases.deadlines
-    if view.block <= deadlines.join:
+    info, deadlines, block = view.info, phases.deadlines, view.block
+    threshold = phases.threshold
+    needed = max(info.quorum, threshold)
+    if block <= deadlines.join:
         return Decision(Act.WAIT, f"join phase until block {deadlines.join}")
-    if phases.joined < info.quorum:
-        return Decision(Act.ABORT, f"{phases.joined} joined, fewer than {info.quorum}")
-    if info.submissions == phases.joined:
-        return Decision(Act.CLOSE)
-    if view.block <= deadlines.submit:
+    if phases.joined < needed:
+        return Decision(Act.ABORT, f"{phases.joined} joined, fewer than {needed}")
+    if block <= deadlines.share:
+        return Decision(Act.WAIT, f"share phase until block {deadlines.share}")
+    if phases.shared < needed:
+        return Decision(Act.ABORT, f"{phases.shared} posted shares, fewer than {needed}")
+    if block <= deadlines.submit and info.submissions < phases.shared:
         return Decision(Act.WAIT, f"submission phase until block {deadlines.submit}")
-    if info.submissions < info.quorum:
-        return Decision(Act.ABORT, f"{info.submissions} masked updates, fewer than {info.quorum}")
-    if phases.revealed == info.submissions:
+    if info.submissions < needed:
+        return Decision(Act.ABORT, f"{info.submissions} masked updates, fewer than {needed}")
+    if phases.revealed >= threshold and (phases.revealed == info.submissions or block > deadlines.reveal):
         return Decision(Act.CLOSE)
-    if view.block <= deadlines.reveal:
-        return Decision(Act.WAIT, f"reveal phase until block {deadlines.reveal}")
-    return Decision(Act.ABORT, f"{phases.revealed} of {info.submissions} survivors revealed their seeds")
+    if block <= deadlines.reveal:
+        return Decision(Act.WAIT, f"reveal phase until block {deadlines.reveal} ({phases.revealed} of "
+                                  f"{info.submissions} revealed, threshold {threshold})")
+    return Decision(Act.ABORT, f"{phases.revealed} survivors revealed their shares, fewer than the threshold "
+                               f"{threshold}")
 
 
 def participant_decision(view: RoundView | None, status: ParticipantStatus, answered: bool,
@@ -132,13 +140,19 @@ def _secure_participant(view: RoundView, phases: SecurePhases, status: Participa
     if status is ParticipantStatus.JOINED:
         if block <= deadlines.join:
             return Decision(Act.WAIT, "the participant set is not fixed yet")
+        return Decision(Act.SHARE) if block <= deadlines.share else Decision(Act.DONE, "missed the share phase")
+    if status is ParticipantStatus.SHARED:
+        if block <= deadlines.share:
+            return Decision(Act.WAIT, "the masking set is not fixed yet")
         if drop_out:
-            return Decision(Act.DONE, "asked to drop out after joining")
+            return Decision(Act.DONE, "asked to drop out after posting shares")
         if block > deadlines.submit:
             return Decision(Act.DONE, "missed the submission phase")
         return Decision(Act.TRAIN)
-    if status is ParticipantStatus.SUBMITTED and view.info.submissions < phases.joined:
-        if block <= deadlines.submit:
-            return Decision(Act.WAIT, "others may still submit")
-        return Decision(Act.REVEAL) if block <= deadlines.reveal else Decision(Act.DONE, "reveal missed")
+    if status is ParticipantStatus.SUBMITTED:
+        if block > deadlines.reveal:
+            return Decision(Act.DONE, "reveal missed")
+        if block > deadlines.submit or view.info.submissions >= phases.shared:
+            return Decision(Act.REVEAL)
+        return Decision(Act.WAIT, "others may still submit")
     return Decision(Act.DONE)

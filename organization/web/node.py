@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chain.contract import RoundInfo, RoundState
+from chain.contract import RoundInfo, RoundKind, RoundState
 from mlprocessor.data import Dataset
 from mlprocessor.task_registry import TaskRef
 from organization.driver import RoundDriver
@@ -174,7 +174,9 @@ class OrganizationNode(ServiceNode):
         self.jobs.require_idle()
         with self._lock:
             info = self._current()
-            result = self.organization().contract.abort_round(info.round_id)
+            contract = self.organization().contract
+            abort = contract.abort_secure_round if info.kind is RoundKind.SECURE else contract.abort_round
+            result = abort(info.round_id)
         return f"round {info.round_id} aborted (tx {result.tx_hash})"
 
     def allow_client(self, address: str) -> str:

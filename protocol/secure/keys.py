@@ -1,9 +1,10 @@
-"""X25519 key pairs, the per-round seed each pair of participants shares, and commitments to seeds.
+"""X25519 keys, the per-round secrets derived from them, pairwise seeds, share-box keys and commitments.
 
-The seed of a pair for a round is HKDF-SHA256 of their X25519 shared secret with the deployment
-(chain id, contract), the round and both addresses in the info, so a seed revealed for one round
-says nothing about another round, another pair or another deployment. Revealing it therefore
-only removes that pair's mask in that round.
+A client's long-term (registered) X25519 key only encrypts shares; each round it derives a fresh
+masking key pair and a self-mask seed (`round_secrets`). The seed of a pair for a round is
+HKDF-SHA256 of the X25519 agreement of their masking keys with the deployment (chain id,
+contract), the round and both addresses in the info, so reconstructing a dropped participant's
+masking key removes its masks in that round only.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SEED_BYTES = 32
 KEY_BYTES = 32
-_SEED_LABEL = b"fedchain-secagg/1 pairwise seed"
-_COMMIT_LABEL = b"fedchain-secagg/1 seed commitment"
+_SEED_LABEL = b"fedchain-secagg/2 pairwise seed"
+_COMMIT_LABEL = b"fedchain-secagg/2 seed commitment"
+_ROUND_LABEL = b"fedchain-secagg/2 round secrets"
+_BOX_LABEL = b"fedchain-secagg/2 share box"
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,10 @@ class RoundContext:
 
     def info(self, first: str, second: str) -> bytes:
         low, high = sorted((_address_bytes(first), _address_bytes(second)))
-        return (_SEED_LABEL + self.chain_id.to_bytes(32, "big") + _address_bytes(self.contract)
-                + self.round_id.to_bytes(32, "big") + low + high)
+        return _SEED_LABEL + self.encoded() + low + high
+
+    def encoded(self) -> bytes:
+        return self.chain_id.to_bytes(32, "big") + _address_bytes(self.contract) + self.round_id.to_bytes(32, "big")
 
 
 def _address_bytes(address: str) -> bytes:
@@ -68,6 +73,9 @@ class KeyPair:
     def public_bytes(self) -> bytes:
         return self._private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
+    def exchange(self, peer_public: bytes) -> bytes:
+        return self._private.exchange(X25519PublicKey.from_public_bytes(peer_public))
+
     def pair_seed(self, context: RoundContext, own_address: str, peer_address: str, peer_public: bytes) -> bytes:
         """The seed this participant shares with the peer in this round (the peer derives the same)."""
         if not usable_public_key(peer_public):
@@ -75,6 +83,33 @@ class KeyPair:
         shared = self._private.exchange(X25519PublicKey.from_public_bytes(peer_public))
         return HKDF(algorithm=hashes.SHA256(), length=SEED_BYTES, salt=None,
                     info=context.info(own_address, peer_address)).derive(shared)
+
+
+@dataclass(frozen=True)
+class RoundSecrets:
+    """A participant's secrets for one round: the masking key pair of its pairwise masks and the
+    seed of its self-mask. Both are Shamir-shared; at most one of them is ever reconstructed."""
+
+    masking: KeyPair
+    self_seed: bytes
+
+
+def round_secrets(keys: KeyPair, context: RoundContext, own: str) -> RoundSecrets:
+    """Derived from the long-term key (HKDF, one-way), so a restarted client finds the same ones and
+    reconstructing them exposes this round only, never the long-term key or another round."""
+    material = HKDF(algorithm=hashes.SHA256(), length=2 * SEED_BYTES, salt=None,
+                    info=_ROUND_LABEL + context.encoded() + _address_bytes(own)).derive(keys.private_bytes())
+    return RoundSecrets(KeyPair.from_private_bytes(material[:SEED_BYTES]), material[SEED_BYTES:])
+
+
+def box_key(keys: KeyPair, context: RoundContext, dealer: str, recipient: str, peer_public: bytes) -> bytes:
+    """The ChaCha20-Poly1305 key of the shares `dealer` sends `recipient` (X25519 of their registered
+    keys, HKDF with the round and the direction); `peer_public` is the other party's registered key."""
+    if not usable_public_key(peer_public):
+        raise ValueError("no usable X25519 public key to encrypt shares with")
+    shared = keys.exchange(peer_public)
+    info = _BOX_LABEL + context.encoded() + _address_bytes(dealer) + _address_bytes(recipient)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
 
 
 def usable_public_key(public: bytes) -> bool:
@@ -95,6 +130,7 @@ def usable_public_key(public: bytes) -> bool:
 _PROBE = X25519PrivateKey.from_private_bytes(hashlib.sha256(b"fedchain-secagg/1 probe").digest())
 
 
-def commitment(seed: bytes) -> bytes:
-    """SHA-256 commitment to a seed, published with the masked update before anyone can have dropped."""
-    return hashlib.sha256(_COMMIT_LABEL + seed).digest()
+def commitment(secret: bytes) -> bytes:
+    """SHA-256 commitment to a high-entropy secret (a self-mask seed, a share), published in a
+    share bundle before any masking, so what is revealed later can be checked and attributed."""
+    return hashlib.sha256(_COMMIT_LABEL + secret).digest()

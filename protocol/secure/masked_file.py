@@ -1,10 +1,10 @@
 """A masked update on the wire: a safetensors file of uint64 ring elements plus a JSON header.
 
 Tensors carry the model's state-dict names and shapes, dtype uint64. The header names the
-architecture, round, base CID, sample count and sender, and holds the sender's commitment to
-every pairwise seed (keyed by the peer's address), published before anyone can be declared
-dropped so a seed revealed later can be checked. Decoding trusts nothing: size first, then
-safetensors (never a pickle), then names, shapes, dtypes and every header field.
+architecture, round, base CID, sample count and sender, and the peers it shares pairwise
+masks with (its own statement: a survivor masking with another set than the chain's is named).
+Decoding trusts nothing: size first, then safetensors (never a pickle), then names, shapes,
+dtypes and every header field.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from safetensors.numpy import load as load_safetensors
 from safetensors.numpy import save as save_safetensors
 
 from mlprocessor.specs import StateDict, TensorSpec
-from protocol.secure.keys import SEED_BYTES
 from storage.cid import Cid
 from storage.model_file import ModelFileError
 
@@ -40,7 +39,7 @@ class MaskedUpdate:
     base_cid: str
     sample_count: int
     client: str
-    commitments: Mapping[str, bytes]  # peer address (lower case) -> commitment to the pair's seed
+    peers: tuple[str, ...]  # lower-case addresses of the participants it shares pairwise masks with, sorted
     values: np.ndarray  # flat uint64, in the spec's tensor order
     spec: TensorSpec  # the base model's tensor spec (not stored: every party takes it from the base)
 
@@ -68,7 +67,7 @@ def unflatten(flat: np.ndarray, spec: TensorSpec) -> StateDict:
 def encode_masked(update: MaskedUpdate) -> bytes:
     header = {"format": FORMAT, "architecture": update.architecture, "round": update.round_id,
               "base_cid": update.base_cid, "sample_count": update.sample_count, "client": update.client.lower(),
-              "commitments": {peer.lower(): value.hex() for peer, value in sorted(update.commitments.items())}}
+              "peers": sorted(peer.lower() for peer in update.peers)}
     tensors = {name: np.ascontiguousarray(value, dtype=np.uint64)
                for name, value in unflatten(update.values, update.spec).items()}
     return save_safetensors(tensors, metadata={_HEADER_KEY: json.dumps(header, sort_keys=True,
@@ -94,7 +93,7 @@ def decode_masked(data: bytes, spec: TensorSpec, architecture: str) -> MaskedUpd
         raise MaskedFileError(f"it is for architecture {header.get('architecture')!r}, expected {architecture!r}")
     return MaskedUpdate(architecture, _int(header, "round"), _text(header, "base_cid"),
                         _int(header, "sample_count"), parse_address(_text(header, "client")),
-                        _commitments(header.get("commitments")),
+                        _peers(header.get("peers")),
                         np.concatenate([tensors[name].reshape(-1) for name in spec]), spec)
 
 
@@ -141,21 +140,7 @@ def parse_address(value: str) -> str:
     return value.lower()
 
 
-def _commitments(raw: object) -> dict[str, bytes]:
-    if not isinstance(raw, dict) or len(raw) > MAX_PARTICIPANTS:
-        raise MaskedFileError(f"commitments must be an object of at most {MAX_PARTICIPANTS} entries")
-    return parse_hex_by_address(raw, "commitment")
-
-
-def parse_hex_by_address(raw: dict, what: str) -> dict[str, bytes]:
-    """{address: 32 bytes of hex} -> {lower-case address: bytes}, or MaskedFileError naming the bad entry."""
-    out = {}
-    for peer, value in raw.items():
-        try:
-            parsed = bytes.fromhex(value) if isinstance(value, str) else b""
-        except ValueError:
-            parsed = b""
-        if len(parsed) != SEED_BYTES:
-            raise MaskedFileError(f"{what} for {str(peer)[:50]!r} is not 32 bytes of hex")
-        out[parse_address(str(peer))] = parsed
-    return out
+def _peers(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_PARTICIPANTS:
+        raise MaskedFileError(f"peers must be a list of at most {MAX_PARTICIPANTS} addresses")
+    return tuple(sorted(parse_address(str(peer)) for peer in raw))

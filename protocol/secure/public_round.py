@@ -1,14 +1,16 @@
-"""A secure round's public record, read from the chain and IPFS: what the organization and verifiers use.
+"""A secure round's public record, read from the chain and IPFS: what the organization, clients and verifiers use.
 
-Participants come from `ParticipantJoined` events, their X25519 keys from their `ClientRegistered`
-events, masked submissions from `UpdateSubmitted` and seed reveals from `SeedsRevealed`. Files are
-checked against the chain: a masked update must name this round, its base, the sample count
-recorded on-chain and its sender; a reveal must name this round and its revealer.
+Participants and their share coordinates come from `ParticipantJoined` events, their X25519 keys
+from their `ClientRegistered` events, round masking keys and share bundles from `SharesPosted`,
+masked submissions from `UpdateSubmitted` and reveals from `SharesRevealed`; the counts are
+checked against the contract's own counters (a node hiding a log is caught, not believed). Files
+are fetched with a size cap and a deadline and checked against the chain: a masked update must
+name this round, its base, the sample count recorded on-chain and its sender.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eth_utils import event_abi_to_log_topic
 
@@ -16,13 +18,29 @@ from chain.contract import FederatedLearningContract, SecurePhases
 from chain.history import HistoryReader, SubmissionRecord
 from chain.logs import read_logs
 from protocol.artifacts import Artifact, max_update_bytes
+from protocol.secure.keys import RoundContext
 from protocol.secure.masked_file import MaskedFileError, MaskedUpdate, decode_masked
-from protocol.secure.reveal import RevealFileError, SeedReveal, decode_reveal
+from protocol.secure.shares import (
+    MAX_BYTES as MAX_BUNDLE_BYTES,
+)
+from protocol.secure.shares import (
+    MAX_REVEAL_BYTES,
+    ShareBundle,
+    ShareReveal,
+    decode_bundle,
+    decode_reveal,
+)
+from protocol.secure.unmask import MaskingSet
 from storage.cid import Cid
-from storage.model_file import expected_spec
-from storage.store import ContentStore
+from storage.model_file import ModelFileError, expected_spec
+from storage.store import ContentStore, StorageError
 
 MASKED_FETCH_SECONDS = 60.0  # one masked update gets this long to arrive, whatever its size
+SHARE_FETCH_SECONDS = 20.0  # one share bundle or reveal
+
+
+class RecordIncompleteError(RuntimeError):
+    """The node's logs disagree with the contract's counters: a log is missing (lagging or hiding node)."""
 
 
 @dataclass(frozen=True)
@@ -30,22 +48,32 @@ class SecureRoundRecord:
     round_id: int
     base_cid: Cid
     phases: SecurePhases
-    participants: dict[str, bytes]  # lower-case address -> registered X25519 key, in join order
+    context: RoundContext
+    joined: dict[str, tuple[int, bytes]]  # lower-case address -> (join index, registered X25519 key)
+    masking_keys: dict[str, bytes]  # who posted shares -> its round masking public key
+    bundle_cids: dict[str, Cid]  # who posted shares -> CID of its share bundle
     submissions: list[SubmissionRecord]  # masked updates, in on-chain order
-    reveals: dict[str, Cid]  # survivor -> CID of its seed reveal
+    reveals: list[tuple[str, Cid]] = field(default_factory=list)  # (revealer, CID), in on-chain order
 
     @property
     def dropped(self) -> list[str]:
+        """Members of the masking set without a masked update on-chain."""
         submitted = {s.client.lower() for s in self.submissions}
-        return [address for address in self.participants if address not in submitted]
+        return [address for address in self.masking_keys if address not in submitted]
 
     @property
     def total_samples(self) -> int:
         return sum(s.samples for s in self.submissions)
 
+    def setup(self) -> MaskingSet:
+        return MaskingSet(self.context, {a: index for a, (index, _) in self.joined.items()}, self.masking_keys,
+                          self.phases.threshold)
 
-def read_secure_round(contract: FederatedLearningContract, round_id: int) -> SecureRoundRecord | None:
-    """The round's public record, or None when it is not a secure round."""
+
+def read_secure_round(contract: FederatedLearningContract, round_id: int, complete: bool = False,
+                      ) -> SecureRoundRecord | None:
+    """The round's public record, or None when it is not a secure round. `complete`: raise
+    RecordIncompleteError when the logs hold fewer joins or share posts than the contract counts."""
     phases = contract.secure_round(round_id)
     if phases is None:
         return None
@@ -53,12 +81,19 @@ def read_secure_round(contract: FederatedLearningContract, round_id: int) -> Sec
     events = reader.events(round_id)
     record = reader.round(round_id, with_gas=False)
     assert record is not None
-    joined = [e["args"]["client"].lower() for e in events if e["event"] == "ParticipantJoined"]
-    reveals = {e["args"]["client"].lower(): Cid(bytes(e["args"]["cid"]))
-               for e in events if e["event"] == "SeedsRevealed"}
-    keys = registered_keys(contract, joined, phases.deadlines.join)
-    return SecureRoundRecord(round_id, record.base_cid, phases, {a: keys[a] for a in joined},
-                             record.submissions, reveals)
+    joined = {e["args"]["client"].lower(): int(e["args"]["index"]) for e in events
+              if e["event"] == "ParticipantJoined"}
+    posted = [e["args"] for e in events if e["event"] == "SharesPosted"]
+    if complete and (len(joined) < phases.joined or len(posted) < phases.shared):
+        raise RecordIncompleteError(f"round {round_id}: the node shows {len(joined)} joins and {len(posted)} share "
+                                    f"posts, the contract counts {phases.joined} and {phases.shared}; retrying")
+    keys = registered_keys(contract, list(joined), phases.deadlines.join)
+    context = RoundContext(contract.chain.web3.eth.chain_id, contract.address, round_id)
+    return SecureRoundRecord(
+        round_id, record.base_cid, phases, context, {a: (i, keys[a]) for a, i in joined.items()},
+        {a["client"].lower(): bytes(a["maskingKey"]) for a in posted},
+        {a["client"].lower(): Cid(bytes(a["cid"])) for a in posted}, record.submissions,
+        [(e["args"]["client"].lower(), Cid(bytes(e["args"]["cid"]))) for e in events if e["event"] == "SharesRevealed"])
 
 
 def registered_keys(contract: FederatedLearningContract, clients: list[str], until_block: int) -> dict[str, bytes]:
@@ -101,20 +136,42 @@ def load_masked_update(store: ContentStore, record: SecureRoundRecord, submissio
     return update
 
 
-def load_reveals(store: ContentStore, record: SecureRoundRecord) -> dict[str, SeedReveal]:
-    reveals = {}
-    for revealer, cid in record.reveals.items():
-        reveal = decode_reveal(store.get(cid))
+def load_bundles(store: ContentStore, record: SecureRoundRecord) -> tuple[dict[str, ShareBundle], list[str]]:
+    """The usable share bundles by dealer, and one line per unusable one (missing, oversized, malformed)."""
+    bundles, problems = {}, []
+    for dealer, cid in record.bundle_cids.items():
+        try:
+            bundle = decode_bundle(store.get_bounded(cid, MAX_BUNDLE_BYTES, SHARE_FETCH_SECONDS))
+        except (StorageError, ModelFileError) as error:
+            problems.append(f"{dealer}'s share bundle {cid}: {error}")
+            continue
+        if bundle.round_id != record.round_id or bundle.dealer != dealer:
+            problems.append(f"{dealer}'s share bundle {cid} is for round {bundle.round_id} by {bundle.dealer}")
+            continue
+        bundles[dealer] = bundle
+    return bundles, problems
+
+
+def load_reveals(store: ContentStore, record: SecureRoundRecord) -> tuple[list[ShareReveal], list[str]]:
+    """The usable reveals in on-chain order, and one line per unusable one (left out: any `threshold`
+    valid shares rebuild the same secret, so a reveal one party cannot fetch changes no result)."""
+    reveals, problems = [], []
+    for revealer, cid in record.reveals:
+        try:
+            reveal = decode_reveal(store.get_bounded(cid, MAX_REVEAL_BYTES, SHARE_FETCH_SECONDS))
+        except (StorageError, ModelFileError) as error:
+            problems.append(f"{revealer}'s reveal {cid}: {error}")
+            continue
         if reveal.round_id != record.round_id or reveal.revealer != revealer:
-            raise RevealFileError(f"the seed reveal of {revealer} is for round {reveal.round_id} by "
-                                  f"{reveal.revealer}, not round {record.round_id} by {revealer}")
-        reveals[revealer] = reveal
-    return reveals
+            problems.append(f"{revealer}'s reveal {cid} is for round {reveal.round_id} by {reveal.revealer}")
+            continue
+        reveals.append(reveal)
+    return reveals, problems
 
 
 def round_gas(contract: FederatedLearningContract, round_id: int) -> dict[str, int]:
     """Gas of every transaction of a round, summed by the first event each emitted (RoundOpened,
-    ParticipantJoined, UpdateSubmitted, SeedsRevealed, RoundFinalized or RoundAborted), and in total."""
+    ParticipantJoined, SharesPosted, UpdateSubmitted, SharesRevealed, RoundFinalized or RoundAborted), and in total."""
     firsts: dict[str, str] = {}
     for event in HistoryReader(contract).events(round_id):
         firsts.setdefault(event["transactionHash"].to_0x_hex(), event["event"])

@@ -8,7 +8,7 @@ from chain.contract import RoundInfo
 from protocol.artifacts import decode_artifact
 from protocol.plan import StrategySpec
 from protocol.secure.aggregate import secure_result_file, secure_state
-from protocol.secure.public_round import SecureRoundRecord, load_masked_update, load_reveals
+from protocol.secure.public_round import SecureRoundRecord, load_bundles, load_masked_update, load_reveals
 from protocol.secure.unmask import UnmaskingError
 from storage.hashing import cid_of_bytes
 from storage.model_file import ModelFileError, expected_spec
@@ -29,8 +29,9 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
     try:
         base = decode_artifact(store.get(record.base_cid))
         updates = [load_masked_update(store, record, s, base) for s in record.submissions]
-        reveals = load_reveals(store, record)
-        state = secure_state(base, updates, record.participants, reveals)
+        bundles, _ = load_bundles(store, record)
+        reveals, _ = load_reveals(store, record)
+        state, _ = secure_state(base, updates, record.setup(), bundles, reveals)
         published = decode_artifact(store.get(info.result_cid), expected_spec(base.tensors))
         strategy = StrategySpec.from_extra(published.metadata.extra)
         recomputed = cid_of_bytes(secure_result_file(base, record.base_cid, round_id, state, record.total_samples,
@@ -43,4 +44,5 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
                            f"{len(updates)} masked updates is {recomputed}")
     return SecureCheck(True, str(recomputed),
                        f"secure round {round_id}: {onchain} is the unmasked {strategy.name} sum of "
-                       f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(reveals)} seed reveals)")
+                       f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(reveals)} share reveals, "
+                       f"threshold {record.phases.threshold})")

@@ -21,7 +21,8 @@ from tests.chain.conftest import fresh_cid
 
 def _secure_round(organization: FederatedLearningContract) -> int:
     now = organization.block_number()
-    round_id, _ = organization.open_secure_round(fresh_cid(), SecureDeadlines(now + 5, now + 10, now + 15), 3, 100)
+    deadlines = SecureDeadlines(now + 5, now + 10, now + 15, now + 20)
+    round_id, _ = organization.open_secure_round(fresh_cid(), deadlines, 3, 100)
     return round_id
 
 
@@ -42,7 +43,8 @@ def test_secure_functions_refuse_a_plain_round(organization, clients) -> None:
     assert organization.round(round_id).kind is RoundKind.PLAIN
     for refused in (lambda: clients[0].join_round(round_id),
                     lambda: clients[0].submit_masked_update(round_id, fresh_cid(), 10),
-                    lambda: clients[0].reveal_seeds(round_id, fresh_cid()),
+                    lambda: clients[0].post_shares(round_id, bytes(range(32)), fresh_cid()),
+                    lambda: clients[0].reveal_shares(round_id, fresh_cid()),
                     lambda: organization.finalize_secure_round(round_id, fresh_cid()),
                     lambda: organization.abort_secure_round(round_id)):
         with pytest.raises(errors.NotSecureRound):
@@ -53,7 +55,7 @@ def test_a_removed_client_cannot_submit_a_masked_update(chain: EmbeddedChain, or
     round_id = _secure_round(organization)
     clients[0].join_round(round_id)
     organization.remove_client(clients[0].account.address)
-    chain.mine_blocks(5)  # into the submission phase
+    chain.mine_blocks(10)  # into the submission phase
     with pytest.raises(errors.NotRegistered):
         clients[0].submit_masked_update(round_id, fresh_cid(), 10)
 

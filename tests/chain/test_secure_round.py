@@ -19,18 +19,28 @@ from tests.chain.conftest import fresh_cid
 from tests.chain.test_gas import _gas
 
 PHASE = 10
+KEY = b"\x05" * 32  # a masking key; the contract only refuses zero (clients check the curve)
 
 
-def open_secure(organization: FederatedLearningContract, phase: int = PHASE,
+def open_secure(organization: FederatedLearningContract, phase: int = PHASE, threshold: int = 0,
                 ) -> tuple[int, SecureDeadlines, TxResult]:
     now = organization.block_number()
-    deadlines = SecureDeadlines(now + phase, now + 2 * phase, now + 3 * phase)
-    round_id, opened = organization.open_secure_round(fresh_cid(), deadlines, 3, 1_000)
+    deadlines = SecureDeadlines(now + phase, now + 2 * phase, now + 3 * phase, now + 4 * phase)
+    round_id, opened = organization.open_secure_round(fresh_cid(), deadlines, 3, 1_000, threshold)
     return round_id, deadlines, opened
 
 
 def mine_past(chain: EmbeddedChain, organization: FederatedLearningContract, block: int) -> None:
     chain.mine_blocks(max(0, block + 1 - organization.block_number()))
+
+
+def join_and_share(chain, organization, round_id: int, deadlines: SecureDeadlines, clients) -> None:
+    for client in clients:
+        client.join_round(round_id)
+    mine_past(chain, organization, deadlines.join)
+    for client in clients:
+        client.post_shares(round_id, KEY, fresh_cid())
+    mine_past(chain, organization, deadlines.share)
 
 
 @pytest.fixture
@@ -41,93 +51,129 @@ def four(organization) -> list[FederatedLearningContract]:
     return registered
 
 
-def test_a_secure_round_without_dropouts_finalizes_as_soon_as_everyone_submitted(chain, organization, four):
+def test_without_dropouts_reveals_start_once_everyone_submitted_and_t_of_them_finalize(chain, organization, four):
     round_id, deadlines, _ = open_secure(organization)
     assert organization.round(round_id).kind is RoundKind.SECURE  # plain submissions are refused
     for client in four[:3]:
         client.join_round(round_id)
     with pytest.raises(errors.PhaseNotStarted):
-        four[0].submit_masked_update(round_id, fresh_cid(), 10)
+        four[0].post_shares(round_id, KEY, fresh_cid())
     mine_past(chain, organization, deadlines.join)
     with pytest.raises(errors.DeadlinePassed):
         four[3].join_round(round_id)
     with pytest.raises(errors.NotJoined):
+        four[3].post_shares(round_id, KEY, fresh_cid())
+    with pytest.raises(errors.InvalidMaskingKey):
+        four[0].post_shares(round_id, bytes(32), fresh_cid())
+    with pytest.raises(errors.PhaseNotStarted):
+        four[0].submit_masked_update(round_id, fresh_cid(), 10)
+    for client in four[:3]:
+        client.post_shares(round_id, KEY, fresh_cid())
+    with pytest.raises(errors.AlreadyShared):
+        four[0].post_shares(round_id, KEY, fresh_cid())
+    mine_past(chain, organization, deadlines.share)
+    with pytest.raises(errors.NotJoined):
         four[3].submit_masked_update(round_id, fresh_cid(), 10)
     with pytest.raises(errors.NotPlainRound):
         four[3].submit_update(round_id, fresh_cid(), 10)
-    for client in four[:3]:
+    for client in four[:2]:
         client.submit_masked_update(round_id, fresh_cid(), 10)
+    with pytest.raises(errors.PhaseNotStarted):  # the third may still submit
+        four[0].reveal_shares(round_id, fresh_cid())
+    four[2].submit_masked_update(round_id, fresh_cid(), 10)
     with pytest.raises(errors.AlreadySubmitted):
         four[0].submit_masked_update(round_id, fresh_cid(), 10)
-    with pytest.raises(errors.PhaseNotStarted):
-        four[0].reveal_seeds(round_id, fresh_cid())
+    four[0].reveal_shares(round_id, fresh_cid())  # everyone submitted: who submitted is final
+    with pytest.raises(errors.RevealsIncomplete):
+        organization.finalize_secure_round(round_id, fresh_cid())
+    four[1].reveal_shares(round_id, fresh_cid())
+    assert organization.secure_round(round_id).threshold == 2  # a majority of the 3 who joined
     organization.finalize_secure_round(round_id, fresh_cid())
     record = HistoryReader(organization).round(round_id)
     assert record.state is RoundState.FINALIZED and all(s.accepted for s in record.submissions)
     assert len(record.submissions) == 3
 
 
-def test_with_a_dropout_the_round_finalizes_only_after_every_survivor_revealed(chain, organization, four):
-    round_id, deadlines, _ = open_secure(organization)
+def test_a_participant_that_posted_no_shares_cannot_submit_and_survivors_finalize_with_t_reveals(
+        chain, organization, four):
+    round_id, deadlines, _ = open_secure(organization, threshold=3)
     for client in four:
         client.join_round(round_id)
-    with pytest.raises(errors.AlreadyJoined):
-        four[0].join_round(round_id)
     mine_past(chain, organization, deadlines.join)
     for client in four[:3]:
-        client.submit_masked_update(round_id, fresh_cid(), 10)
-    with pytest.raises(errors.PhaseNotStarted):
-        organization.finalize_secure_round(round_id, fresh_cid())
-    mine_past(chain, organization, deadlines.submit)
-    with pytest.raises(errors.DeadlinePassed):  # late
+        client.post_shares(round_id, KEY, fresh_cid())
+    mine_past(chain, organization, deadlines.share)
+    with pytest.raises(errors.NotShared):
         four[3].submit_masked_update(round_id, fresh_cid(), 10)
-    with pytest.raises(errors.NotSubmitted):
-        four[3].reveal_seeds(round_id, fresh_cid())
-    four[0].reveal_seeds(round_id, fresh_cid())
+    for client in four[:3]:
+        client.submit_masked_update(round_id, fresh_cid(), 10)
+    four[0].reveal_shares(round_id, fresh_cid())
     with pytest.raises(errors.AlreadyRevealed):
-        four[0].reveal_seeds(round_id, fresh_cid())
-    with pytest.raises(errors.RevealsIncomplete):
-        organization.finalize_secure_round(round_id, fresh_cid())
+        four[0].reveal_shares(round_id, fresh_cid())
+    with pytest.raises(errors.NotSubmitted):
+        four[3].reveal_shares(round_id, fresh_cid())
     with pytest.raises(errors.RoundInProgress):
         four[3].abort_secure_round(round_id)
-    four[1].reveal_seeds(round_id, fresh_cid())
-    four[2].reveal_seeds(round_id, fresh_cid())
+    four[1].reveal_shares(round_id, fresh_cid())
+    with pytest.raises(errors.RevealsIncomplete):
+        organization.finalize_secure_round(round_id, fresh_cid())
+    four[2].reveal_shares(round_id, fresh_cid())
     assert organization.participant_status(round_id, four[3].account.address) is ParticipantStatus.JOINED
     assert organization.participant_status(round_id, four[0].account.address) is ParticipantStatus.REVEALED
     organization.finalize_secure_round(round_id, fresh_cid())
     phases = organization.secure_round(round_id)
-    assert (phases.joined, phases.revealed) == (4, 3)
+    assert (phases.joined, phases.shared, phases.revealed, phases.threshold) == (4, 3, 3, 3)
 
 
-@pytest.mark.parametrize("stage", ["join", "submit", "reveal"])
+@pytest.mark.parametrize("stage", ["join", "share", "submit", "reveal", "expired"])
 def test_anyone_aborts_a_stalled_round_and_the_reason_is_recorded(chain, organization, four, stage):
     round_id, deadlines, _ = open_secure(organization)
     joiners = four if stage != "join" else four[:2]
     for client in joiners:
         client.join_round(round_id)
     mine_past(chain, organization, deadlines.join)
-    submitters = {"join": [], "submit": four[:2], "reveal": four[:3]}[stage]
+    if stage != "join":
+        for client in four if stage != "share" else four[:2]:
+            client.post_shares(round_id, KEY, fresh_cid())
+        mine_past(chain, organization, deadlines.share)
+    submitters = {"join": [], "share": [], "submit": four[:2], "reveal": four[:3], "expired": four[:3]}[stage]
     for client in submitters:
         client.submit_masked_update(round_id, fresh_cid(), 10)
-    mine_past(chain, organization, {"join": deadlines.join, "submit": deadlines.submit,
-                                    "reveal": deadlines.reveal}[stage])
+    if stage == "expired":  # enough reveals, but the organization never finalizes
+        mine_past(chain, organization, deadlines.submit)
+        for client in four[:3]:
+            client.reveal_shares(round_id, fresh_cid())
+        mine_past(chain, organization, deadlines.reveal)
+        with pytest.raises(errors.RoundInProgress):
+            four[3].abort_secure_round(round_id)
+        chain.mine_blocks(20)
+    mine_past(chain, organization, {"join": deadlines.join, "share": deadlines.share, "submit": deadlines.submit,
+                                    "reveal": deadlines.reveal, "expired": deadlines.reveal}[stage])
     result = four[3].abort_secure_round(round_id)  # not the owner: a stalled round cannot be held open
     (event,) = organization.web3_contract.events.SecureRoundAborted().process_receipt(result.receipt, errors=DISCARD)
-    assert event["args"]["reason"] == {"join": 0, "submit": 1, "reveal": 2}[stage]
+    assert event["args"]["reason"] == {"join": 0, "share": 1, "submit": 2, "reveal": 3, "expired": 4}[stage]
     assert organization.round(round_id).state is RoundState.ABORTED
+
+
+def test_the_organization_aborts_a_round_it_cannot_unmask_at_any_time(chain, organization, four):
+    round_id, deadlines, _ = open_secure(organization)
+    join_and_share(chain, organization, round_id, deadlines, four)
+    result = organization.abort_secure_round(round_id)
+    (event,) = organization.web3_contract.events.SecureRoundAborted().process_receipt(result.receipt, errors=DISCARD)
+    assert event["args"]["reason"] == 5
 
 
 def test_a_replayed_masked_update_from_another_round_is_refused(chain, organization, four):
     used = fresh_cid()
     for attempt in range(2):
         round_id, deadlines, _ = open_secure(organization)
-        for client in four[:3]:
-            client.join_round(round_id)
-        mine_past(chain, organization, deadlines.join)
+        join_and_share(chain, organization, round_id, deadlines, four[:3])
         if attempt == 0:
             four[0].submit_masked_update(round_id, used, 10)
             four[1].submit_masked_update(round_id, fresh_cid(), 10)
             four[2].submit_masked_update(round_id, fresh_cid(), 10)
+            four[0].reveal_shares(round_id, fresh_cid())
+            four[1].reveal_shares(round_id, fresh_cid())
             organization.finalize_secure_round(round_id, fresh_cid())
     with pytest.raises(errors.UpdateReplayed):
         four[1].submit_masked_update(round_id, used, 10)
@@ -135,19 +181,23 @@ def test_a_replayed_masked_update_from_another_round_is_refused(chain, organizat
 
 def test_bad_secure_round_parameters_are_refused(organization, four):
     now = organization.block_number()
+    good = SecureDeadlines(now + 5, now + 10, now + 15, now + 20)
     with pytest.raises(errors.InvalidMinParticipants):
-        organization.open_secure_round(fresh_cid(), SecureDeadlines(now + 5, now + 10, now + 15), 2, 100)
+        organization.open_secure_round(fresh_cid(), good, 2, 100)
     with pytest.raises(errors.InvalidPhases):
-        organization.open_secure_round(fresh_cid(), SecureDeadlines(now + 5, now + 5, now + 15), 3, 100)
+        organization.open_secure_round(fresh_cid(), SecureDeadlines(now + 5, now + 10, now + 10, now + 20), 3, 100)
+    with pytest.raises(errors.InvalidThreshold):
+        organization.open_secure_round(fresh_cid(), good, 3, 100, threshold=1)
     with pytest.raises(errors.OwnableUnauthorizedAccount):
-        four[0].open_secure_round(fresh_cid(), SecureDeadlines(now + 5, now + 10, now + 15), 3, 100)
+        four[0].open_secure_round(fresh_cid(), good, 3, 100)
     round_id, _ = organization.open_round(fresh_cid(), now + 10, 1, 100)
     with pytest.raises(errors.NotSecureRound):
         four[0].join_round(round_id)
 
 
 def _secure_round_gas(chain, organization, first, last, helpers) -> dict[str, int]:
-    """Execution gas of one secure round in which `first` and `last` join, submit and reveal, one helper drops."""
+    """Execution gas of one secure round in which `first` and `last` join, share, submit and reveal, one
+    helper drops after sharing."""
     round_id, deadlines, opened = open_secure(organization, phase=20)
     executed = {"openSecureRound": _gas(organization, opened)["execution"]}
     participants = [first, *helpers, last]
@@ -156,15 +206,20 @@ def _secure_round_gas(chain, organization, first, last, helpers) -> dict[str, in
         if who:
             executed[f"joinRound ({who})"] = _gas(organization, result)["execution"]
     mine_past(chain, organization, deadlines.join)
+    for who, client in zip(["1st", None, None, "last"], participants, strict=True):
+        result = client.post_shares(round_id, KEY, fresh_cid())
+        if who:
+            executed[f"postShares ({who})"] = _gas(organization, result)["execution"]
+    mine_past(chain, organization, deadlines.share)
     for who, client in (("1st", first), (None, helpers[0]), ("last", last)):
         result = client.submit_masked_update(round_id, fresh_cid(), 100)
         if who:
             executed[f"submitMaskedUpdate ({who})"] = _gas(organization, result)["execution"]
     mine_past(chain, organization, deadlines.submit)
     for who, client in (("1st", first), (None, helpers[0]), ("last", last)):
-        result = client.reveal_seeds(round_id, fresh_cid())
+        result = client.reveal_shares(round_id, fresh_cid())
         if who:
-            executed[f"revealSeeds ({who})"] = _gas(organization, result)["execution"]
+            executed[f"revealShares ({who})"] = _gas(organization, result)["execution"]
     executed["finalizeSecureRound"] = _gas(organization, organization.finalize_secure_round(round_id, fresh_cid()))[
         "execution"]
     return executed
@@ -186,6 +241,6 @@ def test_secure_round_gas_is_flat_in_clients_and_rounds():
         organization.abort_round(round_id)
     late = _secure_round_gas(chain, organization, clients[0], clients[-1], clients[10:12])
     assert early == late, (early, late)
-    for step in ("joinRound", "submitMaskedUpdate", "revealSeeds"):
+    for step in ("joinRound", "postShares", "submitMaskedUpdate", "revealShares"):
         assert early[f"{step} (1st)"] == early[f"{step} (last)"], early
     print("\nsecure round execution gas:", early)

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from client.keys import KEY_FILE, load_or_create_keys
+from client.keys import KEY_FILE, load_or_create_keys, refuse_shared_home
 from client.state import ClientState, ClientStateError, HistoryEntry
+from protocol.artifacts import decode_artifact, encode_artifact
 from tests.protocol.conftest import Federation
 
 
@@ -90,6 +91,22 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     load_or_create_keys(tmp_path)
 
 
+def test_a_home_shared_with_another_party_is_refused_for_secure_rounds(tmp_path: Path) -> None:
+    """Row 3 of issue 18: with one shared home every party could read every client's key."""
+    mine, other = "0x" + "1" * 40, "0x" + "2" * 40
+    load_or_create_keys(tmp_path / "clients" / mine)
+    refuse_shared_home(tmp_path, mine)  # its own key only: fine
+    load_or_create_keys(tmp_path / "clients" / other)
+    with pytest.raises(ClientStateError, match="keys of 1 other account"):
+        refuse_shared_home(tmp_path, mine)
+    with pytest.raises(ClientStateError, match=r"this organization.s home .* keys of 2 other"):
+        refuse_shared_home(tmp_path, None)
+    (tmp_path / "clients" / other / KEY_FILE).unlink()
+    (tmp_path / "organization").mkdir()
+    with pytest.raises(ClientStateError, match="also the organization's"):
+        refuse_shared_home(tmp_path, mine)
+
+
 def test_a_damaged_history_stops_the_client_before_it_submits(federation: Federation) -> None:
     organization, client = federation.organization, federation.clients[0]
     round_id, _ = organization.open_round()
@@ -100,3 +117,19 @@ def test_a_damaged_history_stops_the_client_before_it_submits(federation: Federa
     (client.state.directory / "history.json").unlink()  # what the message says to do
     assert client.participate(round_id).entry is not None
     assert [entry.round for entry in client.state.history()] == [round_id]
+
+
+def test_a_base_with_absurd_weights_is_refused_in_one_line(federation: Federation) -> None:
+    """Row 6 of issue 18: a poisoned sum published as the next base no longer makes clients crash
+    (a NaN base cannot even be encoded or decoded: model files refuse non-finite values)."""
+    value, reason = 1e8, "a weight of 1e+08"
+    organization, client = federation.organization, federation.clients[0]
+    base = decode_artifact(organization.store.get(organization.next_base_cid()))
+    poisoned = {name: np.array(tensor, copy=True) for name, tensor in base.tensors.items()}
+    first = next(iter(poisoned))
+    poisoned[first].reshape(-1)[0] = value
+    cid = organization.store.add_bytes(encode_artifact(poisoned, base.metadata))
+    round_id, _ = organization.contract.open_round(cid, organization.contract.block_number() + 20, 1, 1000)
+    participation = client.participate(round_id)
+    assert participation.entry is None and reason in participation.skipped
+    assert "\n" not in participation.skipped

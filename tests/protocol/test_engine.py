@@ -16,7 +16,7 @@ from organization.driver import RoundDriver
 from protocol.engine import Act, RoundView, organization_decision, participant_decision
 from tests.protocol.conftest import build_federation
 
-JOIN, SUBMIT, REVEAL = 10, 20, 30
+JOIN, SHARE, SUBMIT, REVEAL = 10, 15, 20, 30
 
 
 def plain(block: int, submissions: int = 0, quorum: int = 2, deadline: int = 50, closed: bool = False,
@@ -26,10 +26,13 @@ def plain(block: int, submissions: int = 0, quorum: int = 2, deadline: int = 50,
     return RoundView(info, block, None)
 
 
-def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0, quorum: int = 3) -> RoundView:
+def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0, quorum: int = 3,
+           shared: int | None = None, threshold: int = 0) -> RoundView:
     info = RoundInfo(1, RoundState.OPEN, None, None, 0, quorum, submissions, 0, 100, False, 0, RoundKind.SECURE, 0,
                      EMPTY_SUBMISSIONS_DIGEST)
-    return RoundView(info, block, SecurePhases(SecureDeadlines(JOIN, SUBMIT, REVEAL), joined, revealed))
+    phases = SecurePhases(SecureDeadlines(JOIN, SHARE, SUBMIT, REVEAL), joined,
+                          joined if shared is None else shared, revealed, threshold)
+    return RoundView(info, block, phases)
 
 
 @pytest.mark.parametrize(("view", "target", "act", "reason"), [
@@ -47,12 +50,17 @@ def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0,
     (plain(5, submissions=2, closed=True), 3, Act.CLOSE, ""),  # frozen before a restart: finish it
     (secure(5, joined=2), 3, Act.WAIT, "join phase until block 10"),
     (secure(11, joined=2), 3, Act.ABORT, "2 joined, fewer than 3"),
-    (secure(11, joined=4, submissions=4), 3, Act.CLOSE, ""),  # everyone submitted: no reveal needed
-    (secure(15, joined=4, submissions=3), 3, Act.WAIT, "submission phase until block 20"),
+    (secure(11, joined=6, threshold=5), 3, Act.WAIT, "share phase until block 15"),
+    (secure(16, joined=6, shared=4, threshold=5), 3, Act.ABORT, "4 posted shares, fewer than 5"),
+    (secure(16, joined=4, submissions=4), 3, Act.WAIT, "reveal phase"),  # everyone submitted: reveal at once
+    (secure(16, joined=4, submissions=4, revealed=3), 3, Act.WAIT, "reveal phase"),  # a 4th may still come
+    (secure(16, joined=4, submissions=4, revealed=4), 3, Act.CLOSE, ""),
+    (secure(17, joined=4, submissions=3), 3, Act.WAIT, "submission phase until block 20"),
     (secure(21, joined=4, submissions=2), 3, Act.ABORT, "2 masked updates, fewer than 3"),
     (secure(21, joined=4, submissions=3, revealed=2), 3, Act.WAIT, "reveal phase until block 30"),
     (secure(21, joined=4, submissions=3, revealed=3), 3, Act.CLOSE, ""),
-    (secure(31, joined=4, submissions=3, revealed=2), 3, Act.ABORT, "2 of 3 survivors revealed"),
+    (secure(31, joined=5, submissions=5, revealed=3), 3, Act.CLOSE, ""),  # n - t silent survivors
+    (secure(31, joined=5, submissions=4, revealed=2), 3, Act.ABORT, "2 survivors revealed their shares, fewer"),
 ])
 def test_the_organization_decides_from_the_view(view, target, act, reason) -> None:
     decision = organization_decision(view, target)
@@ -70,13 +78,16 @@ def test_the_organization_decides_from_the_view(view, target, act, reason) -> No
     (secure(5), P.NONE, False, False, Act.JOIN),
     (secure(11), P.NONE, False, False, Act.DONE),  # too late to join
     (secure(5), P.JOINED, False, False, Act.WAIT),
-    (secure(11, joined=4), P.JOINED, False, False, Act.TRAIN),
-    (secure(11, joined=4), P.JOINED, False, True, Act.DONE),  # the demo's dropout
-    (secure(21, joined=4), P.JOINED, False, False, Act.DONE),  # missed the submission phase
-    (secure(15, joined=4, submissions=3), P.SUBMITTED, False, False, Act.WAIT),
+    (secure(11, joined=4), P.JOINED, False, False, Act.SHARE),
+    (secure(16, joined=4), P.JOINED, False, False, Act.DONE),  # missed the share phase
+    (secure(12, joined=4), P.SHARED, False, False, Act.WAIT),  # the masking set is not fixed yet
+    (secure(16, joined=4), P.SHARED, False, False, Act.TRAIN),
+    (secure(16, joined=4), P.SHARED, False, True, Act.DONE),  # the demo's dropout
+    (secure(21, joined=4), P.SHARED, False, False, Act.DONE),  # missed the submission phase
+    (secure(17, joined=4, submissions=3), P.SUBMITTED, False, False, Act.WAIT),
+    (secure(17, joined=4, submissions=4), P.SUBMITTED, False, False, Act.REVEAL),  # everyone submitted
     (secure(21, joined=4, submissions=3), P.SUBMITTED, False, False, Act.REVEAL),
     (secure(31, joined=4, submissions=3), P.SUBMITTED, False, False, Act.DONE),
-    (secure(21, joined=4, submissions=4), P.SUBMITTED, False, False, Act.DONE),  # nobody dropped
     (secure(25, joined=4, submissions=3, revealed=1), P.REVEALED, False, False, Act.DONE),
 ])
 def test_a_participant_decides_from_the_view(view, status, answered, drop_out, act) -> None:

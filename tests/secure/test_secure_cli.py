@@ -38,11 +38,11 @@ def test_secure_demo_with_a_dropout_on_ganache_and_ipfs_then_verify_elsewhere(
     summary_path = tmp_path / "summary.json"
     backends = ["--chain", ganache.url, "--ipfs", jsipfs_daemon.api_multiaddr, "--home", str(tmp_path)]
     completed = run_py("demo", *SECURE_DEMO, "--dropouts", "1", *backends, "--json", str(summary_path))
-    assert "1 dropped, 3 seed reveals" in completed.stdout
+    assert "1 dropped, 3 share reveals" in completed.stdout
     summary = json.loads(summary_path.read_text())
     rounds = summary["rounds"]
     assert all(r["state"] == "finalized" and r["joined"] == 4 and len(r["update_cids"]) == 3 for r in rounds)
     assert rounds[1]["accuracy"] > 0.7
-    assert all(v["ok"] and "1 dropped, 3 seed reveals" in v["message"] for v in summary["verified"])
+    assert all(v["ok"] and "1 dropped, 3 share reveals" in v["message"] for v in summary["verified"])
     verified = run_py("verify", "--round", "all", *backends)
     assert "2/2 finalized rounds verified" in verified.stdout

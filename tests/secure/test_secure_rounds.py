@@ -28,7 +28,8 @@ from organization.secure_local import advance_past, run_local_secure_round
 from organization.service import Organization, OrganizationSettings
 from protocol.plan import StrategySpec, TrainingPlan
 from protocol.secure.masked_file import decode_masked, encode_masked
-from protocol.secure.reveal import encode_reveal
+from protocol.secure.public_round import read_secure_round
+from protocol.secure.shares import decode_reveal, encode_reveal
 from protocol.verification import verify_round
 from storage.embedded import EmbeddedStore
 from tests.protocol.conftest import small_data
@@ -69,14 +70,17 @@ def build(home: Path, clients: int = CLIENTS) -> SecureFederation:
                             participants, log)
 
 
-def open_and_join(federation: SecureFederation) -> tuple[int, SecureDeadlines]:
-    """A secure round that every participant joined, its join phase over."""
+def open_and_share(federation: SecureFederation) -> tuple[int, SecureDeadlines]:
+    """A secure round that every participant joined and posted shares to, its share phase over."""
     contract = federation.organization.contract
     round_id, _ = federation.driver.secure_rounds().open_round()
     deadlines = contract.secure_round(round_id).deadlines
     for participant in federation.participants:
         participant.join(round_id)
     advance_past(contract, deadlines.join)
+    for participant in federation.participants:
+        participant.share(round_id)
+    advance_past(contract, deadlines.share)
     return round_id, deadlines
 
 
@@ -93,7 +97,8 @@ def pool():
 
 def test_a_secure_round_equals_plain_fedavg_and_verifies(tmp_path, federation, pool):
     secure = run_local_secure_round(federation.driver, federation.participants, pool)
-    assert secure.outcome.state is RoundState.FINALIZED and not secure.reveals
+    assert secure.outcome.state is RoundState.FINALIZED
+    assert [step.action for step in secure.reveals] == ["revealed"] * CLIENTS  # the self-masks need them
     contract = federation.organization.contract
     assert verify_round(contract, federation.store, secure.round_id).ok
 
@@ -121,7 +126,7 @@ def test_a_client_that_never_joins_is_simply_not_a_participant(federation, pool)
     assert verify_round(federation.organization.contract, federation.store, secure.round_id).ok
 
 
-def test_dropouts_after_joining_are_unmasked_with_the_survivors_reveals(federation, pool):
+def test_dropouts_after_sharing_are_unmasked_with_the_survivors_key_shares(federation, pool):
     for participant in federation.participants[:2]:
         participant.drop_out = True
     secure = run_local_secure_round(federation.driver, federation.participants, pool)
@@ -129,25 +134,43 @@ def test_dropouts_after_joining_are_unmasked_with_the_survivors_reveals(federati
     assert secure.outcome.state is RoundState.FINALIZED and len(secure.outcome.accepted) == 3
     verification = verify_round(federation.organization.contract, federation.store, secure.round_id)
     assert verification.ok, verification.message
-    assert "2 dropped, 3 seed reveals" in verification.message
+    assert "2 dropped, 3 share reveals, threshold 3" in verification.message
 
 
-def test_a_survivor_that_does_not_reveal_aborts_the_round_with_the_reason_recorded(federation, pool):
+def reveal_round(federation: SecureFederation, pool: ThreadPoolExecutor, revealers: int,
+                 dropped: int = 0) -> tuple[int, SecureDeadlines]:
+    """A round where the first `dropped` participants never submit and only `revealers` survivors reveal."""
+    for participant in federation.participants[:dropped]:
+        participant.drop_out = True
+    round_id, deadlines = open_and_share(federation)
+    survivors = federation.participants[dropped:]
+    list(pool.map(lambda p: p.submit(round_id), survivors))
+    advance_past(federation.organization.contract, deadlines.submit)
+    for participant in survivors[:revealers]:
+        assert participant.step(round_id).action == "revealed"
+    return round_id, deadlines
+
+
+def test_n_minus_t_survivors_that_never_reveal_do_not_stop_the_round(federation, pool):
     driver, contract = federation.driver, federation.organization.contract
-    federation.participants[0].drop_out = True
-    round_id, deadlines = open_and_join(federation)
-    for participant in federation.participants[1:]:
-        participant.submit(round_id)
-    advance_past(contract, deadlines.submit)
-    for participant in federation.participants[1:4]:  # the last survivor stays silent
-        participant.step(round_id)
-    assert driver.step() is None  # it may still reveal
+    round_id, deadlines = reveal_round(federation, pool, revealers=3)  # t = 3 of 5: two stay silent
+    assert driver.step() is None  # they may still reveal
+    advance_past(contract, deadlines.reveal)
+    outcome = driver.step()
+    assert outcome.state is RoundState.FINALIZED and len(outcome.accepted) == 5
+    verification = verify_round(contract, federation.store, round_id)
+    assert verification.ok, verification.message
+
+
+def test_fewer_than_t_reveals_abort_the_round_with_the_reason_recorded(federation, pool):
+    driver, contract = federation.driver, federation.organization.contract
+    _, deadlines = reveal_round(federation, pool, revealers=2, dropped=1)
     advance_past(contract, deadlines.reveal)
     outcome = driver.step()
     assert outcome.state is RoundState.ABORTED
     (event,) = contract.web3_contract.events.SecureRoundAborted().process_receipt(
         contract.chain.web3.eth.get_transaction_receipt(outcome.tx_hash), errors=DISCARD)
-    assert event["args"]["reason"] == 2 and event["args"]["revealed"] == 3
+    assert event["args"]["reason"] == 3 and event["args"]["revealed"] == 2
 
 
 def test_too_few_joiners_abort_the_round(federation):
@@ -160,37 +183,45 @@ def test_too_few_joiners_abort_the_round(federation):
     assert any("2 joined, fewer than 3" in line for line in federation.log)
 
 
-def round_with_a_wrong_seed(federation: SecureFederation, pool: ThreadPoolExecutor) -> tuple[int, str]:
-    """A secure round where participant 0 dropped and participant 4 revealed a wrong seed; its id and the liar."""
+def test_a_wrong_revealed_share_is_set_aside_naming_the_liar_and_the_round_still_verifies(federation, pool):
     contract, store = federation.organization.contract, federation.store
-    federation.participants[0].drop_out = True
-    round_id, deadlines = open_and_join(federation)
-    list(pool.map(lambda p: p.submit(round_id), federation.participants[1:]))
-    advance_past(contract, deadlines.submit)
-    for participant in federation.participants[1:4]:
-        participant.step(round_id)
+    round_id, _ = reveal_round(federation, pool, revealers=3, dropped=1)
     liar = federation.participants[4]
     dropped = federation.participants[0].address.lower()
-    wrong = encode_reveal(replace(liar.reveal_contents(round_id), seeds={dropped: b"\x01" * 32}))
-    liar.contract.reveal_seeds(round_id, store.add_bytes(wrong))
-    return round_id, liar.address.lower()
-
-
-def test_the_organization_refuses_to_publish_a_sum_it_cannot_unmask(federation, pool):
-    _, liar = round_with_a_wrong_seed(federation, pool)
+    honest = liar.reveal_contents(round_id)
+    wrong = replace(honest, key_shares={dropped: bytes(65) + b"\x01"})
+    liar.contract.reveal_shares(round_id, store.add_bytes(encode_reveal(wrong)))
     outcome = federation.driver.step()
-    assert outcome.state is RoundState.ABORTED
-    assert any(f"{liar} revealed a wrong seed" in line for line in federation.log)
+    assert outcome.state is RoundState.FINALIZED
+    assert any(f"set aside: {liar.address.lower()} revealed a wrong key share for {dropped}" in line
+               for line in federation.log)
+    assert verify_round(contract, store, round_id).ok
 
 
-def test_a_wrong_revealed_seed_is_detected_by_verification(federation, pool):
-    """An organization that finalizes anyway (here: a result of its choosing) fails verification, naming the liar."""
-    round_id, liar = round_with_a_wrong_seed(federation, pool)
+def test_a_result_that_is_not_the_unmasked_sum_fails_verification(federation, pool):
     contract = federation.organization.contract
+    round_id, _ = reveal_round(federation, pool, revealers=4, dropped=1)
     contract.finalize_secure_round(round_id, contract.round(round_id).base_cid)
     verification = verify_round(contract, federation.store, round_id)
-    assert not verification.ok
-    assert f"{liar} revealed a wrong seed" in verification.message
+    assert not verification.ok and verification.message.startswith(f"secure round {round_id}")
+
+
+def test_a_client_whose_submission_came_too_late_gets_key_shares_revealed_never_self_mask_shares(federation, pool):
+    """Row 1 of issue 18: its masked file is on IPFS, its transaction too late (the organization mined
+    past the deadline). The survivors reveal its key shares only: its file stays under its self-mask
+    (tests/secure/test_masking.py checks what that leaves of the update)."""
+    contract, store = federation.organization.contract, federation.store
+    late = federation.participants[0]
+    late.drop_out = True
+    round_id, _ = reveal_round(federation, pool, revealers=4, dropped=1)
+    outcome = federation.driver.step()
+    assert outcome.state is RoundState.FINALIZED
+    record = read_secure_round(contract, round_id)
+    reveals = [decode_reveal(store.get(cid)) for _, cid in record.reveals]
+    assert all(late.address.lower() in r.key_shares and late.address.lower() not in r.self_shares for r in reveals)
+    survivors = {p.address.lower() for p in federation.participants[1:]}
+    assert all(set(r.self_shares) == survivors and set(r.key_shares) == {late.address.lower()} for r in reveals)
+    assert verify_round(contract, store, round_id).ok
 
 
 def test_late_and_replayed_masked_updates_are_refused(federation, pool):
@@ -199,7 +230,7 @@ def test_late_and_replayed_masked_updates_are_refused(federation, pool):
     old_cid = first.submissions[0].participation.entry.update_cid
     replayer = federation.participants[0]
 
-    round_id, _ = open_and_join(federation)
+    round_id, _ = open_and_share(federation)
     with pytest.raises(errors.UpdateReplayed):
         replayer.contract.submit_masked_update(round_id, old_cid, 100)
     # the same masked values under a new CID still name round 1: the organization will not sum them
@@ -208,6 +239,8 @@ def test_late_and_replayed_masked_updates_are_refused(federation, pool):
     replayer.contract.submit_masked_update(round_id, store.add_bytes(disguised), old.sample_count)
     for participant in federation.participants[1:]:
         participant.submit(round_id)
+    for participant in federation.participants:
+        participant.step(round_id)
     outcome = driver.step()
     assert outcome.state is RoundState.ABORTED
     assert any(f"it is for round {first.round_id}, not {round_id}" in line for line in federation.log)
@@ -216,7 +249,7 @@ def test_late_and_replayed_masked_updates_are_refused(federation, pool):
 def test_a_late_masked_update_after_the_submission_deadline_is_refused(federation, pool):
     contract = federation.organization.contract
     federation.participants[0].drop_out = True
-    round_id, deadlines = open_and_join(federation)
+    round_id, deadlines = open_and_share(federation)
     list(pool.map(lambda p: p.submit(round_id), federation.participants[1:]))
     advance_past(contract, deadlines.submit)
     late = federation.participants[0]
