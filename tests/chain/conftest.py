@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from aleph_cid import compute_cid
 
 from chain.accounts import dev_account
-from chain.backends import EmbeddedChain
+from chain.backends import EmbeddedChain, GanacheChain, anvil_executable, free_port, start_anvil
 from chain.contract import FederatedLearningContract
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
 from storage.cid import Cid
+from tests.support import require_component
 
 _counter = itertools.count()
 
@@ -45,3 +48,14 @@ def open_round(organization: FederatedLearningContract, quorum: int = 2, blocks:
                max_samples: int = 1_000) -> int:
     round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + blocks, quorum, max_samples)
     return round_id
+
+
+@contextmanager
+def deployed_on_anvil() -> Iterator[FederatedLearningContract]:
+    """The contract, deployed by the owner on an Anvil node of its own (stopped afterwards)."""
+    require_component(anvil_executable() is not None, "Anvil", "run ./setup.sh to install @foundry-rs/anvil")
+    node = start_anvil(free_port(), None)
+    try:
+        yield deploy(GanacheChain(node.url), dev_account(0), DeploymentBook(None), log=lambda _: None)
+    finally:
+        node.stop()

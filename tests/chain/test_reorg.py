@@ -8,24 +8,16 @@ from collections.abc import Iterator
 import pytest
 
 from chain.accounts import dev_account
-from chain.backends import GanacheChain, anvil_executable, free_port, start_anvil
 from chain.contract import FederatedLearningContract, RoundState
-from chain.deployments import DeploymentBook
 from chain.history import HistoryReader
-from chain.migrate import deploy
-from tests.chain.conftest import fresh_cid
+from tests.chain.conftest import deployed_on_anvil, fresh_cid
 from tests.chain.reorg import reorg
-from tests.support import require_component
 
 
 @pytest.fixture
 def organization() -> Iterator[FederatedLearningContract]:
-    require_component(anvil_executable() is not None, "Anvil", "run ./setup.sh to install @foundry-rs/anvil")
-    node = start_anvil(free_port(), None)
-    try:
-        yield deploy(GanacheChain(node.url), dev_account(0), DeploymentBook(None), log=lambda _: None)
-    finally:
-        node.stop()
+    with deployed_on_anvil() as organization:
+        yield organization
 
 
 def test_the_history_reader_drops_what_a_reorg_replaced(organization: FederatedLearningContract) -> None:

@@ -13,25 +13,19 @@ from pathlib import Path
 import pytest
 
 from chain.accounts import dev_account
-from chain.backends import GanacheChain, anvil_executable, free_port, start_anvil
 from chain.contract import ClientStatus, FederatedLearningContract
-from chain.deployments import DeploymentBook
 from chain.errors import NonceTaken
 from chain.fees import Fees
-from chain.migrate import deploy
 from chain.paths import REPO_ROOT
 from chain.sending_policy import SendingPolicy
-from tests.support import require_component, wait_until
+from tests.chain.conftest import deployed_on_anvil
+from tests.support import wait_until
 
 
 @pytest.fixture(scope="module")
 def organization() -> Iterator[FederatedLearningContract]:
-    require_component(anvil_executable() is not None, "Anvil", "run ./setup.sh to install @foundry-rs/anvil")
-    node = start_anvil(free_port(), None)
-    try:
-        yield deploy(GanacheChain(node.url), dev_account(0), DeploymentBook(None), log=lambda _: None)
-    finally:
-        node.stop()
+    with deployed_on_anvil() as organization:
+        yield organization
 
 
 @pytest.fixture
