@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlprocessor.aggregation.bounds import l2_norm
 from protocol.secure.fixed_point import DELTA_BOUND, PRECISION
 from storage.model_file import ExtraValue
 
@@ -49,16 +50,12 @@ class SecureBounds:
         return {CLIP_KEY: self.clip, SAMPLES_KEY: self.max_samples}
 
 
-def model_norm(tensors: Mapping[str, np.ndarray]) -> float:
-    return float(np.sqrt(sum(np.square(np.asarray(v, np.float64)).sum() for v in tensors.values())))
-
-
 def round_bounds(tensors: Mapping[str, np.ndarray], extra: Mapping[str, ExtraValue],
                  base_norm_fraction: float | None, default_max_samples: int) -> SecureBounds:
     """The bounds a base publishes for the secure round built on it; BoundsError if they are unusable."""
     clip, cap = extra.get(CLIP_KEY), extra.get(SAMPLES_KEY, default_max_samples)
     if clip is None:
-        norm = model_norm(tensors)
+        norm = l2_norm(tensors)
         clip = DELTA_BOUND if base_norm_fraction is None else min(DELTA_BOUND, base_norm_fraction * norm)
     if not isinstance(clip, int | float) or not math.isfinite(clip) or not MIN_CLIP <= clip <= DELTA_BOUND:
         raise BoundsError(f"the base's clip bound {clip!r} is not a number in [{MIN_CLIP}, {DELTA_BOUND}]")
@@ -86,7 +83,7 @@ def sum_problem(average: np.ndarray, base: Mapping[str, np.ndarray], bounds: Sec
         return (f"the decoded average has {outside} coordinates outside the published clip bound "
                 f"{bounds.clip:.4g} (largest {largest:.4g}): some masked update is not a clipped delta")
     if base_norm_fraction is not None:
-        norm, limit = float(np.linalg.norm(average)), base_norm_fraction * model_norm(base)
+        norm, limit = float(np.linalg.norm(average)), base_norm_fraction * l2_norm(base)
         if norm > limit:
             return (f"the decoded average's norm {norm:.4g} exceeds {base_norm_fraction:g} x the base's norm "
                     f"({limit:.4g}): some masked update is oversized or overweighted")
