@@ -17,6 +17,7 @@ from client.keys import load_or_create_keys
 from client.service import Client, Participation, RefusedBase
 from client.state import HistoryEntry
 from protocol.engine import Act, RoundView, participant_decision
+from protocol.secure.bounds import round_bounds
 from protocol.secure.keys import RoundContext, round_secrets
 from protocol.secure.masked_file import encode_masked
 from protocol.secure.participant import mask_delta, reveal_shares
@@ -110,7 +111,8 @@ class SecureParticipant:
         return SecureStep(round_id, "shared", str(cid))
 
     def submit(self, round_id: int) -> SecureSubmission:
-        """Train, mask for the round's fixed participant set, publish and record the masked update."""
+        """Train, clip to the base's published bound, mask for the round's fixed participant set,
+        publish and record the masked update (claiming at most the published cap)."""
         participation = Participation(round_id)
         timer = participation.timer
         with timer.phase("chain"):
@@ -122,15 +124,17 @@ class SecureParticipant:
         except RefusedBase as refusal:
             participation.skipped = str(refusal)
             return SecureSubmission(SecureStep(round_id, "dropped", str(refusal)), participation, 0)
-        samples = min(len(self.client.data), info.max_samples)
         context = self.context(round_id)
         try:
+            bounds = round_bounds(trained.base.tensors, trained.base.metadata.extra,
+                                  trained.task.screening.base_norm_fraction, info.max_samples)
+            samples = min(len(self.client.data), bounds.max_samples)  # never claims above the published cap
             with timer.phase("serialization"):
                 masked, clipped = mask_delta(trained.result.delta(trained.base.tensors), samples,
                                              trained.base.metadata.architecture,
                                              expected_spec(trained.base.tensors), str(info.base_cid),
                                              round_secrets(self.keys, context, self.address), context,
-                                             self.address, record.masking_keys)
+                                             self.address, record.masking_keys, bounds.clip)
                 data = encode_masked(masked)
         except ValueError as refusal:
             participation.skipped = f"not submitting to secure round {round_id}: {refusal}"
@@ -138,7 +142,7 @@ class SecureParticipant:
             return SecureSubmission(SecureStep(round_id, "dropped", str(refusal)), participation, 0)
         if clipped:
             self.client.log(f"client {self.address}: {clipped} coordinates of the update were clipped to the "
-                            "fixed-point bound")
+                            f"round's published bound {bounds.clip:.4g}")
         with timer.phase("ipfs"):
             cid = self.client.store.add_bytes(data)
         try:

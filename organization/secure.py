@@ -4,8 +4,9 @@ Like plain rounds, everything is derived from the chain and IPFS, so a restarted
 resumes an open secure round where its phases stand. The organization never sees an individual
 update: it sums the masked ones, removes the survivors' self-masks and the dropped participants'
 pairwise masks with the secrets rebuilt from the revealed shares, and publishes the result that
-`run.py verify` recomputes from the same data. Whatever cannot be unmasked aborts the round with
-the reason in one line.
+`run.py verify` recomputes from the same data. Whatever cannot be unmasked, and a decoded sum
+outside the base's published bounds (protocol.secure.bounds), aborts the round with the reason in
+one line; the next round starts again from the last finalized model.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from chain.contract import RoundState, SecureDeadlines
 from chain.transactions import TxResult
 from mlprocessor.evaluation import evaluate
 from organization.service import Organization, OrganizationSettings, RoundOutcome
+from protocol.artifacts import Artifact
 from protocol.secure.aggregate import SECURE_STRATEGIES, secure_result_file, secure_state
+from protocol.secure.bounds import SecureBounds, next_bounds, round_bounds, sum_problem
 from protocol.secure.masked_file import MaskedFileError
 from protocol.secure.public_round import load_bundles, load_masked_update, load_reveals, read_secure_round
 from protocol.secure.unmask import UnmaskingError
@@ -61,18 +64,26 @@ class SecureRounds:
         self.settings = settings
         self.contract = organization.contract
 
+    def bounds(self, base: Artifact) -> SecureBounds:
+        """The clip bound and claim cap `base` publishes for the round built on it."""
+        organization = self.organization
+        return round_bounds(base.tensors, base.metadata.extra, organization.task.screening.base_norm_fraction,
+                            organization.settings.max_samples)
+
     def open_round(self) -> tuple[int, TxResult]:
+        """Open on the last finalized model (an aborted round's never counts) with its published claim cap."""
         base = self.organization.next_base_cid()
         self.organization.store.pin(base)
+        bounds = self.bounds(self.organization.fetch_model(base))
         now, phase = self.contract.block_number(), self.settings.phase_blocks
         deadlines = SecureDeadlines(now + phase, now + 2 * phase, now + 3 * phase, now + 4 * phase)
         round_id, result = self.contract.open_secure_round(base, deadlines, self.settings.min_participants,
-                                                           self.organization.settings.max_samples,
-                                                           self.settings.threshold)
+                                                           bounds.max_samples, self.settings.threshold)
         self.organization.log(f"round {round_id}: secure round opened on {base}; join until block "
                               f"{deadlines.join}, share until {deadlines.share}, submit until {deadlines.submit}, "
                               f"reveal until {deadlines.reveal}; threshold "
-                              f"{self.settings.threshold or 'a majority of the joined'}")
+                              f"{self.settings.threshold or 'a majority of the joined'}; clip bound "
+                              f"{bounds.clip:.4g}, at most {bounds.max_samples} samples per update")
         return round_id, result
 
     def close(self, round_id: int) -> RoundOutcome:
@@ -88,13 +99,19 @@ class SecureRounds:
                 bundles, bundle_problems = load_bundles(organization.store, record)
                 reveals, reveal_problems = load_reveals(organization.store, record)
             with outcome.timer.phase("aggregation"):
-                state, set_aside = secure_state(base, updates, record.setup(), bundles, reveals)
+                bounds = self.bounds(base)
+                state, unmasked = secure_state(base, updates, record.setup(), bundles, reveals)
         except (MaskedFileError, UnmaskingError, StorageError, ModelFileError, ValueError) as error:
             return self.abort(round_id, f"the masked sum cannot be unmasked: {error}")
-        for problem in bundle_problems + reveal_problems + set_aside:
+        for problem in bundle_problems + reveal_problems + unmasked.set_aside:
             organization.log(f"round {round_id}: set aside: {problem}")
+        fraction = organization.task.screening.base_norm_fraction
+        if (problem := sum_problem(unmasked.average, base.tensors, bounds, fraction)) is not None:
+            return self.abort(round_id, f"the decoded sum fails its check, the next round starts again from "
+                                        f"{record.base_cid}: {problem}")
         outcome.accepted = [True] * len(updates)
-        extra = organization.plan_extra
+        extra = {**organization.plan_extra, **next_bounds(unmasked.average, [s.samples for s in record.submissions],
+                                                          organization.settings.max_samples).to_extra()}
         if organization.test_data is not None:
             with outcome.timer.phase("evaluation"):
                 evaluation = evaluate(organization.task.model_from_state(state), organization.test_data)

@@ -19,7 +19,7 @@ from protocol.artifacts import Artifact, encode_artifact, model_metadata
 from protocol.plan import StrategySpec
 from protocol.secure.masked_file import MaskedUpdate, unflatten
 from protocol.secure.shares import ShareBundle, ShareReveal
-from protocol.secure.unmask import MaskingSet, unmask_average
+from protocol.secure.unmask import MaskingSet, Unmasked, unmask_average
 from storage import model_file
 from storage.cid import Cid
 from storage.model_file import ExtraValue
@@ -29,13 +29,14 @@ SECURE_STRATEGIES = ("fedavg", "fedprox")
 
 
 def secure_state(base: Artifact, updates: Sequence[MaskedUpdate], setup: MaskingSet,
-                 bundles: Mapping[str, ShareBundle], reveals: Sequence[ShareReveal]) -> tuple[StateDict, list[str]]:
-    """theta_base + sum_k n_k delta_k / sum_k n_k over the survivors, float32, and the shares set aside."""
+                 bundles: Mapping[str, ShareBundle], reveals: Sequence[ShareReveal]) -> tuple[StateDict, Unmasked]:
+    """theta_base + sum_k n_k delta_k / sum_k n_k over the survivors, float32, and the unmasked
+    average (flat) with the shares set aside."""
     unmasked = unmask_average(updates, setup, bundles, reveals)
     average = unflatten(unmasked.average, model_file.expected_spec(base.tensors))
     state = {name: (np.asarray(base.tensors[name], dtype=np.float64) + average[name]).astype(np.float32)
              for name in base.tensors}
-    return state, unmasked.set_aside
+    return state, unmasked
 
 
 def secure_result_file(base: Artifact, base_cid: Cid, round_id: int, state: StateDict, total_samples: int,

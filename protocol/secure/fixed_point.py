@@ -5,8 +5,8 @@ uniform in the ring, so masked values reveal nothing; the masks cancel in the su
 to sum_k n_k delta_k exactly up to rounding. The sum must not wrap around as a signed 64-bit
 integer, which the bounds guarantee:
 
-- each delta coordinate is clipped to [-DELTA_BOUND, DELTA_BOUND] (16; an honest step of SGD on
-  these models is orders of magnitude smaller, so the clip is a no-op for honest clients);
+- each delta coordinate is clipped to the round's published bound, at most DELTA_BOUND (16; see
+  protocol.secure.bounds for how a round's bound is derived);
 - |n_k delta_k SCALE| <= n_k * 2^4 * 2^24 = n_k * 2^28, so |sum| <= N * 2^28 with N the round's
   total samples, and the sum cannot wrap while N < MAX_TOTAL_SAMPLES = 2^34 (2^62 / 2^28), leaving
   one bit of margin. Sample counts are public on-chain, so the bound is checked before unmasking.
@@ -31,15 +31,18 @@ class RingOverflowError(ValueError):
     """The round's total samples are too large for the sum to be decoded without wrapping."""
 
 
-def encode_weighted(delta: np.ndarray, samples: int) -> tuple[np.ndarray, int]:
-    """round(samples * clip(delta) * SCALE) as ring elements, and how many coordinates were clipped."""
+def encode_weighted(delta: np.ndarray, samples: int, bound: float = DELTA_BOUND) -> tuple[np.ndarray, int]:
+    """round(samples * clip(delta, bound) * SCALE) as ring elements, and how many coordinates were
+    clipped; `bound` is the round's published clip bound, at most DELTA_BOUND."""
+    if not 0 < bound <= DELTA_BOUND:
+        raise ValueError(f"clip bound {bound} outside (0, {DELTA_BOUND}]: the fixed-point sum could wrap")
     if not 0 < samples < MAX_TOTAL_SAMPLES:
         raise ValueError(f"sample count must be in 1..{MAX_TOTAL_SAMPLES - 1}, got {samples}")
     values = np.asarray(delta, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise ValueError("the delta holds NaN or infinite values")
-    clipped = int(np.count_nonzero(np.abs(values) > DELTA_BOUND))
-    weighted = np.clip(values, -DELTA_BOUND, DELTA_BOUND) * (samples * SCALE)
+    clipped = int(np.count_nonzero(np.abs(values) > bound))
+    weighted = np.clip(values, -bound, bound) * (samples * SCALE)
     return np.rint(weighted).astype(np.int64).view(np.uint64), clipped
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mlprocessor.specs import TensorSpec
-from protocol.secure.fixed_point import encode_weighted
+from protocol.secure.fixed_point import DELTA_BOUND, encode_weighted
 from protocol.secure.keys import KeyPair, RoundContext, RoundSecrets, usable_public_key
 from protocol.secure.masked_file import MaskedUpdate, flatten_state
 from protocol.secure.masks import apply_masks, expand
@@ -36,9 +36,10 @@ def pair_seeds(masking: KeyPair, context: RoundContext, own: str,
 
 def mask_delta(delta: Mapping[str, np.ndarray], samples: int, architecture: str, spec: TensorSpec, base_cid: str,
                secrets: RoundSecrets, context: RoundContext, own: str,
-               masking_keys: Mapping[str, bytes]) -> tuple[MaskedUpdate, int]:
+               masking_keys: Mapping[str, bytes], clip: float = DELTA_BOUND) -> tuple[MaskedUpdate, int]:
     """The double-masked update for the round's fixed masking set (address -> round masking key),
-    and how many coordinates were clipped. ValueError with fewer than two masking peers."""
+    its delta clipped to `clip`, and how many coordinates were clipped. ValueError with fewer than
+    two masking peers."""
     members = pair_members(masking_keys)
     if own.lower() not in members:
         raise ValueError("this participant's masking key is not among the round's usable ones")
@@ -46,7 +47,7 @@ def mask_delta(delta: Mapping[str, np.ndarray], samples: int, architecture: str,
     if len(seeds) < MIN_MASKING_PEERS:
         raise ValueError(f"only {len(seeds)} other participants with usable keys: with fewer than "
                          f"{MIN_MASKING_PEERS}, a peer could unmask this update")
-    weighted, clipped = encode_weighted(flatten_state(delta, spec), samples)
+    weighted, clipped = encode_weighted(flatten_state(delta, spec), samples, clip)
     masked = apply_masks(weighted + expand(secrets.self_seed, weighted.size), own, seeds)
     return MaskedUpdate(architecture, context.round_id, base_cid, samples, own.lower(), tuple(sorted(seeds)),
                         masked, spec), clipped
