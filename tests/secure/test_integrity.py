@@ -23,9 +23,7 @@ from protocol.secure.participant import mask_delta
 from protocol.secure.public_round import read_secure_round
 from protocol.verification import verify_round
 from storage.model_file import expected_spec
-from tests.secure.test_secure_rounds import CLIENTS, EXAMPLES, SecureFederation, federation, open_and_share, pool
-
-__all__ = ["federation", "pool"]  # the fixtures, shared with test_secure_rounds
+from tests.secure.conftest import CLIENTS, EXAMPLES, SecureFederation, open_and_share
 
 FRACTION = get_task("2nn").screening.base_norm_fraction
 

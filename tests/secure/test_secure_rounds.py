@@ -4,95 +4,26 @@ the result equals plain FedAvg, wrong seeds and replayed updates are caught, and
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from web3.logs import DISCARD
 
 from chain import errors
-from chain.accounts import dev_account
-from chain.backends import EmbeddedChain
 from chain.contract import RoundState, SecureDeadlines
-from chain.deployments import DeploymentBook
-from chain.migrate import deploy
-from client.secure import SecureParticipant
-from client.service import Client, ClientSettings
-from client.state import ClientState
-from mlprocessor.partition import partition
 from mlprocessor.task_registry import get_task
-from organization.driver import RoundDriver
-from organization.secure import SecureSettings, refuse_unmaskable_settings
+from organization.secure import refuse_unmaskable_settings
 from organization.secure_local import advance_past, run_local_secure_round
-from organization.service import Organization, OrganizationSettings
-from protocol.plan import StrategySpec, TrainingPlan
+from organization.service import OrganizationSettings
+from protocol.plan import StrategySpec
 from protocol.secure.masked_file import decode_masked, encode_masked
 from protocol.secure.public_round import read_secure_round
 from protocol.secure.shares import decode_reveal, encode_reveal
 from protocol.verification import verify_round
-from storage.embedded import EmbeddedStore
-from tests.protocol.conftest import small_data
+from tests.secure.conftest import CLIENTS, SecureFederation, build, open_and_share
 
 SPEC_2NN = get_task("2nn").tensor_spec()
-
-CLIENTS = 5
-EXAMPLES = 100
-
-
-@dataclass
-class SecureFederation:
-    chain: EmbeddedChain
-    store: EmbeddedStore
-    organization: Organization
-    driver: RoundDriver
-    participants: list[SecureParticipant]
-    log: list[str]
-
-
-def build(home: Path, clients: int = CLIENTS) -> SecureFederation:
-    chain = EmbeddedChain()
-    store = EmbeddedStore(home / "ipfs")
-    contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
-    train, test = small_data()
-    log: list[str] = []
-    settings = OrganizationSettings(task="2nn", quorum=3, target=clients,
-                                    plan=TrainingPlan(epochs=1, batch_size=10, lr=0.1))
-    organization = Organization(contract, store, settings, test, log=log.append)
-    participants = []
-    for index, part in enumerate(partition(train.y, clients, "iid", seed=0), start=1):
-        account = dev_account(index)
-        client = Client(contract.with_account(account), store, train.subset(part[::len(part) // EXAMPLES][:EXAMPLES]),
-                        ClientState(home / "clients" / account.address), ClientSettings(), log=log.append)
-        client.ensure_registered()
-        participants.append(SecureParticipant(client))
-    return SecureFederation(chain, store, organization, RoundDriver(organization, SecureSettings(phase_blocks=12)),
-                            participants, log)
-
-
-def open_and_share(federation: SecureFederation) -> tuple[int, SecureDeadlines]:
-    """A secure round that every participant joined and posted shares to, its share phase over."""
-    contract = federation.organization.contract
-    round_id, _ = federation.driver.secure_rounds().open_round()
-    deadlines = contract.secure_round(round_id).deadlines
-    for participant in federation.participants:
-        participant.join(round_id)
-    advance_past(contract, deadlines.join)
-    for participant in federation.participants:
-        participant.share(round_id)
-    advance_past(contract, deadlines.share)
-    return round_id, deadlines
-
-
-@pytest.fixture
-def federation(tmp_path: Path) -> SecureFederation:
-    return build(tmp_path)
-
-
-@pytest.fixture
-def pool():
-    with ThreadPoolExecutor(max_workers=2) as executor:
-        yield executor
 
 
 def test_a_secure_round_equals_plain_fedavg_and_verifies(tmp_path, federation, pool):
