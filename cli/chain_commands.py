@@ -31,6 +31,8 @@ from cli.common import (
 from protocol.errors import UserError
 from protocol.rejections import rejections_of_result
 
+SHARED_CHAIN_BLOCK_SECONDS = 1.0
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     chain = commands.add_parser("chain")
@@ -39,8 +41,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     chain.add_argument("--host", default=LOOPBACK,
                        help="address to listen on: 0.0.0.0 (or this machine's address) for a chain other machines "
                             "reach (default 127.0.0.1: this machine only)")
-    chain.add_argument("--block-time", type=float, default=0,
-                       help="seconds between blocks (default 0: a block per transaction)")
+    chain.add_argument("--block-time", type=float, default=None,
+                       help="seconds between blocks (default: a block per transaction on 127.0.0.1; "
+                            f"{SHARED_CHAIN_BLOCK_SECONDS:g} s on any other address)")
     chain.set_defaults(handler=run_chain)
 
     compile_ = commands.add_parser("compile")
@@ -66,6 +69,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     history.set_defaults(handler=run_history)
 
 
+def block_time_of(args: argparse.Namespace) -> float:
+    """A chain other machines reach keeps its own clock, as a real network does: services mine
+    empty blocks only on a chain of their own machine, so without blocks of its own a shared dev
+    chain would never reach a collection window or a deadline."""
+    if args.block_time is not None:
+        return args.block_time
+    return 0.0 if args.host == LOOPBACK else SHARED_CHAIN_BLOCK_SECONDS
+
+
 def run_chain(args: argparse.Namespace) -> int:
     home = home_of(args)
     url = ganache_url(args.port, args.host)
@@ -73,7 +85,7 @@ def run_chain(args: argparse.Namespace) -> int:
     with local_node_lock(home):  # services of this home starting now wait instead of starting their own
         if ganache_answers(ganache_url(args.port)):
             raise UserError(f"a node already answers on port {args.port}: stop it or choose another --port")
-        ganache = start_ganache(args.port, database, block_time=args.block_time, host=args.host)
+        ganache = start_ganache(args.port, database, block_time=block_time_of(args), host=args.host)
     print(f"Ganache listening on {url} (chain id 1337, database {database}, PID {ganache.process.pid})")
     print("Accounts (deterministic; 0 is the organization by convention):")
     for index, account in enumerate(dev_accounts()):

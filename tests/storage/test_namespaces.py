@@ -43,6 +43,7 @@ def chain_host(hosts: Hosts) -> Iterator[str]:
     require_component(anvil_executable() is not None, "Anvil", "run ./setup.sh to install the npm package")
     command = anvil_command(CHAIN_PORT, None)
     command[command.index("--host") + 1] = hosts.address["chain"]
+    command += ["--block-time", "1"]  # a chain other hosts share keeps its own clock (DEPLOYMENT.md)
     node = GanacheProcess(subprocess.Popen([*hosts.prefix("chain"), *command], stdin=subprocess.DEVNULL,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
                           f"http://{hosts.address['chain']}:{CHAIN_PORT}")
