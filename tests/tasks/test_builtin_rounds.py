@@ -52,7 +52,7 @@ def test_a_round_of_every_builtin_task_finalizes_and_verifies(tmp_path: Path, ta
                         ClientState(tmp_path / account.address), ClientSettings(task=task_name), log=lambda _: None)
         client.ensure_registered()
         assert client.participate(1).entry is not None
-    outcome = driver.step()
+    outcome = driver.finish(1)  # waits out the collection window, then closes
     assert str(outcome.state) == "finalized", outcome.reason
     assert outcome.accepted == [True, True] and 0.0 <= outcome.accuracy <= 1.0
     check = verify_round(contract, store, 1)
