@@ -10,7 +10,9 @@ name this round, its base, the sample count recorded on-chain and its sender.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from eth_utils import event_abi_to_log_topic
 
@@ -136,37 +138,45 @@ def load_masked_update(store: ContentStore, record: SecureRoundRecord, submissio
     return update
 
 
+class _RoundFile(Protocol):
+    round_id: int
+
+
+T = TypeVar("T", bound=_RoundFile)
+
+
 def load_bundles(store: ContentStore, record: SecureRoundRecord) -> tuple[dict[str, ShareBundle], list[str]]:
     """The usable share bundles by dealer, and one line per unusable one (missing, oversized, malformed)."""
-    bundles, problems = {}, []
-    for dealer, cid in record.bundle_cids.items():
-        try:
-            bundle = decode_bundle(store.get_bounded(cid, MAX_BUNDLE_BYTES, SHARE_FETCH_SECONDS))
-        except (StorageError, ModelFileError) as error:
-            problems.append(f"{dealer}'s share bundle {cid}: {error}")
-            continue
-        if bundle.round_id != record.round_id or bundle.dealer != dealer:
-            problems.append(f"{dealer}'s share bundle {cid} is for round {bundle.round_id} by {bundle.dealer}")
-            continue
-        bundles[dealer] = bundle
-    return bundles, problems
+    usable, problems = _fetch_share_files(store, record, record.bundle_cids.items(), "share bundle",
+                                          MAX_BUNDLE_BYTES, decode_bundle, lambda bundle: bundle.dealer)
+    return dict(usable), problems
 
 
 def load_reveals(store: ContentStore, record: SecureRoundRecord) -> tuple[list[ShareReveal], list[str]]:
     """The usable reveals in on-chain order, and one line per unusable one (left out: any `threshold`
     valid shares rebuild the same secret, so a reveal one party cannot fetch changes no result)."""
-    reveals, problems = [], []
-    for revealer, cid in record.reveals:
+    usable, problems = _fetch_share_files(store, record, record.reveals, "reveal", MAX_REVEAL_BYTES,
+                                          decode_reveal, lambda reveal: reveal.revealer)
+    return [reveal for _, reveal in usable], problems
+
+
+def _fetch_share_files(store: ContentStore, record: SecureRoundRecord, published: Iterable[tuple[str, Cid]],
+                       kind: str, max_bytes: int, decode: Callable[[bytes], T],
+                       author_of: Callable[[T], str]) -> tuple[list[tuple[str, T]], list[str]]:
+    """Each party's file fetched with a size cap and a time limit, decoded, and kept only when it is
+    for this round and by the party that published it; one line per file left out."""
+    usable, problems = [], []
+    for party, cid in published:
         try:
-            reveal = decode_reveal(store.get_bounded(cid, MAX_REVEAL_BYTES, SHARE_FETCH_SECONDS))
+            item = decode(store.get_bounded(cid, max_bytes, SHARE_FETCH_SECONDS))
         except (StorageError, ModelFileError) as error:
-            problems.append(f"{revealer}'s reveal {cid}: {error}")
+            problems.append(f"{party}'s {kind} {cid}: {error}")
             continue
-        if reveal.round_id != record.round_id or reveal.revealer != revealer:
-            problems.append(f"{revealer}'s reveal {cid} is for round {reveal.round_id} by {reveal.revealer}")
+        if item.round_id != record.round_id or author_of(item) != party:
+            problems.append(f"{party}'s {kind} {cid} is for round {item.round_id} by {author_of(item)}")
             continue
-        reveals.append(reveal)
-    return reveals, problems
+        usable.append((party, item))
+    return usable, problems
 
 
 def round_gas(contract: FederatedLearningContract, round_id: int) -> dict[str, int]:
