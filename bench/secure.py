@@ -12,6 +12,13 @@ from bench.report import percent, table
 from bench.settings import SuiteSettings
 
 ACCURACY_TARGET_PP = 0.1
+PHASES = ("join", "share", "submit", "reveal", "close")
+
+
+def _phase_cells(cost: dict[str, Any]) -> list[str]:
+    """Seconds per protocol phase of a secure round; a plain round has none of these phases."""
+    phases = cost.get("phase_seconds") or {}
+    return [f"{phases[p]:.1f}" if p in phases else "-" for p in PHASES]
 
 
 def _plain_round_gas(record: dict[str, Any]) -> int:
@@ -30,6 +37,7 @@ def _cost(settings: SuiteSettings, clients: int, dropouts: int | None) -> dict[s
     return {
         "clients": clients, "dropouts": dropouts, "command": command_line(args), "state": record["state"],
         "wall_seconds": record["wall_seconds"], "seconds": record["seconds"],
+        "phase_seconds": record.get("phase_seconds", {}),
         "gas": record["gas_used"]["total"] if secure else _plain_round_gas(record),
         "gas_detail": record["gas_used"],
         "update_bytes": record["update_bytes"][0] if secure else update_bytes("2nn", "float32"),
@@ -76,15 +84,17 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
                      for index, (p, s) in enumerate(zip(plain, secure, strict=True))]
     cost_rows = [[c["clients"], "plain" if c["dropouts"] is None else f"secure, {c['dropouts']} dropouts",
                   c["state"], f"{c['update_bytes']:,}", f"{c['wall_seconds']:.1f}",
-                  f"{c['seconds'].get('training', 0):.1f}", f"{c['seconds'].get('serialization', 0):.1f}",
-                  f"{c['seconds'].get('chain', 0):.1f}", f"{c['gas']:,}"]
+                  *_phase_cells(c), f"{c['gas']:,}", f"{c['gas'] // c['clients']:,}"]
                  for c in data["costs"]]
     return ("Accuracy per round, plain FedAvg and secure aggregation on the same seeds (2NN, IID, the suite's "
             f"clients and epochs); every secure round verified from public data: {accuracy['secure']['verified']}."
             "\n\n" + table(["round", "plain FedAvg", "secure", "difference"], accuracy_rows)
             + "\n\nCost of one round (2NN, one epoch, embedded chain and store, the organization and all clients "
-            "in one process; seconds are wall-clock for the whole round, phases summed over clients; gas is every "
-            "transaction of the round: open, joins, submissions, reveals, finalize):\n\n"
-            + table(["clients", "round", "state", "bytes per update", "seconds", "training s", "masking/encoding s",
-                     "chain s", "gas per round"], cost_rows)
+            "in one process, clients training in worker threads; seconds are wall-clock: the whole round, then each "
+            "protocol phase (join and share: every participant's transaction and the blocks to the deadline; "
+            "submit: local training, masking and upload; reveal: the survivors' share reveals; close: unmasking, "
+            "the sum check, evaluation, publishing and finalizing); gas is every transaction of the round: open, "
+            "joins, share postings, submissions, reveals, finalize):\n\n"
+            + table(["clients", "round", "state", "bytes per update", "seconds", *(f"{p} s" for p in PHASES),
+                     "gas per round", "gas per client"], cost_rows)
             + "\n\nCommands: " + "; ".join(f"`{r['command']}`" for r in (*accuracy.values(), *data["costs"])))

@@ -102,5 +102,6 @@ class SecureDemo:
             "reveals": [step.detail for step in local.reveals if step.action == "revealed"],
             "tx_hashes": {"open": local.opened.tx_hash, "close": outcome.tx_hash},
             "gas_used": round_gas(self.driver.organization.contract, local.round_id),
+            "phase_seconds": local.phase_seconds,
             "skipped": [s.participation.skipped for s in local.submissions if s.participation.skipped],
         }

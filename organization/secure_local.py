@@ -28,6 +28,20 @@ class LocalSecureRound:
     shares: list[SecureStep] = field(default_factory=list)
     submissions: list[SecureSubmission] = field(default_factory=list)
     reveals: list[SecureStep] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _PhaseClock:
+    """Wall-clock seconds of each protocol phase (open, join, share, submit, reveal, close), in order."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(now - self._last, 4)
+        self._last = now
 
 
 def advance_past(contract: FederatedLearningContract, block: int) -> None:
@@ -42,25 +56,32 @@ def run_local_secure_round(driver: RoundDriver, participants: Sequence[SecurePar
                            pool: ThreadPoolExecutor) -> LocalSecureRound:
     """Open, let every participant join and post shares, train and submit (those with `drop_out` do
     not), reveal, close."""
+    clock = _PhaseClock()
     rounds = driver.secure_rounds()
     contract = rounds.contract
     round_id, opened = rounds.open_round()
     deadlines = contract.secure_round(round_id).deadlines
+    clock.lap("open")
     joins = [participant.join(round_id) for participant in participants]
     advance_past(contract, deadlines.join)
+    clock.lap("join")
     shares = [participant.share(round_id) for participant in participants]
     advance_past(contract, deadlines.share)
+    clock.lap("share")
     active = [p for p in participants if not p.drop_out]
     submissions = list(pool.map(lambda participant: participant.submit(round_id), active))
     if contract.round(round_id).submissions < contract.secure_round(round_id).shared:
         advance_past(contract, deadlines.submit)
+    clock.lap("submit")
     reveals = [participant.step(round_id) for participant in active]
+    clock.lap("reveal")
     outcome = _close_if_due(driver)
     if outcome is None:
         advance_past(contract, deadlines.reveal)
         outcome = _close_if_due(driver)
     assert outcome is not None
-    return LocalSecureRound(round_id, opened, outcome, joins, shares, submissions, reveals)
+    clock.lap("close")
+    return LocalSecureRound(round_id, opened, outcome, joins, shares, submissions, reveals, clock.seconds)
 
 
 def _close_if_due(driver: RoundDriver) -> RoundOutcome | None:

@@ -43,6 +43,7 @@ def test_secure_demo_with_a_dropout_on_ganache_and_ipfs_then_verify_elsewhere(
     rounds = summary["rounds"]
     assert all(r["state"] == "finalized" and r["joined"] == 4 and len(r["update_cids"]) == 3 for r in rounds)
     assert rounds[1]["accuracy"] > 0.7
+    assert all(list(r["phase_seconds"]) == ["open", "join", "share", "submit", "reveal", "close"] for r in rounds)
     assert all(v["ok"] and "1 dropped, 3 share reveals" in v["message"] for v in summary["verified"])
     verified = run_py("verify", "--round", "all", *backends)
     assert "2/2 finalized rounds verified" in verified.stdout
