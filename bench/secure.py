@@ -89,12 +89,14 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
     return ("Accuracy per round, plain FedAvg and secure aggregation on the same seeds (2NN, IID, the suite's "
             f"clients and epochs); every secure round verified from public data: {accuracy['secure']['verified']}."
             "\n\n" + table(["round", "plain FedAvg", "secure", "difference"], accuracy_rows)
-            + "\n\nCost of one round (2NN, one epoch, embedded chain and store, the organization and all clients "
-            "in one process, clients training in worker threads; seconds are wall-clock: the whole round, then each "
-            "protocol phase (join and share: every participant's transaction and the blocks to the deadline; "
-            "submit: local training, masking and upload; reveal: the survivors' share reveals; close: unmasking, "
-            "the sum check, evaluation, publishing and finalizing); gas is every transaction of the round: open, "
-            "joins, share postings, submissions, reveals, finalize):\n\n"
+            + "\n\nCost of one round (2NN, one epoch; the demo's defaults: a private Anvil and the embedded store, "
+            "one demo process, in which a plain round's clients train in worker processes and a secure round's in "
+            "its threads). Seconds are wall-clock: the whole round, then each protocol phase. The demo takes the "
+            "joins, share postings and reveals one participant after another, so those columns are sums over "
+            "participants; parties on their own machines do theirs at once. Join and share: every participant's "
+            "transaction and the blocks to the deadline; submit: local training, masking and upload; reveal: the "
+            "survivors' share reveals; close: unmasking, the sum check, evaluation, publishing and finalizing. Gas "
+            "is every transaction of the round: open, joins, share postings, submissions, reveals, finalize.\n\n"
             + table(["clients", "round", "state", "bytes per update", "seconds", *(f"{p} s" for p in PHASES),
                      "gas per round", "gas per client"], cost_rows)
             + "\n\nCommands: " + "; ".join(f"`{r['command']}`" for r in (*accuracy.values(), *data["costs"])))
