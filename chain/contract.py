@@ -76,6 +76,20 @@ class ParticipantStatus(IntEnum):
         return self.name.lower()
 
 
+class SecureAbortReason(IntEnum):
+    """Why a secure round was aborted, as `SecureRoundAborted` records it."""
+
+    TOO_FEW_JOINED = 0
+    TOO_FEW_SHARED = 1
+    TOO_FEW_SUBMITTED = 2
+    REVEALS_MISSING = 3
+    EXPIRED = 4
+    BY_ORGANIZATION = 5
+
+    def __str__(self) -> str:
+        return self.name.lower().replace("_", " ")
+
+
 @dataclass(frozen=True)
 class SecureDeadlines:
     """The last block of each phase of a secure round: join, share, masked submission, reveal."""
