@@ -297,8 +297,9 @@ class FederatedLearningContract:
         (event,) = self.web3_contract.events.RoundOpened().process_receipt(result.receipt, errors=DISCARD)
         return event["args"]["roundId"], result
 
-    def join_round(self, round_id: int) -> TxResult:
-        return self._sender.send(self._functions.joinRound(round_id))
+    def join_round(self, round_id: int, encryption_key: bytes) -> TxResult:
+        """Join a secure round with the sender's registered X25519 public key."""
+        return self._sender.send(self._functions.joinRound(round_id, bytes(encryption_key)))
 
     def submit_masked_update(self, round_id: int, cid: Cid | str, samples: int) -> TxResult:
         return self._sender.send(self._functions.submitMaskedUpdate(round_id, as_cid(cid).digest, samples))

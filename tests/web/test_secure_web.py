@@ -6,12 +6,14 @@ explorer shows masked submissions without any norm, cosine or weight share."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from chain.accounts import dev_account
 from chain.backends import EmbeddedChain
@@ -29,6 +31,7 @@ from organization.web import create_app as organization_app
 from protocol.plan import TrainingPlan
 from storage.embedded import EmbeddedStore
 from tests.protocol.conftest import small_data
+from tests.support import free_port
 from webui.csrf import HEADER, TOKEN_KEY
 from webui.link import ChainLink
 
@@ -174,3 +177,50 @@ def test_the_explorer_shows_masked_submissions_without_norms_or_shares(secure_ro
             assert submission["cosine"] is None
     row = secure_round.web.get("/api/rounds").get_json()["rounds"][0]
     assert row["secure"] is True and row["accepted"] == 3
+
+
+def test_the_pages_render_the_secure_round_in_a_browser(secure_round: SecureWebRound, browser: Any) -> None:
+    """The scripts fill the round page's secure part and the dashboard's history from the JSON above."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, organization_app(secure_round.organization, port), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"http://127.0.0.1:{port}/rounds/1")
+        page.locator("#participants tbody tr").nth(3).wait_for()
+        assert page.is_visible("#secure-card")
+        assert page.locator("#secure-phases tbody tr").count() == 4
+        assert page.locator("#recoveries tbody").inner_text().count("yes: recovered") == 1
+        assert page.locator("#reveals tbody tr").count() == 3
+        assert page.locator("#outcome").inner_text() == "finalized"
+        assert set(page.locator("#submissions td.share").all_inner_texts()) == {"masked"}
+        assert set(page.locator("#submissions td.norm").all_inner_texts()) == {"masked"}
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.locator("#history td.state", has_text="finalized (secure)").wait_for()
+        page.close()
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_a_secure_round_nobody_joins_is_aborted_with_its_reasons_shown(tmp_path: Path) -> None:
+    chain, book = EmbeddedChain(), DeploymentBook(None)
+    organization = OrganizationNode(ChainLink(lambda: chain, lambda _: book, dev_account(0)),
+                                    EmbeddedStore(tmp_path / "ipfs"), OrganizationSettings(task="2nn"), None,
+                                    tmp_path / "organization", log=lambda _: None)
+    web = Web(organization_app(organization, PORT).test_client())
+    assert web.post("/api/deploy").status_code == 200
+    refused = web.post("/api/secure-rounds", {"threshold": 1})
+    assert refused.status_code == 400 and "threshold is 0" in refused.get_json()["error"]
+    assert web.post("/api/secure-rounds", {"phase_blocks": 2}).status_code == 201
+    contract = organization.link.require_contract()
+    for _ in range(10):
+        if contract.round(1).state is not RoundState.OPEN:
+            break
+        organization.auto_tick()
+    detail = web.get("/api/rounds/1").get_json()
+    assert detail["state"] == "aborted" and detail["abort_reason"] == "too few joined"
+    assert detail["organization_reason"] == "0 joined, fewer than 3"
+    assert detail["secure_round"]["participants"] == [] and detail["secure_round"]["phase"] == "aborted"
