@@ -76,6 +76,20 @@ class ParticipantStatus(IntEnum):
         return self.name.lower()
 
 
+class SecureAbortReason(IntEnum):
+    """Why a secure round was aborted, as `SecureRoundAborted` records it."""
+
+    TOO_FEW_JOINED = 0
+    TOO_FEW_SHARED = 1
+    TOO_FEW_SUBMITTED = 2
+    REVEALS_MISSING = 3
+    EXPIRED = 4
+    BY_ORGANIZATION = 5
+
+    def __str__(self) -> str:
+        return self.name.lower().replace("_", " ")
+
+
 @dataclass(frozen=True)
 class SecureDeadlines:
     """The last block of each phase of a secure round: join, share, masked submission, reveal."""
@@ -283,8 +297,9 @@ class FederatedLearningContract:
         (event,) = self.web3_contract.events.RoundOpened().process_receipt(result.receipt, errors=DISCARD)
         return event["args"]["roundId"], result
 
-    def join_round(self, round_id: int) -> TxResult:
-        return self._sender.send(self._functions.joinRound(round_id))
+    def join_round(self, round_id: int, encryption_key: bytes) -> TxResult:
+        """Join a secure round with the sender's registered X25519 public key."""
+        return self._sender.send(self._functions.joinRound(round_id, bytes(encryption_key)))
 
     def submit_masked_update(self, round_id: int, cid: Cid | str, samples: int) -> TxResult:
         return self._sender.send(self._functions.submitMaskedUpdate(round_id, as_cid(cid).digest, samples))

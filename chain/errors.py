@@ -144,6 +144,19 @@ class AlreadyJoined(ContractRevert):
     template = "{client} already joined round {roundId}"
 
 
+class InvalidEncryptionKey(ContractRevert):
+    template = ("this X25519 public key is zero, not canonical or of small order: everyone could compute the "
+                "masks shared with it, so it cannot join a secure round")
+
+
+class EncryptionKeyNotRegistered(ContractRevert):
+    template = "{client} joins with another X25519 key than the one it registered"
+
+
+class DuplicateEncryptionKey(ContractRevert):
+    template = "another participant already joined round {roundId} with this X25519 key"
+
+
 class NotJoined(ContractRevert):
     template = "{client} did not join secure round {roundId} in its join phase"
 

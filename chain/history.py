@@ -17,7 +17,13 @@ from typing import Any
 
 from eth_utils import event_abi_to_log_topic
 
-from chain.contract import FederatedLearningContract, RoundState, decode_accepted, submissions_digest
+from chain.contract import (
+    FederatedLearningContract,
+    RoundState,
+    SecureAbortReason,
+    decode_accepted,
+    submissions_digest,
+)
 from chain.logs import read_logs
 from storage.cid import Cid
 
@@ -56,6 +62,8 @@ class RoundRecord:
     close_gas: int | None = None
     closed_block: int | None = None
     close_block_hash: bytes | None = None
+    secure: bool = False  # a secure-aggregation round (SecureRoundOpened): its submissions are masked
+    abort_reason: SecureAbortReason | None = None  # a secure round's, as SecureRoundAborted records it
 
     @property
     def accepted(self) -> list[SubmissionRecord]:
@@ -76,6 +84,8 @@ class RoundRecord:
             "max_samples": self.max_samples,
             "window_blocks": self.window,
             "submissions_closed": self.submissions_closed,
+            "secure": self.secure,
+            "abort_reason": str(self.abort_reason) if self.abort_reason is not None else None,
             "opened_block": self.opened_block,
             "closed_block": self.closed_block,
             "open_tx": self.open_tx,
@@ -263,6 +273,10 @@ class HistoryReader:
                 ))
             elif name == "SubmissionsFrozen":
                 rounds[args["roundId"]].submissions_closed = True
+            elif name == "SecureRoundOpened":
+                rounds[args["roundId"]].secure = True
+            elif name == "SecureRoundAborted":
+                rounds[args["roundId"]].abort_reason = SecureAbortReason(args["reason"])
             elif name in ("RoundFinalized", "RoundAborted"):
                 record = rounds[args["roundId"]]
                 record.close_tx, record.close_gas = tx_hash, gas(tx_hash)

@@ -11,9 +11,9 @@ from cli.round_summary import outcome_record
 from client.secure import SecureParticipant
 from client.service import Client
 from organization.driver import RoundDriver
-from organization.secure import SecureSettings, refuse_unmaskable_settings
+from organization.secure import MIN_PARTICIPANTS, SecureSettings, refuse_unmaskable_settings
 from organization.secure_local import run_local_secure_round
-from organization.service import Organization
+from organization.service import Organization, OrganizationSettings
 from protocol.errors import UserError
 from protocol.secure.public_round import round_gas
 from protocol.timing import PhaseTimer
@@ -63,14 +63,20 @@ def check_secure_arguments(args: argparse.Namespace) -> None:
                         f"{dropouts} dropouts leave {clients - dropouts}")
 
 
+def secure_settings_of(settings: OrganizationSettings, phase_blocks: int | None, quorum: int = 3,
+                       threshold: int = 0) -> SecureSettings:
+    """The secure-round settings the options ask for, or UserError when they cannot run masked."""
+    try:
+        refuse_unmaskable_settings(settings, validation_asked=False)
+        return SecureSettings(phase_blocks or SecureSettings.phase_blocks, max(MIN_PARTICIPANTS, quorum), threshold)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
 def secure_driver_of(organization: Organization, phase_blocks: int | None, quorum: int = 3,
                      threshold: int = 0) -> RoundDriver:
     """The round driver in secure mode, or UserError when the settings cannot run masked."""
-    try:
-        refuse_unmaskable_settings(organization.settings, validation_asked=False)
-        return RoundDriver(organization, SecureSettings(phase_blocks or 20, max(3, quorum), threshold))
-    except ValueError as error:
-        raise UserError(str(error)) from None
+    return RoundDriver(organization, secure_settings_of(organization.settings, phase_blocks, quorum, threshold))
 
 
 class SecureDemo:

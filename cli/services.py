@@ -43,7 +43,7 @@ from cli.learning_options import (
     task_of,
 )
 from cli.said_once import SaidOnce
-from cli.secure_options import add_secure_options, check_secure_arguments, secure_driver_of
+from cli.secure_options import add_secure_options, check_secure_arguments, secure_driver_of, secure_settings_of
 from cli.service_lock import sole_service
 from cli.stopping import FORCED_EXIT_CODE
 from client.driver import ParticipantDriver
@@ -121,8 +121,6 @@ def _web(args: argparse.Namespace) -> bool:
     if args.headless and args.port is not None:
         raise UserError("--headless and --port exclude each other: --port serves the web interface")
     check_secure_arguments(args)
-    if args.secure_aggregation and args.port is not None:
-        raise UserError("the web interface does not run secure rounds yet: use --secure-aggregation headless")
     return args.port is not None
 
 
@@ -179,12 +177,14 @@ def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
                                     window_blocks=args.window_blocks, confirmations=args.confirmations,
                                     max_samples=args.max_samples, seed=args.seed)
     store = open_ipfs(args, wait=True, say=_say, writes=True)
-    if web:
-        node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",
-                                args.poll, _say)
-        return _serve(organization_app, node, args, "organization")
     if args.secure_aggregation:
         refuse_shared_home(home, None)
+    if web:
+        secure = secure_settings_of(settings, args.phase_blocks, args.quorum, args.threshold) \
+            if args.secure_aggregation else None
+        node = OrganizationNode(_link(args, account_of(args, 0)), store, settings, test, home / "organization",
+                                args.poll, _say, secure)
+        return _serve(organization_app, node, args, "organization")
     contract = _organization_contract(args)
     organization = Organization(contract, store, settings, test, SaidOnce(_say))
     journal = RoundJournal(journal_path(home / "organization", contract))  # rejection reasons for the web pages
@@ -247,7 +247,7 @@ def run_client(args: argparse.Namespace) -> int:
     store = open_ipfs(args, wait=True, say=_say, writes=True)
     if web:
         node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say,
-                          data_dir=data_dir)
+                          data_dir=data_dir, secure=args.secure_aggregation)
         if args.consolidate:
             state.request_consolidation()
         return _serve(client_app, node, args, "client")

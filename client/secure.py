@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chain.contract import ParticipantStatus
-from chain.errors import DeadlinePassed, PhaseNotStarted, RoundNotOpen
+from chain.errors import DeadlinePassed, DuplicateEncryptionKey, PhaseNotStarted, RoundNotOpen
 from client.keys import load_or_create_keys
 from client.service import Client, Participation, RefusedBase
 from client.state import HistoryEntry
 from protocol.engine import Act, RoundView, participant_decision
 from protocol.secure.bounds import round_bounds
-from protocol.secure.keys import RoundContext, round_secrets
+from protocol.secure.keys import RoundContext, joining_key_problem, round_secrets
 from protocol.secure.masked_file import encode_masked
 from protocol.secure.participant import mask_delta, reveal_shares
 from protocol.secure.public_round import load_bundles, read_secure_round, registered_keys
@@ -73,18 +73,30 @@ class SecureParticipant:
         return SecureStep(round_id, "dropped" if dropped else decision.act.value, decision.reason)
 
     def join(self, round_id: int) -> SecureStep:
-        """Join, unless this account's registered key is not this client's (its update would not be masked)."""
+        """Join with this client's key, refusing before sending what the contract would refuse: a
+        registered key that is not this client's (its update would not be masked), an unusable key,
+        or one another participant already joined with (a copy of this client's public key)."""
         deadlines = self.contract.secure_round(round_id).deadlines
+        own = self.keys.public_bytes()
         registered = registered_keys(self.contract, [self.address.lower()], deadlines.join)[self.address.lower()]
-        if registered != self.keys.public_bytes():
+        record = read_secure_round(self.contract, round_id)
+        assert record is not None
+        why = None
+        if registered != own:
             why = ("this account registered without this client's X25519 key, so its update could not be masked; "
                    "register it from this client's home")
+        elif (problem := joining_key_problem(own)) is not None:
+            why = f"this client's X25519 key cannot mask: {problem}"
+        elif any(key == own for address, (_, key) in record.joined.items() if address != self.address.lower()):
+            why = ("another participant already joined with this client's X25519 public key (a copy registered by "
+                   "another account): the contract refuses a second participant with one key")
+        if why is not None:
             self.client.log(f"client {self.address}: not joining secure round {round_id}: {why}")
             return SecureStep(round_id, "skipped", why)
         try:
-            self.contract.join_round(round_id)
-        except (DeadlinePassed, RoundNotOpen) as closed:
-            return SecureStep(round_id, "skipped", str(closed))
+            self.contract.join_round(round_id, own)
+        except (DeadlinePassed, RoundNotOpen, DuplicateEncryptionKey) as refused:  # a copy joined in the same block
+            return SecureStep(round_id, "skipped", str(refused))
         self.client.log(f"client {self.address}: joined secure round {round_id}")
         return SecureStep(round_id, "joined")
 

@@ -48,11 +48,15 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
         RoundKind kind;
     }
 
-    /// @dev Packed into one slot; `lastRound` enforces one submission per client per round.
+    /// @dev Packed into one slot; `lastRound` enforces one submission per client per round;
+    /// `keyDigest` is the truncated keccak256 of the registered X25519 key (of zero for none), so
+    /// that `joinRound` checks the key it is given without a slot of its own (registering with or
+    /// without a key costs the same; 184 bits leave a second preimage far out of reach).
     struct Client {
         ClientStatus status;
         uint32 id;
         uint32 lastRound;
+        bytes23 keyDigest;
     }
 
     /// @inheritdoc IFederatedLearning
@@ -64,6 +68,21 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
 
     /// @inheritdoc IFederatedLearning
     uint64 public immutable deploymentBlock;
+
+    /// @dev X25519 public keys are little-endian u-coordinates (the last byte holds the top bits).
+    /// These four and zero are the canonical points of small order (libsodium's list); `_usableKey`
+    /// refuses them and every non-canonical encoding. u = 1 (order 1):
+    bytes32 private constant _U_ONE = 0x0100000000000000000000000000000000000000000000000000000000000000;
+    /// @dev u = p - 1 (order 2).
+    bytes32 private constant _U_P_MINUS_ONE = 0xecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f;
+    /// @dev The two points of order 8.
+    bytes32 private constant _U_ORDER_8_A = 0xe0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800;
+    /// @dev See `_U_ORDER_8_A`.
+    bytes32 private constant _U_ORDER_8_B = 0x5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157;
+    /// @dev The last 31 bytes of p = 2**255 - 19 and above in little-endian order (ff ... ff 7f).
+    uint256 private constant _TOP_31_BYTES_OF_P = 0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f;
+    /// @dev Masks all but the first byte of a key read as a big-endian number.
+    uint256 private constant _LOW_31_BYTES = type(uint256).max >> 8;
 
     // These share one storage slot with Ownable2Step's pending owner; the mode is never None,
     // so the slot is never zero.
@@ -80,6 +99,7 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     mapping(uint256 roundId => SecurePhases) private _secure;
     mapping(uint256 roundId => mapping(address client => ParticipantStatus)) private _participants;
     mapping(bytes32 cid => bool) private _maskedCids;
+    mapping(uint256 roundId => mapping(bytes32 key => bool)) private _joinedKeys;
 
     /// @notice Deploy with the owner as sender.
     /// @param registrationOpen_ true for open registration, false for an owner-managed allow-list.
@@ -143,6 +163,7 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
             record.id = id;
         }
         record.status = ClientStatus.Registered;
+        record.keyDigest = _keyDigest(encryptionKey);
         emit ClientRegistered(msg.sender, id, encryptionKey);
     }
 
@@ -297,17 +318,40 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     }
 
     /// @inheritdoc IFederatedLearning
-    function joinRound(uint256 roundId) external {
+    /// @dev A zero or small-order key would let anyone compute the pairwise masks of the honest
+    /// participants with it (the shared secret is fixed), and two participants with one key would
+    /// share one mask with everybody: both are refused here, with a mapping, so the gas stays flat.
+    function joinRound(uint256 roundId, bytes32 encryptionKey) external {
         SecurePhases storage phases = _openSecureRound(roundId);
         if (block.number > phases.joinDeadline) revert DeadlinePassed(roundId, phases.joinDeadline);
-        if (_clients[msg.sender].status != ClientStatus.Registered) revert NotRegistered(msg.sender);
+        Client storage client = _clients[msg.sender];
+        if (client.status != ClientStatus.Registered) revert NotRegistered(msg.sender);
+        if (client.keyDigest != _keyDigest(encryptionKey)) revert EncryptionKeyNotRegistered(msg.sender, encryptionKey);
+        if (!_usableKey(encryptionKey)) revert InvalidEncryptionKey(encryptionKey);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] != ParticipantStatus.None) revert AlreadyJoined(roundId, msg.sender);
+        mapping(bytes32 => bool) storage keys = _joinedKeys[roundId];
+        if (keys[encryptionKey]) revert DuplicateEncryptionKey(roundId, encryptionKey);
         uint24 index = phases.joined;
         if (index >= MAX_SECURE_PARTICIPANTS) revert RoundFull(roundId);
         phases.joined = index + 1;
         status[msg.sender] = ParticipantStatus.Joined;
+        keys[encryptionKey] = true;
         emit ParticipantJoined(roundId, msg.sender, index);
+    }
+
+    /// @dev The digest of an X25519 key kept with the client's record.
+    function _keyDigest(bytes32 key) private pure returns (bytes23) {
+        return bytes23(keccak256(abi.encode(key)));
+    }
+
+    /// @dev Whether `key` is a canonical X25519 public key of large order: not zero, the top bit
+    /// clear, a u-coordinate below p, and none of the small-order points.
+    function _usableKey(bytes32 key) private pure returns (bool) {
+        if (uint8(key[31]) & 0x80 != 0) return false;
+        if (uint256(key) & _LOW_31_BYTES == _TOP_31_BYTES_OF_P && uint8(key[0]) >= 0xed) return false;
+        return key != bytes32(0) && key != _U_ONE && key != _U_P_MINUS_ONE && key != _U_ORDER_8_A
+            && key != _U_ORDER_8_B;
     }
 
     /// @inheritdoc IFederatedLearning

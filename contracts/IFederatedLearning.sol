@@ -157,6 +157,14 @@ interface IFederatedLearning {
     error PhaseNotStarted(uint256 roundId, uint64 startsAfter);
     /// @notice The client already joined this secure round.
     error AlreadyJoined(uint256 roundId, address client);
+    /// @notice `key` is not a usable X25519 public key: zero, not in canonical form (the top bit set,
+    /// or a u-coordinate of p = 2**255 - 19 or more) or a point of small order (u = 1, p - 1 or one of
+    /// the two points of order 8), with which every shared secret is known to everyone.
+    error InvalidEncryptionKey(bytes32 key);
+    /// @notice `key` is not the X25519 public key `client` registered.
+    error EncryptionKeyNotRegistered(address client, bytes32 key);
+    /// @notice Another participant already joined secure round `roundId` with the X25519 key `key`.
+    error DuplicateEncryptionKey(uint256 roundId, bytes32 key);
     /// @notice The client did not join this secure round in its join phase.
     error NotJoined(uint256 roundId, address client);
     /// @notice The client submitted no masked update to this round, so it has no shares to reveal.
@@ -238,7 +246,8 @@ interface IFederatedLearning {
     /// @notice Register the sender as a client; needs open registration or an allow-list entry.
     /// A removed client needs the owner to allow it again.
     /// @param encryptionKey the client's X25519 public key for secure aggregation, or zero for
-    /// none; kept in the `ClientRegistered` event only.
+    /// none; kept in the `ClientRegistered` event, and as a digest with the client's record so that
+    /// `joinRound` can check it.
     function register(bytes32 encryptionKey) external;
 
     // ------------------------------------------------------------------ plain rounds
@@ -306,9 +315,12 @@ interface IFederatedLearning {
         uint32 maxSamples
     ) external returns (uint256 roundId);
 
-    /// @notice Join secure round `roundId` as a participant (phase 1); registered clients only.
+    /// @notice Join secure round `roundId` as a participant (phase 1); registered clients only, with
+    /// the X25519 key they registered, which must be usable (`InvalidEncryptionKey`) and not already
+    /// joined by another participant of the round (`DuplicateEncryptionKey`).
     /// @param roundId an open secure round in its join phase.
-    function joinRound(uint256 roundId) external;
+    /// @param encryptionKey the sender's registered X25519 public key.
+    function joinRound(uint256 roundId, bytes32 encryptionKey) external;
 
     /// @notice Post the sender's masking public key for round `roundId` and the CID of its share
     /// bundle (phase 2); the key is kept in `SharesPosted` only.

@@ -25,14 +25,15 @@ from mlprocessor.task_registry import TaskMismatchError, TaskRef, get_task
 from protocol.artifacts import Artifact, decode_artifact, max_update_bytes
 from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.rejections import published_rejections
-from protocol.secure.aggregate import SECURE_MARKER
 from storage.cid import Cid, as_cid
 from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
 from storage.store import ContentTooLargeError, StorageError
 from webui.errors import unreachable
 from webui.link import ChainLink
+from webui.secure_round import secure_round_view
 
 Reasons = Callable[[int], dict[int, str]]
+AbortNote = Callable[[int], str | None]
 WEI_PER_ETHER = 10**18
 MODEL_FETCH_SECONDS = 60.0  # a model the store cannot deliver in this time is answered as not found
 DEFAULT_MAX_MODEL_BYTES = 64 << 20  # a model file's cap when the task (and so its size) is not known
@@ -46,6 +47,10 @@ class NotFound(LookupError):
 
 def _no_reasons(round_id: int) -> dict[int, str]:
     return {}
+
+
+def _no_note(round_id: int) -> None:
+    return None
 
 
 def _flat(tensors: dict[str, np.ndarray]) -> np.ndarray:
@@ -103,10 +108,11 @@ def model_size_cap(task_name: str) -> int:
 
 class Explorer:
     def __init__(self, link: ChainLink, store: Any, reasons: Reasons = _no_reasons,
-                 max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> None:
+                 max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES, abort_note: AbortNote = _no_note) -> None:
         self.link = link
         self.store = store
         self.reasons = reasons
+        self.abort_note = abort_note  # why the organization aborted a round, from its own notes
         self.max_model_bytes = max_model_bytes
         self._client_rows: tuple[int, dict[str, dict[str, Any]]] = (-1, {})
         self._lock = threading.Lock()
@@ -115,6 +121,7 @@ class Explorer:
         self._block_times: dict[int, int] = {}
         self._artifacts: dict[Cid, Artifact] = {}
         self._analyses: dict[int, dict[int, dict[str, float | None]]] = {}
+        self._secure_views: dict[int, dict[str, Any]] = {}  # closed secure rounds: their view is final
         self._last: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- plumbing
@@ -227,19 +234,32 @@ class Explorer:
             detail["strategy"] = {"name": strategy.name, "params": strategy.params} if strategy else None
             detail["task"] = self._round_task(record)
             reasons = self.rejection_reasons(record)
-            secure = SECURE_MARKER in extra  # masked updates: nobody knows an update's share
-            shares = {} if secure else self._weight_shares(record, strategy, extra)
-            detail["secure"] = secure
-            analysis, problem = self._analysis(record)
+            # masked updates: nobody knows an update's values, so neither its norm, its cosine nor its share
+            shares = {} if record.secure else self._weight_shares(record, strategy, extra)
+            analysis, problem = ({}, None) if record.secure else self._analysis(record)
             detail["analysis_problem"] = problem
+            detail["secure_round"] = self._secure_view(record)
+            detail["organization_reason"] = self.abort_note(round_id) if record.state is RoundState.ABORTED else None
             for submission in detail["submissions"]:
                 index = submission["index"]
-                submission.update(reason=reasons.get(index), weight_share=shares.get(index),
+                submission.update(reason=reasons.get(index), weight_share=shares.get(index), masked=record.secure,
                                   submitted_at=self.block_time(submission["block"]),
                                   **analysis.get(index, {"norm": None, "cosine": None}))
             return detail
 
         return self.remembered(f"round {round_id}", compute)
+
+    def _secure_view(self, record: RoundRecord) -> dict[str, Any] | None:
+        """A secure round's phases, participants, reveals and recoveries (final once it is closed)."""
+        if not record.secure:
+            return None
+        if record.round_id in self._secure_views:
+            return self._secure_views[record.round_id]
+        contract = self.contract()
+        view = secure_round_view(contract, self.store, contract.round(record.round_id), contract.block_number())
+        if view is not None and record.state is not RoundState.OPEN:
+            self._secure_views[record.round_id] = view
+        return view
 
     @staticmethod
     def _weight_shares(record: RoundRecord, strategy: StrategySpec | None,

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from chain.contract import SecurePhases
 from storage.store import ContentStore
 from webui.errors import readable
 from webui.jobs import JobRunner
@@ -19,6 +20,25 @@ def deadline_view(deadline: int, block: int, is_open: bool = True) -> dict[str, 
     """Where a round stands against its deadline: once the current block has reached it no update
     can land any more (the next block is past it), and a round still open is overdue."""
     return {"deadline": deadline, "blocks_left": max(0, deadline - block), "overdue": is_open and block >= deadline}
+
+
+PHASES = ("join", "share", "submit", "reveal")
+
+
+def phases_view(phases: SecurePhases, submissions: int, block: int, is_open: bool = True) -> dict[str, Any]:
+    """Where a secure round stands: each phase's last block and blocks left, the phase the chain is
+    in (the reveal starts early once the whole masking set submitted, as the contract allows; none
+    once the round is closed) and the counters of joins, share posts and reveals against the threshold."""
+    deadlines = phases.deadlines.as_list()
+    current = next((name for name, end in zip(PHASES, deadlines, strict=True) if block <= end), "over")
+    if current == "submit" and 0 < phases.shared <= submissions:
+        current = "reveal"
+    if not is_open:
+        current, block = "over", max(block, deadlines[-1])
+    return {"phase": current, "threshold": phases.threshold, "joined": phases.joined, "shared": phases.shared,
+            "submitted": submissions, "revealed": phases.revealed,
+            "phases": [{"name": name, "deadline": end, "blocks_left": max(0, end - block), "current": name == current}
+                       for name, end in zip(PHASES, deadlines, strict=True)]}
 
 
 class ServiceNode(ABC):

@@ -1,5 +1,6 @@
 """A client's service as its web interface drives it: registration, training in the background,
-automatic participation, and settings that persist in the client's state directory."""
+automatic participation (plain rounds, and secure rounds through the client's round driver when
+it runs with --secure-aggregation), and settings that persist in the client's state directory."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from chain.contract import ClientStatus, RoundState
+from client.driver import FINISHED, ParticipantDriver
 from client.service import Client, ClientSettings
 from client.state import ClientState, history_json
 from mlprocessor.data import Dataset
 from mlprocessor.task_registry import get_task
+from protocol.engine import Act, Decision, RoundView
 from protocol.errors import UserError
 from storage.atomic import write_text_atomically
 from storage.store import ContentStore
 from webui.explorer import Explorer, model_size_cap
 from webui.jobs import Job
 from webui.link import ChainLink
-from webui.node import ServiceNode, deadline_view
+from webui.node import ServiceNode, deadline_view, phases_view
 
 SETTINGS_FILE = "settings.json"
 EDITABLE_SETTINGS = ("ewc_lambda", "ewc_decay", "fisher_mode", "fisher_samples", "mu")
@@ -31,8 +34,10 @@ class ClientNode(ServiceNode):
 
     def __init__(self, link: ChainLink, store: ContentStore, data: Dataset, state: ClientState,
                  settings: ClientSettings, data_description: str, poll_seconds: float = 1.0,
-                 log: Callable[[str], None] = print, data_dir: Path | None = None) -> None:
+                 log: Callable[[str], None] = print, data_dir: Path | None = None, secure: bool = False) -> None:
         super().__init__(link, store, poll_seconds, log)
+        self.secure = secure  # takes part in secure rounds (its X25519 key is in its own state directory)
+        self._driver: ParticipantDriver | None = None
         self.data = data
         self.data_dir = data_dir
         self.state = state
@@ -45,7 +50,15 @@ class ClientNode(ServiceNode):
         contract = self.link.require_contract()
         if self._client is None or self._client.contract is not contract:
             self._client = Client(contract, self.store, self.data, self.state, self.settings, self.log, self.data_dir)
+            self._driver = None
         return self._client
+
+    def driver(self) -> ParticipantDriver:
+        """The client's round driver, the headless client's: it decides and takes secure-round steps."""
+        client = self.client()
+        if self._driver is None:
+            self._driver = ParticipantDriver(client, secure=self.secure)
+        return self._driver
 
     # ---------------------------------------------------------------- views
 
@@ -70,8 +83,15 @@ class ClientNode(ServiceNode):
                 **deadline_view(latest.deadline, block, latest.state is RoundState.OPEN),
                 "quorum": latest.quorum, "submissions": latest.submissions, "submitted": submitted,
                 "can_train": (latest.state is RoundState.OPEN and block < latest.deadline and not submitted
-                              and info.status is ClientStatus.REGISTERED),
+                              and info.status is ClientStatus.REGISTERED), "secure": None,
             }
+            if (phases := contract.secure_round(latest.round_id)) is not None:
+                round_view, decision = self.driver().decide()
+                status = contract.participant_status(latest.round_id, self.link.account.address)
+                view["round"].update(secure=phases_view(phases, latest.submissions, block),
+                                     participant=str(status), submitted=status in FINISHED,
+                                     next={"act": str(decision.act), "reason": decision.reason},
+                                     can_train=_acts(round_view, decision))
         return self.remember(view)
 
     def data_summary(self) -> dict[str, Any]:
@@ -95,17 +115,26 @@ class ClientNode(ServiceNode):
     # ---------------------------------------------------------------- actions
 
     def register(self) -> str:
+        """Register with this client's X25519 public key (created in its state directory), as the
+        headless client does, so the account can take part in secure rounds."""
         client = self.client()
         if client.contract.client_info(client.address).status is ClientStatus.REGISTERED:
             raise UserError(f"{client.address} is already registered")
-        return f"{client.address} registered (tx {client.contract.register().tx_hash})"
+        client.ensure_registered()
+        return f"{client.address} registered with its secure-aggregation key"
 
     def train(self) -> Job:
-        """Answer the open round in the background: pull the base, train, publish, submit."""
+        """Answer the open round in the background: pull the base, train, publish, submit; in a
+        secure round, take the step its current phase asks (join, post shares, submit, reveal)."""
         self.jobs.require_idle()
         client = self.client()
         if client.contract.client_info(client.address).status is not ClientStatus.REGISTERED:
             raise UserError("register this account first")
+        view, decision = self.driver().decide()
+        if view is not None and view.secure:
+            if not _acts(view, decision):
+                raise UserError(f"secure round {view.info.round_id}: nothing to do now ({decision.reason})")
+            return self._start_secure_step(view.info.round_id, decision)
         info = client.pending_round()
         if info is None:
             raise UserError("no open round waits for this client's update (none is open, its deadline passed, "
@@ -146,9 +175,28 @@ class ClientNode(ServiceNode):
         saved = json.loads(path.read_text())
         return replace(settings, **{name: saved[name] for name in EDITABLE_SETTINGS if name in saved})
 
+    def _start_secure_step(self, round_id: int, decision: Decision) -> Job:
+        return self.jobs.start(f"round {round_id}", f"secure round {round_id}: {decision.act}…",
+                               lambda: self._secure_step(round_id))
+
+    def _secure_step(self, round_id: int) -> str:
+        """One step of the client's secure driver: what the round's phase asks now, decided afresh."""
+        step = self.driver().secure().step(round_id)
+        return f"secure round {round_id}: {step.action}" + (f" ({step.detail})" if step.detail else "")
+
     def auto_tick(self) -> None:
         client = self.client()
         client.ensure_registered()
+        view, decision = self.driver().decide()
+        if view is not None and view.secure:
+            if _acts(view, decision):
+                self._start_secure_step(view.info.round_id, decision)
+            return
         info = client.pending_round()
         if info is not None:
             self._start_round(client, info.round_id)
+
+
+def _acts(view: RoundView | None, decision: Decision) -> bool:
+    """Whether the round engine asks this client to act in `view`'s open round now."""
+    return view is not None and view.open and decision.act not in (Act.WAIT, Act.DONE)

@@ -6,14 +6,19 @@ from flask import Flask, Response, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from mlprocessor.aggregation import STRATEGY_NAMES
+from organization.secure import MIN_PARTICIPANTS, SecureSettings
 from organization.web.node import STRATEGY_PARAMETER, OrganizationNode, strategy_spec
 from webui import make_app
 from webui.app import done
+from webui.errors import InvalidInput
 from webui.explorer_routes import install_explorer
 from webui.forms import address, choice, inputs, number, optional_number, switch
 
 MAX_QUORUM = 10_000
 MAX_DEADLINE_BLOCKS = 1_000_000
+MAX_PHASE_BLOCKS = 100_000
+MAX_PARTICIPANTS = 10_000  # the contract's MAX_SECURE_PARTICIPANTS
+MAX_SAMPLES = 2**32 - 1  # a uint32 on-chain
 
 
 def create_app(node: OrganizationNode, port: int = 0, host: str = "127.0.0.1") -> Flask:
@@ -23,7 +28,8 @@ def create_app(node: OrganizationNode, port: int = 0, host: str = "127.0.0.1") -
     @app.get("/")
     def dashboard() -> str:
         return render_template("dashboard.html", problems=node.problems(), defaults=node.defaults(),
-                               strategies=STRATEGY_NAMES, parameters=STRATEGY_PARAMETER)
+                               secure=node.secure_defaults(), strategies=STRATEGY_NAMES,
+                               parameters=STRATEGY_PARAMETER)
 
     @app.get("/api/status")
     def status() -> Response:
@@ -45,6 +51,19 @@ def create_app(node: OrganizationNode, port: int = 0, host: str = "127.0.0.1") -
         name = choice(values, "strategy", STRATEGY_NAMES, defaults.strategy.name)
         spec = strategy_spec(name, optional_number(values, "parameter", 0, 1_000))
         return done(node.open_round(deadline, quorum, spec), 201)
+
+    @app.post("/api/secure-rounds")
+    def open_secure_round() -> ResponseReturnValue:
+        values, defaults, secure = inputs(), node.defaults(), node.secure_defaults()
+        phase_blocks = number(values, "phase_blocks", int, 1, MAX_PHASE_BLOCKS, secure.phase_blocks)
+        minimum = number(values, "min_participants", int, MIN_PARTICIPANTS, MAX_PARTICIPANTS, secure.min_participants)
+        threshold = number(values, "threshold", int, 0, MAX_PARTICIPANTS, secure.threshold)
+        max_samples = number(values, "max_samples", int, 1, MAX_SAMPLES, defaults.max_samples)
+        try:
+            settings = SecureSettings(phase_blocks, minimum, threshold)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        return done(node.open_secure_round(settings, max_samples), 201)
 
     @app.post("/api/rounds/current/aggregate")
     def aggregate() -> ResponseReturnValue:

@@ -1,5 +1,5 @@
-"""What the round pages show that the chain does not hold: each round's strategy, rejection reasons
-and test metrics, kept on disk under the home directory so they survive restarts."""
+"""What the round pages show that the chain does not hold: each round's strategy, rejection reasons,
+test metrics and why it was aborted, kept on disk under the home directory so they survive restarts."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def journal_path(directory: Path, contract: FederatedLearningContract) -> Path:
 
 
 class RoundJournal:
-    """One JSON file per contract: {"<round>": {"strategy": ..., "rejections": ..., "accuracy": ...}}."""
+    """One JSON file per contract: {"<round>": {"strategy": ..., "rejections": ..., "accuracy": ..., "reason": ...}}."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -41,7 +41,7 @@ class RoundJournal:
     def record_outcome(self, outcome: RoundOutcome) -> None:
         self._update(outcome.round_id, state=str(outcome.state),
                      rejections={str(index): reason for index, reason in outcome.rejections.items()},
-                     accuracy=outcome.accuracy, loss=outcome.loss)
+                     accuracy=outcome.accuracy, loss=outcome.loss, reason=outcome.reason)
 
     def _update(self, round_id: int, **values: Any) -> None:
         with self._lock:

@@ -13,19 +13,21 @@ from chain.contract import RoundInfo, RoundKind, RoundState
 from mlprocessor.data import Dataset
 from mlprocessor.task_registry import TaskRef
 from organization.driver import RoundDriver
-from organization.service import Organization, OrganizationSettings
+from organization.secure import SecureSettings
+from organization.service import Organization, OrganizationSettings, RoundOutcome
 from organization.web.journal import RoundJournal, journal_path
-from protocol.engine import Act
+from protocol.engine import Act, Decision, read_view
 from protocol.errors import UserError
 from protocol.outages import RoundSettingsError
 from protocol.plan import StrategySpec
+from protocol.secure.aggregate import SECURE_STRATEGIES
 from storage.cid import Cid
 from storage.store import ContentStore
 from webui.errors import InvalidInput
 from webui.explorer import Explorer, model_size_cap, task_json
 from webui.jobs import Job
 from webui.link import ChainLink
-from webui.node import ServiceNode, deadline_view
+from webui.node import ServiceNode, deadline_view, phases_view
 
 # The one tunable parameter of each rule, as the open-round form names it.
 STRATEGY_PARAMETER = {"fedprox": "mu", "trimmed-mean": "beta", "krum": "f", "multi-krum": "f"}
@@ -50,16 +52,18 @@ class OrganizationNode(ServiceNode):
 
     def __init__(self, link: ChainLink, store: ContentStore, settings: OrganizationSettings,
                  test_data: Dataset | None, journal_dir: Path, poll_seconds: float = 1.0,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, secure: SecureSettings | None = None) -> None:
         super().__init__(link, store, poll_seconds, log)
         self.settings = settings
+        self.secure = secure  # the kind of round the automatic switch opens: the last one opened by hand
         self.test_data = test_data
         self.journal_dir = journal_dir
         self.initial_cid: Cid | None = None
         self._lock = threading.RLock()  # one state-changing action at a time: one nonce sequence
         self._organization: Organization | None = None
         self._journal: RoundJournal | None = None
-        self.explorer = Explorer(link, store, self._journal_reasons, model_size_cap(settings.task))
+        self.explorer = Explorer(link, store, self._journal_reasons, model_size_cap(settings.task),
+                                 lambda round_id: self.journal().entry(round_id).get("reason"))
         self.task = task_json(TaskRef.of(settings.task))  # what this organization's plans pin
 
     def _journal_reasons(self, round_id: int) -> dict[int, str]:
@@ -84,6 +88,14 @@ class OrganizationNode(ServiceNode):
         """What the open-round form starts from: the last round's choices, else the command line's."""
         return self._organization.settings if self._organization else self.settings
 
+    def secure_defaults(self) -> SecureSettings:
+        """What the secure-round form starts from: the last secure round's settings, else the defaults."""
+        return self.secure or SecureSettings()
+
+    def driver(self) -> RoundDriver:
+        """The one round driver of the headless organization, opening rounds of the last kind opened."""
+        return RoundDriver(self.organization(), self.secure)
+
     # ---------------------------------------------------------------- views
 
     def status(self) -> dict[str, Any]:
@@ -100,10 +112,18 @@ class OrganizationNode(ServiceNode):
                             "registration_open": contract.registration_open(), "rounds": count}
         latest = contract.round(count) if count else None
         if latest is not None and latest.state is RoundState.OPEN:
+            phases = contract.secure_round(latest.round_id)
             view["round"] = {"round": latest.round_id, "base_cid": str(latest.base_cid), "quorum": latest.quorum,
-                             **deadline_view(latest.deadline, block), "submissions": latest.submissions}
+                             **deadline_view(latest.deadline, block), "submissions": latest.submissions,
+                             "secure": phases_view(phases, latest.submissions, block) if phases else None}
+            if phases:  # what the round engine waits for, or that the round can be closed or must be aborted
+                decision = self.driver().decide()[1]
+                view["round"]["next"] = {"act": str(decision.act), "reason": decision.reason}
         # Changes whenever the history or the client list does: the page re-reads them only then.
         view["history_key"] = f"{count}:{latest and latest.state}:{latest and latest.submissions}:{clients}"
+        if view["round"] and view["round"]["secure"]:  # joins, share posts and reveals change the history too
+            phases = view["round"]["secure"]
+            view["history_key"] += f":{phases['joined']}:{phases['shared']}:{phases['revealed']}"
         return self.remember(view)
 
     # ---------------------------------------------------------------- actions
@@ -120,21 +140,34 @@ class OrganizationNode(ServiceNode):
 
     def open_round(self, deadline_blocks: int, quorum: int, strategy: StrategySpec) -> str:
         self.jobs.require_idle()
+        return self._open_with(replace(self.defaults(), deadline_blocks=deadline_blocks, quorum=quorum,
+                                       target=quorum, strategy=strategy), None)
+
+    def open_secure_round(self, secure: SecureSettings, max_samples: int) -> str:
+        """Open a secure round with these phases and threshold; later automatic rounds keep them.
+        FedAvg unless the last rule was FedProx: the rules that weigh updates without seeing them."""
+        self.jobs.require_idle()
+        defaults = self.defaults()
+        strategy = defaults.strategy if defaults.strategy.name in SECURE_STRATEGIES else StrategySpec()
+        return self._open_with(replace(defaults, max_samples=max_samples, strategy=strategy), secure)
+
+    def _open_with(self, settings: OrganizationSettings, secure: SecureSettings | None) -> str:
+        """Open a round of the kind `secure` says with `settings`, which later rounds keep; settings
+        no round could finish with are refused and change nothing."""
         with self._lock:
             organization = self.organization()
-            previous = organization.settings
-            organization.settings = replace(previous, deadline_blocks=deadline_blocks, quorum=quorum,
-                                            target=quorum, strategy=strategy)
+            previous, previous_secure = organization.settings, self.secure
+            organization.settings, self.secure = settings, secure
             try:
-                tx_hash = self._open(organization)
+                tx_hash = self._open(self.driver())
             except RoundSettingsError as error:  # e.g. krum's f too large for the quorum
-                organization.settings = previous
+                organization.settings, self.secure = previous, previous_secure
                 raise InvalidInput(str(error)) from None
-        return f"{self.last_line} (strategy {strategy.name}, tx {tx_hash})"
+        return f"{self.last_line} (strategy {settings.strategy.name}, tx {tx_hash})"
 
-    def _open(self, organization: Organization) -> str:
-        round_id, result = organization.open_round()
-        self.journal().record_strategy(round_id, organization.settings.strategy)
+    def _open(self, driver: RoundDriver) -> str:
+        round_id, result = driver.open_round()
+        self.journal().record_strategy(round_id, driver.organization.settings.strategy)
         return result.tx_hash
 
     def _current(self) -> RoundInfo:
@@ -144,10 +177,18 @@ class OrganizationNode(ServiceNode):
         return info
 
     def aggregate(self) -> Job:
-        """Close the open round in the background: fetch, validate, aggregate, evaluate, finalize."""
+        """Close the open round in the background: fetch, validate, aggregate, evaluate, finalize
+        (a secure round: unmask and finalize, once the round engine says its reveals allow it)."""
         self.jobs.require_idle()
         with self._lock:
             info = self._current()
+            if info.kind is RoundKind.SECURE:
+                decision = self.driver().decide()[1]
+                if decision.act is not Act.CLOSE:
+                    advice = "abort it" if decision.act is Act.ABORT else "wait"
+                    raise UserError(f"secure round {info.round_id} cannot be unmasked now ({decision.reason}): "
+                                    f"{advice}")
+                return self._start_close(info.round_id)
             if info.submissions < info.quorum:
                 raise UserError(f"round {info.round_id} has {info.submissions} of its {info.quorum} required "
                                 "updates: wait for more, or abort it")
@@ -162,22 +203,29 @@ class OrganizationNode(ServiceNode):
                                lambda: self._close(round_id))
 
     def _close(self, round_id: int) -> str:
+        """Close through the round driver, as the headless organization does (plain or secure)."""
         with self._lock:
             organization = self.organization()
             spec = self.journal().strategy(round_id)  # the rule the round was opened with, even after a restart
             if spec is not None:
                 organization.settings = replace(organization.settings, strategy=spec)
-            self.journal().record_outcome(organization.close_round(round_id))
+            self._record(self.driver().execute(read_view(organization.contract), Decision(Act.CLOSE)))
             return self.last_line
+
+    def _record(self, outcome: RoundOutcome | None) -> None:
+        if outcome is not None:
+            self.journal().record_outcome(outcome)
 
     def abort(self) -> str:
         self.jobs.require_idle()
         with self._lock:
             info = self._current()
-            contract = self.organization().contract
-            abort = contract.abort_secure_round if info.kind is RoundKind.SECURE else contract.abort_round
-            result = abort(info.round_id)
-        return f"round {info.round_id} aborted (tx {result.tx_hash})"
+            driver = self.driver()
+            outcome = driver.execute(read_view(driver.organization.contract),
+                                     Decision(Act.ABORT, "aborted by the organization from its web page"))
+            self._record(outcome)
+        assert outcome is not None
+        return f"round {info.round_id} aborted (tx {outcome.tx_hash})"
 
     def allow_client(self, address: str) -> str:
         with self._lock:
@@ -209,11 +257,11 @@ class OrganizationNode(ServiceNode):
         """One pass of the round driver, through the same lock as the buttons; a close runs as a
         background job so the page stays responsive."""
         with self._lock:
-            driver = RoundDriver(self.organization())
+            driver = self.driver()
             view, decision = driver.decide()
             if decision.act is Act.OPEN:
-                self._open(driver.organization)
+                self._open(driver)
             elif decision.act is Act.CLOSE and view is not None:
                 self._start_close(view.info.round_id)
             else:
-                driver.execute(view, decision)
+                self._record(driver.execute(view, decision))  # a wait, a screening pass or an abort

@@ -127,6 +127,26 @@ def usable_public_key(public: bytes) -> bool:
     return True
 
 
+CURVE_PRIME = 2**255 - 19
+# The canonical u-coordinates of small order (libsodium's list): 0, 1, p - 1 and the two points of order 8.
+SMALL_ORDER = frozenset(u.to_bytes(KEY_BYTES, "little") for u in (
+    0, 1, CURVE_PRIME - 1,
+    325606250916557431795983626356110631294008115727848805560023387167927233504,
+    39382357235489614581723060781553021112529911719440698176882885853963445705823))
+
+
+def joining_key_problem(public: bytes) -> str | None:
+    """Why the contract's `joinRound` refuses `public` as a participant's key (InvalidEncryptionKey),
+    or None: a client checks its own before sending."""
+    if len(public) != KEY_BYTES:
+        return f"it is {len(public)} bytes, not {KEY_BYTES}"
+    if int.from_bytes(public, "little") >= CURVE_PRIME:
+        return "it is not in canonical form (the top bit set, or a u-coordinate of 2**255 - 19 or more)"
+    if public in SMALL_ORDER:
+        return "it is zero or a point of small order, whose shared secrets everyone knows"
+    return None
+
+
 _PROBE = X25519PrivateKey.from_private_bytes(hashlib.sha256(b"fedchain-secagg/1 probe").digest())
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from aleph_cid import compute_cid
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from chain.accounts import dev_account
 from chain.backends import EmbeddedChain, GanacheChain, anvil_executable, free_port, start_anvil
@@ -25,6 +27,12 @@ def fresh_cid() -> Cid:
     return Cid.parse(compute_cid(f"content {next(_counter)}".encode()))
 
 
+def key_of(client: FederatedLearningContract) -> bytes:
+    """A valid X25519 public key of its own for each account (derived from its address)."""
+    seed = hashlib.sha256(client.account.address.encode()).digest()
+    return X25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
 @pytest.fixture
 def chain() -> EmbeddedChain:
     return EmbeddedChain()
@@ -37,10 +45,10 @@ def organization(chain: EmbeddedChain) -> FederatedLearningContract:
 
 @pytest.fixture
 def clients(organization: FederatedLearningContract) -> list[FederatedLearningContract]:
-    """Three registered clients (dev accounts 1-3)."""
+    """Three registered clients (dev accounts 1-3), each with an X25519 key of its own."""
     registered = [organization.with_account(dev_account(index)) for index in (1, 2, 3)]
     for client in registered:
-        client.register()
+        client.register(key_of(client))
     return registered
 
 

@@ -16,7 +16,7 @@ from chain.contract import (
     SecureDeadlines,
     submissions_digest,
 )
-from tests.chain.conftest import fresh_cid
+from tests.chain.conftest import fresh_cid, key_of
 
 
 def _secure_round(organization: FederatedLearningContract) -> int:
@@ -41,7 +41,7 @@ def test_plain_functions_refuse_a_secure_round(organization, clients) -> None:
 def test_secure_functions_refuse_a_plain_round(organization, clients) -> None:
     round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + 20, 1, 100)
     assert organization.round(round_id).kind is RoundKind.PLAIN
-    for refused in (lambda: clients[0].join_round(round_id),
+    for refused in (lambda: clients[0].join_round(round_id, key_of(clients[0])),
                     lambda: clients[0].submit_masked_update(round_id, fresh_cid(), 10),
                     lambda: clients[0].post_shares(round_id, bytes(range(32)), fresh_cid()),
                     lambda: clients[0].reveal_shares(round_id, fresh_cid()),
@@ -53,7 +53,7 @@ def test_secure_functions_refuse_a_plain_round(organization, clients) -> None:
 
 def test_a_removed_client_cannot_submit_a_masked_update(chain: EmbeddedChain, organization, clients) -> None:
     round_id = _secure_round(organization)
-    clients[0].join_round(round_id)
+    clients[0].join_round(round_id, key_of(clients[0]))
     organization.remove_client(clients[0].account.address)
     chain.mine_blocks(10)  # into the submission phase
     with pytest.raises(errors.NotRegistered):

@@ -15,7 +15,7 @@ from chain.deployments import DeploymentBook
 from chain.history import HistoryReader
 from chain.migrate import deploy
 from chain.transactions import TxResult
-from tests.chain.conftest import fresh_cid
+from tests.chain.conftest import fresh_cid, key_of
 from tests.chain.test_gas import _gas
 
 PHASE = 10
@@ -36,7 +36,7 @@ def mine_past(chain: EmbeddedChain, organization: FederatedLearningContract, blo
 
 def join_and_share(chain, organization, round_id: int, deadlines: SecureDeadlines, clients) -> None:
     for client in clients:
-        client.join_round(round_id)
+        client.join_round(round_id, key_of(client))
     mine_past(chain, organization, deadlines.join)
     for client in clients:
         client.post_shares(round_id, KEY, fresh_cid())
@@ -47,7 +47,7 @@ def join_and_share(chain, organization, round_id: int, deadlines: SecureDeadline
 def four(organization) -> list[FederatedLearningContract]:
     registered = [organization.with_account(dev_account(index)) for index in (1, 2, 3, 4)]
     for client in registered:
-        client.register(b"\x09" * 32)
+        client.register(key_of(client))
     return registered
 
 
@@ -55,12 +55,12 @@ def test_without_dropouts_reveals_start_once_everyone_submitted_and_t_of_them_fi
     round_id, deadlines, _ = open_secure(organization)
     assert organization.round(round_id).kind is RoundKind.SECURE  # plain submissions are refused
     for client in four[:3]:
-        client.join_round(round_id)
+        client.join_round(round_id, key_of(client))
     with pytest.raises(errors.PhaseNotStarted):
         four[0].post_shares(round_id, KEY, fresh_cid())
     mine_past(chain, organization, deadlines.join)
     with pytest.raises(errors.DeadlinePassed):
-        four[3].join_round(round_id)
+        four[3].join_round(round_id, key_of(four[3]))
     with pytest.raises(errors.NotJoined):
         four[3].post_shares(round_id, KEY, fresh_cid())
     with pytest.raises(errors.InvalidMaskingKey):
@@ -98,7 +98,7 @@ def test_a_participant_that_posted_no_shares_cannot_submit_and_survivors_finaliz
         chain, organization, four):
     round_id, deadlines, _ = open_secure(organization, threshold=3)
     for client in four:
-        client.join_round(round_id)
+        client.join_round(round_id, key_of(client))
     mine_past(chain, organization, deadlines.join)
     for client in four[:3]:
         client.post_shares(round_id, KEY, fresh_cid())
@@ -130,7 +130,7 @@ def test_anyone_aborts_a_stalled_round_and_the_reason_is_recorded(chain, organiz
     round_id, deadlines, _ = open_secure(organization)
     joiners = four if stage != "join" else four[:2]
     for client in joiners:
-        client.join_round(round_id)
+        client.join_round(round_id, key_of(client))
     mine_past(chain, organization, deadlines.join)
     if stage != "join":
         for client in four if stage != "share" else four[:2]:
@@ -192,7 +192,7 @@ def test_bad_secure_round_parameters_are_refused(organization, four):
         four[0].open_secure_round(fresh_cid(), good, 3, 100)
     round_id, _ = organization.open_round(fresh_cid(), now + 10, 1, 100)
     with pytest.raises(errors.NotSecureRound):
-        four[0].join_round(round_id)
+        four[0].join_round(round_id, key_of(four[0]))
 
 
 def _secure_round_gas(chain, organization, first, last, helpers) -> dict[str, int]:
@@ -202,7 +202,7 @@ def _secure_round_gas(chain, organization, first, last, helpers) -> dict[str, in
     executed = {"openSecureRound": _gas(organization, opened)["execution"]}
     participants = [first, *helpers, last]
     for who, client in zip(["1st", None, None, "last"], participants, strict=True):
-        result = client.join_round(round_id)
+        result = client.join_round(round_id, key_of(client))
         if who:
             executed[f"joinRound ({who})"] = _gas(organization, result)["execution"]
     mine_past(chain, organization, deadlines.join)
@@ -234,7 +234,7 @@ def test_secure_round_gas_is_flat_in_clients_and_rounds():
     organization = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     clients = [organization.with_account(account) for account in extra]
     for client in clients:
-        client.register(b"\x07" * 32)
+        client.register(key_of(client))
     early = _secure_round_gas(chain, organization, clients[0], clients[-1], clients[1:3])
     for _ in range(10):
         round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + 5, 1, 100)
@@ -244,3 +244,36 @@ def test_secure_round_gas_is_flat_in_clients_and_rounds():
     for step in ("joinRound", "postShares", "submitMaskedUpdate", "revealShares"):
         assert early[f"{step} (1st)"] == early[f"{step} (last)"], early
     print("\nsecure round execution gas:", early)
+
+
+_P = 2**255 - 19
+_UNUSABLE = {
+    "zero": bytes(32), "one": (1).to_bytes(32, "little"), "p - 1": (_P - 1).to_bytes(32, "little"),
+    "order 8 (a)": bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+    "order 8 (b)": bytes.fromhex("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+    "p (zero again)": _P.to_bytes(32, "little"), "p + 1 (one again)": (_P + 1).to_bytes(32, "little"),
+    "top bit set": (int.from_bytes(b"\x09" * 32, "little") | 1 << 255).to_bytes(32, "little"),
+}
+
+
+@pytest.mark.parametrize("key", _UNUSABLE.values(), ids=_UNUSABLE.keys())
+def test_joining_with_a_zero_small_order_or_non_canonical_key_is_refused(organization, four, key):
+    sybil = organization.with_account(dev_account(5))
+    sybil.register(key)
+    round_id, _, _ = open_secure(organization)
+    with pytest.raises(errors.InvalidEncryptionKey, match="zero, not canonical or of small order"):
+        sybil.join_round(round_id, key)
+    four[0].join_round(round_id, key_of(four[0]))  # a usable key joins
+    assert organization.secure_round(round_id).joined == 1
+
+
+def test_joining_with_another_key_than_registered_or_one_already_joined_is_refused(organization, four):
+    round_id, _, _ = open_secure(organization)
+    with pytest.raises(errors.EncryptionKeyNotRegistered):
+        four[0].join_round(round_id, key_of(four[1]))
+    sybil = organization.with_account(dev_account(5))
+    sybil.register(key_of(four[0]))  # a copy of an honest client's public key, which is public
+    four[0].join_round(round_id, key_of(four[0]))
+    with pytest.raises(errors.DuplicateEncryptionKey, match=f"already joined round {round_id}"):
+        sybil.join_round(round_id, key_of(four[0]))
+    assert organization.participant_status(round_id, sybil.account.address) is ParticipantStatus.NONE

@@ -12,10 +12,13 @@ function decision(s) {
 function submissionCells(row, s) {
   const [label, kind] = decision(s);
   fc.cell(row, s.samples);
-  fc.cell(row, label, `decision ${kind}`);
-  fc.cell(row, s.weight_share === null || s.weight_share === undefined ? "—" : fc.percent(s.weight_share), "share");
-  fc.cell(row, number(s.norm), "norm");
-  fc.cell(row, number(s.cosine, 3), "cosine");
+  fc.cell(row, s.masked && s.accepted ? "in the masked sum" : label, `decision ${kind}`);
+  // a masked update's values are hidden from everyone: no share, norm or cosine can be known
+  const hidden = s.masked ? "masked" : null;
+  fc.cell(row, hidden ?? (s.weight_share === null || s.weight_share === undefined ? "—" : fc.percent(s.weight_share)),
+          "share");
+  fc.cell(row, hidden ?? number(s.norm), "norm");
+  fc.cell(row, hidden ?? number(s.cosine, 3), "cosine");
   fc.cell(row, fc.time(s.submitted_at), "time");
 }
 
@@ -36,6 +39,11 @@ async function roundPage() {
   fc.put("open-tx", fc.txLink(r.open_tx));
   fc.put("close-tx", fc.txLink(r.close_tx));
   if (r.analysis_problem) fc.text("analysis-note", r.analysis_problem);
+  fc.text("kind", r.secure ? "secure aggregation (masked updates)" : "plain");
+  fc.text("outcome", r.state === "aborted"
+    ? `aborted: ${[r.abort_reason, r.organization_reason].filter(Boolean).join(" — ") || "no reason recorded"}`
+    : r.state === "finalized" ? "finalized" : "open");
+  if (r.secure_round) securePart(r.secure_round);
   document.getElementById("next-round").hidden = r.state === "open";
   fc.fillTable("submissions", r.submissions, (row, s) => {
     row.dataset.index = s.index;
@@ -47,6 +55,42 @@ async function roundPage() {
     fc.cell(row, fc.txLink(s.tx));
   }, "no submission yet");
   return r.state !== "open";
+}
+
+function securePart(secure) {
+  document.getElementById("secure-card").hidden = false;
+  document.getElementById("analysis-note").textContent =
+    "Masked updates: their values are hidden from everyone, so no weight share, norm or cosine can be given.";
+  const phase = secure.phases.find((p) => p.current);
+  fc.text("secure-phase", `Phase: ${phase ? phase.name : secure.phase}; threshold t = ${secure.threshold}; ` +
+          `${secure.joined} joined, ${secure.shared} posted shares, ${secure.submitted} submitted, ` +
+          `${secure.revealed} revealed`);
+  fc.phaseTable("secure-phases", secure);
+  const count = (value) => (value === null || value === undefined ? "—" : value);
+  fc.fillTable("participants", secure.participants, (row, p) => {
+    row.dataset.address = p.address;
+    fc.cell(row, p.index);
+    fc.cell(row, fc.addressLink(p.address));
+    fc.cell(row, p.status, `status ${p.status === "dropped" ? "bad" : ""}`);
+    fc.cell(row, p.shares_cid, "mono");  // share bundles and reveals are JSON files, not models
+    fc.cell(row, fc.cidLink(p.update_cid), "update-cid");
+    fc.cell(row, count(p.samples));
+    fc.cell(row, count(p.self_shares_revealed), "self-shares");
+    fc.cell(row, count(p.key_shares_revealed), "key-shares");
+  }, "nobody joined yet");
+  fc.fillTable("reveals", secure.reveals, (row, r) => {
+    fc.cell(row, fc.addressLink(r.revealer));
+    fc.cell(row, r.cid, "mono");
+    fc.cell(row, count(r.self_shares));
+    fc.cell(row, count(r.key_shares));
+  }, "no reveal yet");
+  fc.fillTable("recoveries", secure.recoveries, (row, r) => {
+    fc.cell(row, fc.addressLink(r.address));
+    fc.cell(row, r.key_shares);
+    fc.cell(row, r.threshold);
+    fc.cell(row, r.recovered ? "yes: recovered" : "not yet", r.recovered ? "ok" : "bad");
+  }, "no participant dropped");
+  fc.text("reveal-problems", secure.reveal_problems.join("; "));
 }
 
 async function modelPage() {

@@ -116,11 +116,37 @@ const fc = (() => {
   function roundSummary(round, overdueAdvice) {
     put("round-id", roundLink(round.round));
     put("round-base", cidLink(round.base_cid));
+    const secure = round.secure;
+    const phases = document.getElementById("round-phases");
+    if (phases) phases.hidden = !secure;
+    if (secure) {  // a secure round ends phase by phase, not at one deadline
+      text("round-submissions", `${round.submissions} masked updates (at least ${round.quorum}; ` +
+                                `${secure.revealed} of threshold ${secure.threshold} revealed)`);
+      const phase = secure.phases.find((p) => p.current);
+      text("round-deadline", phase ? `secure round: ${phase.name} phase until block ${phase.deadline} ` +
+                                     `(${phase.blocks_left} blocks left)`
+                                   : `secure round: every phase is over; ${overdueAdvice}`);
+      document.getElementById("round-deadline").className = phase ? "" : "bad";
+      if (phases) phaseTable("round-phases", secure);
+      return;
+    }
     text("round-submissions", `${round.submissions} of quorum ${round.quorum}`);
     text("round-deadline", round.overdue
       ? `block ${round.deadline}: overdue, no update can be submitted any more; ${overdueAdvice}`
       : `block ${round.deadline} (${round.blocks_left} blocks left)`);
     document.getElementById("round-deadline").className = round.overdue ? "bad" : "";
+  }
+
+  // A secure round's phases: each one's last block, the blocks left and what it counted.
+  const PHASE_COUNTS = {join: "joined", share: "shared", submit: "submitted", reveal: "revealed"};
+  function phaseTable(id, secure) {
+    fillTable(id, secure.phases, (row, p) => {
+      row.dataset.phase = p.name;
+      cell(row, p.current ? `${p.name} (now)` : p.name, p.current ? "ok" : "");
+      cell(row, p.deadline, "deadline");
+      cell(row, p.blocks_left, "blocks-left");
+      cell(row, secure[PHASE_COUNTS[p.name]], "count");
+    }, "");
   }
 
   function cell(row, content, className) {
@@ -259,6 +285,6 @@ const fc = (() => {
     });
   }
 
-  return {api, post, flash, banner, showProblems, bindForms, poll, text, put, roundSummary, cell, link, cidLink, txLink,
+  return {api, post, flash, banner, showProblems, bindForms, poll, text, put, roundSummary, phaseTable, cell, link, cidLink, txLink,
           addressLink, roundLink, time, enable, fillTable, percent, taskPin, roundChart, barChart};
 })();

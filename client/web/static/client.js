@@ -24,8 +24,12 @@ function showStatus(status) {
   document.getElementById("round-info").hidden = !round;
   if (round) {
     fc.roundSummary(round, "the organization aggregates it if the quorum was reached, or aborts it");
-    fc.text("round-state", round.submitted ? `${round.state} (this client submitted)` : round.state);
+    fc.text("round-state", round.secure ? `${round.state}, secure: this client ${round.participant === "none"
+      ? "has not joined" : `is ${round.participant}`}` : round.submitted ? `${round.state} (this client submitted)`
+      : round.state);
+    fc.text("round-next", round.next ? `${round.next.act}${round.next.reason ? `: ${round.next.reason}` : ""}` : "—");
   }
+  document.getElementById("train").textContent = round && round.secure ? "Take the next step" : "Train and submit";
   const job = status.job;
   const running = job && job.state === "running";
   fc.enable({train: [live && !running && !!round && round.can_train,

@@ -24,7 +24,10 @@ function showStatus(status) {
                                                              : "abort it (Abort round below)");
     document.getElementById("round-progress").style.width =
       `${Math.min(100, (100 * round.submissions) / round.quorum)}%`;
+    fc.text("round-next", round.next && `${round.next.act}${round.next.reason ? `: ${round.next.reason}` : ""}`);
   }
+  const closable = !!round && (round.secure ? !!round.next && round.next.act === "close"
+                                            : round.submissions >= round.quorum);
   const job = status.job;
   const busy = !!job && job.state === "running";
   fc.text("job", job && `${job.name}: ${job.state} after ${job.seconds} s — ${job.message}`);
@@ -35,8 +38,9 @@ function showStatus(status) {
     "deploy": [chainUp && !contract, contract ? "the contract is deployed" : "the chain does not answer"],
     "publish-initial": [live && !busy, noContract],
     "open-round": [live && !round && !busy, round ? `round ${round.round} is open` : noContract],
-    "aggregate": [live && !!round && round.submissions >= round.quorum && !busy,
-                  round ? "wait for the quorum" : "no round is open"],
+    "open-secure-round": [live && !round && !busy, round ? `round ${round.round} is open` : noContract],
+    "aggregate": [live && closable && !busy,
+                  round ? (round.secure ? "wait for the reveals" : "wait for the quorum") : "no round is open"],
     "abort": [live && !!round && !busy, "no round is open"],
     "registration-toggle": [live, noContract],
     "allow-client": [live, noContract],
@@ -53,7 +57,9 @@ function showHistory(rounds) {
   fc.fillTable("history", rounds.slice().reverse(), (row, r) => {
     row.dataset.round = r.round;
     fc.cell(row, fc.roundLink(r.round));
-    fc.cell(row, r.state, `state ${r.state === "finalized" ? "ok" : r.state === "aborted" ? "bad" : ""}`);
+    const kind = r.secure ? " (secure)" : "";
+    const reason = r.abort_reason ? `: ${r.abort_reason}` : "";
+    fc.cell(row, `${r.state}${kind}${reason}`, `state ${r.state === "finalized" ? "ok" : r.state === "aborted" ? "bad" : ""}`);
     fc.cell(row, fc.time(r.opened_at), "time");
     fc.cell(row, fc.cidLink(r.base_cid), "base-cid");
     fc.cell(row, fc.cidLink(r.result_cid), "result-cid");
