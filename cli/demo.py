@@ -78,6 +78,7 @@ SECONDS_NOTE = ("per round, `seconds` sums each phase over the organization and 
 # this many times a round (every client's landing, up to this many clients), not once per client
 SCREENING_PASSES = 20
 CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives account 0 only 1,000 ether
+ENROLLING_THREADS = 8  # clients funded and registered at once: the node's answers overlap this process's work
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -162,10 +163,13 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     _status(f"registering {args.clients} clients")
     state_root = _fresh_state_root(home, book.get(chain.web3.eth.chain_id, CONTRACT_NAME).tx_hash)
     clients = [build_client(contract, store, spec, client_settings, state_root) for spec in simulated]
-    for client in clients:
-        contract.fund(client.address, CLIENT_FUNDING_ETHER)
-    with ThreadPoolExecutor(max_workers=workers) as registering:  # one account each: their transactions overlap
-        list(registering.map(Client.ensure_registered, clients))
+
+    def enroll(client: Client) -> None:
+        contract.fund(client.address, CLIENT_FUNDING_ETHER)  # the funder's transfers take turns, one nonce each
+        client.ensure_registered()  # from the client's own account: overlaps the next clients' funding
+
+    with ThreadPoolExecutor(max_workers=ENROLLING_THREADS) as enrolling:
+        list(enrolling.map(enroll, clients))
     clients = make_hostile(clients, args.attackers, args.attack, log=quiet)
     if processes is not None:
         store_address = daemon_multiaddr(args.ipfs) or "embedded"
