@@ -162,14 +162,18 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     organization = Organization(contract, store, settings, test, log=quiet)
     _status(f"registering {args.clients} clients")
     state_root = _fresh_state_root(home, book.get(chain.web3.eth.chain_id, CONTRACT_NAME).tx_hash)
-    clients = [build_client(contract, store, spec, client_settings, state_root) for spec in simulated]
 
-    def enroll(client: Client) -> None:
+    def enroll(spec: SimulatedClient) -> Client:
+        client = build_client(contract, store, spec, client_settings, state_root)
         contract.fund(client.address, CLIENT_FUNDING_ETHER)  # the funder's transfers take turns, one nonce each
         client.ensure_registered()  # from the client's own account: overlaps the next clients' funding
+        return client
 
+    clients: list[Client] = []
     with ThreadPoolExecutor(max_workers=ENROLLING_THREADS) as enrolling:
-        list(enrolling.map(enroll, clients))
+        for client in enrolling.map(enroll, simulated):
+            if processes is None:  # worker processes build their own: here ~0.4 MiB each (a web3 contract) is let go
+                clients.append(client)
     clients = make_hostile(clients, args.attackers, args.attack, log=quiet)
     if processes is not None:
         store_address = daemon_multiaddr(args.ipfs) or "embedded"
@@ -185,7 +189,8 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
         for number in range(1, args.rounds + 1):
             if (line := task_announcement(scenario, number, args.ewc_lambda)) is not None:
                 print(line)
-            switch_data(clients, scenario, number)
+            if processes is None:  # clients in worker processes run one task, on the data they were given
+                switch_data(clients, scenario, number)
             record = (secure.run_round() if secure else _run_round(driver, pool, requests, number, args.rounds))
             record.update(continual_report(organization, scenario, number, record["result_cid"]))
             print(round_line(record, args.rounds, continual=schedule.tasks > 1))
