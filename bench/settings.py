@@ -37,8 +37,11 @@ class SuiteSettings:
     overhead_rounds: int = 3
     overhead_epochs: tuple[int, ...] = (1,)
     gas_registered: tuple[int, ...] = (1, 10, 100, 1000)
-    scale_clients: int = 100
+    scale_clients: int = 100  # on Anvil + js-ipfs and Ganache + js-ipfs
     scale_rounds: int = 2
+    scale_real_backends: bool = False  # the two js-ipfs runs (full runs only: 10-20 minutes each)
+    scale_sizes: tuple[int, ...] = (10, 100)  # clients on the default backends
+    scale_default_rounds: int = 2
     communication_rounds: int = 3
     attackers: int = 3
     attack_rounds: int = 6  # at E=5; E=1 runs get twice as many (bench/attacks.py)
@@ -75,6 +78,7 @@ def suite_settings(quick: bool, test_data: str | None) -> SuiteSettings:
             *((model, p, m) for p in ("shards", "dirichlet") for m in METHODS if m != "ewc"), (model, "iid", "fedavg"),
             *((model, p, "ewc") for p in ("shards", "dirichlet")))),
         central_epochs=20,
-        continual_scenarios=((3, 5), (5, 5)), overhead_epochs=(1, 5), scale_rounds=5, communication_rounds=10,
+        continual_scenarios=((3, 5), (5, 5)), overhead_epochs=(1, 5), scale_rounds=5, scale_real_backends=True,
+        scale_sizes=(10, 100, 1000), scale_default_rounds=3, communication_rounds=10,
         timing_rounds=50, secure_rounds=10,
     )

@@ -74,7 +74,11 @@ from storage.model_file import Encoding
 SUMMARY_FILE = "demo-summary.json"
 SECONDS_NOTE = ("per round, `seconds` sums each phase over the organization and every client; clients run "
                 "concurrently, so the sum can exceed `wall_seconds`, the round's elapsed time")
+# a screening pass reads the round's logs from its opening block: while clients train, screen at most
+# this many times a round (every client's landing, up to this many clients), not once per client
+SCREENING_PASSES = 20
 CLIENT_FUNDING_ETHER = 1  # a round costs a client ~60k gas; Ganache gives account 0 only 1,000 ether
+ENROLLING_THREADS = 8  # clients funded and registered at once: the node's answers overlap this process's work
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -82,7 +86,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_home_option(demo)
     add_chain_option(demo, default="auto")
     add_dev_keys_option(demo)
-    add_fee_option(demo)  # the organization's and the funding transactions (clients in worker processes: no cap)
+    add_fee_option(demo)  # every transaction: this process's and the client worker processes' (pool.Connection)
     add_ipfs_option(demo)
     demo.add_argument("--clients", type=int, default=5)
     demo.add_argument("--rounds", type=int, default=5)
@@ -158,16 +162,25 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     organization = Organization(contract, store, settings, test, log=quiet)
     _status(f"registering {args.clients} clients")
     state_root = _fresh_state_root(home, book.get(chain.web3.eth.chain_id, CONTRACT_NAME).tx_hash)
-    clients = [build_client(contract, store, spec, client_settings, state_root) for spec in simulated]
-    for client in clients:
-        contract.fund(client.address, CLIENT_FUNDING_ETHER)
-    with ThreadPoolExecutor(max_workers=workers) as registering:  # one account each: their transactions overlap
-        list(registering.map(Client.ensure_registered, clients))
+
+    def enroll(spec: SimulatedClient) -> Client:
+        client = build_client(contract, store, spec, client_settings, state_root)
+        contract.fund(client.address, CLIENT_FUNDING_ETHER)  # the funder's transfers take turns, one nonce each
+        client.ensure_registered()  # from the client's own account: overlaps the next clients' funding
+        return client
+
+    clients: list[Client] = []
+    with ThreadPoolExecutor(max_workers=ENROLLING_THREADS) as enrolling:
+        for client in enrolling.map(enroll, simulated):
+            if processes is None:  # worker processes build their own: here ~0.4 MiB each (a web3 contract) is let go
+                clients.append(client)
     clients = make_hostile(clients, args.attackers, args.attack, log=quiet)
     if processes is not None:
         store_address = daemon_multiaddr(args.ipfs) or "embedded"
-        processes.connect(Connection(chain.endpoint, contract.address, store_address, home, state_root), simulated)
+        processes.connect(Connection(chain.endpoint, contract.address, store_address, home, state_root,
+                                     gwei_to_wei(args.max_fee_gwei)), simulated)
 
+    setup_seconds = time.perf_counter() - started  # data, deployment, funding and registering the clients
     secure = SecureDemo(organization, clients, args, workers) if args.secure_aggregation else None
     driver = RoundDriver(organization)
     rounds = []
@@ -176,7 +189,8 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
         for number in range(1, args.rounds + 1):
             if (line := task_announcement(scenario, number, args.ewc_lambda)) is not None:
                 print(line)
-            switch_data(clients, scenario, number)
+            if processes is None:  # clients in worker processes run one task, on the data they were given
+                switch_data(clients, scenario, number)
             record = (secure.run_round() if secure else _run_round(driver, pool, requests, number, args.rounds))
             record.update(continual_report(organization, scenario, number, record["result_cid"]))
             print(round_line(record, args.rounds, continual=schedule.tasks > 1))
@@ -186,7 +200,9 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
     failures = [r for r in rounds if r["state"] != "finalized"]
     finalized = [r for r in rounds if r["state"] == "finalized"]
     _status(f"verifying {len(finalized)} finalized round(s) from the chain and IPFS")
+    verifying = time.perf_counter()
     verified = [verify_round(contract, store, r["round"]) for r in finalized]
+    verify_seconds = time.perf_counter() - verifying
     mismatches = [v for v in verified if not v.ok]
     summary = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "handler"},
@@ -195,7 +211,8 @@ def _run_demo(args: argparse.Namespace, chain: Chain, schedule: TaskSchedule) ->
         "torch_threads": torch.get_num_threads(), "seconds_note": SECONDS_NOTE, "rounds": rounds,
         "verified": [v.to_json() for v in verified],
         "history": [record.to_json() for record in HistoryReader(contract).rounds()],
-        "total_seconds": round(time.perf_counter() - started, 2),
+        "total_seconds": round(time.perf_counter() - started, 2), "setup_seconds": round(setup_seconds, 2),
+        "verify_seconds": round(verify_seconds, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # this process only
     }
     summary_path = args.json or home / SUMMARY_FILE
@@ -229,10 +246,11 @@ def _run_round(driver: RoundDriver, pool: ClientPool, requests: RequestMeter, nu
     with timer.phase("chain"):
         round_id, opened = driver.open_round()
     progress = _Progress(number, total, pool.count)
+    every = max(1, pool.count // SCREENING_PASSES)
 
     def landed() -> None:
-        progress.advance()
-        organization.screen_landed(round_id, timer)  # while the others still train
+        if progress.advance() % every == 0:
+            organization.screen_landed(round_id, timer)  # while the others still train
 
     participations = pool.participate_all(round_id, landed)
     progress.done()
@@ -248,6 +266,7 @@ def _run_round(driver: RoundDriver, pool: ClientPool, requests: RequestMeter, nu
                       "close": outcome.tx_hash},
         "gas_used": {"open": opened.gas_used, "submissions": [s.gas_used for s in submissions],
                      "close": outcome.gas_used},
+        "organization_update_seconds": outcome.update_seconds,  # fetch, decode, screen, add: summed over updates
         "organization_rpc": {"requests": requests.snapshot()[0] - requests_before,
                              "log_blocks": requests.snapshot()[1] - blocks_before},
         "skipped": [p.skipped for p in participations if p.skipped],
@@ -267,9 +286,11 @@ class _Progress:
         self._terminal = sys.stderr.isatty()
         self._draw()
 
-    def advance(self) -> None:
+    def advance(self) -> int:
+        """One more client done; how many are."""
         self._done += 1
         self._draw()
+        return self._done
 
     def _draw(self) -> None:
         if self._terminal:

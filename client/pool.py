@@ -32,6 +32,7 @@ import torch
 from chain.accounts import derived_account
 from chain.backends import connect
 from chain.contract import FederatedLearningContract
+from chain.sending_policy import SendingPolicy
 from client.orphans import end_with_parent
 from client.service import Client, ClientSettings, Participation
 from client.state import ClientState
@@ -59,6 +60,7 @@ class Connection:
     store: str  # `embedded` or a daemon multiaddr (see storage.factory.open_store)
     home: Path
     state_root: Path  # each client keeps its state in state_root / its address
+    max_fee_wei: int | None = None  # `--max-fee-gwei`: caps every transaction the workers send too
 
 
 def build_client(contract: FederatedLearningContract, store: ContentStore, spec: SimulatedClient,
@@ -178,6 +180,7 @@ class _Worker:
     def client(self, connection: Connection, data_file: Path, index: int) -> Client:
         if (connection, data_file) != self._job:
             chain = connect(connection.chain, connection.home)
+            SendingPolicy(max_fee_wei=connection.max_fee_wei).apply_to(chain.web3)
             self._contract = FederatedLearningContract(chain, connection.contract, derived_account("pool", 0))
             self._store = open_store(connection.store, connection.home)
             self._specs = _load_clients(data_file)

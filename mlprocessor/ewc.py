@@ -25,6 +25,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from mlprocessor.data import Dataset
+from mlprocessor.fedcurv_sums import FedCurvSums, check_same_tensors
 from mlprocessor.models import StateDict
 from mlprocessor.training import QuadraticPenalty
 
@@ -91,7 +92,7 @@ class EwcState:
 
     def consolidate(self, fisher: Mapping[str, np.ndarray], anchor: Mapping[str, np.ndarray],
                     decay: float = 1.0) -> None:
-        _check_same_tensors(self.fisher, fisher)
+        check_same_tensors(self.fisher, fisher)
         self.fisher = {k: (decay * self.fisher[k].astype(np.float64) + fisher[k]).astype(np.float32)
                        for k in self.fisher}
         self.anchor = {k: np.asarray(v, dtype=np.float32).copy() for k, v in anchor.items()}
@@ -114,13 +115,10 @@ class EwcState:
         if not path.exists():
             return None
         parts, metadata = _load_parts(path, ("fisher", "anchor"))
-        _check_same_tensors(parts["fisher"], parts["anchor"])
+        check_same_tensors(parts["fisher"], parts["anchor"])
         return cls(parts["fisher"], parts["anchor"], int(metadata.get("consolidations", "1")))
 
 
-def _check_same_tensors(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> None:
-    if a.keys() != b.keys() or any(a[k].shape != np.shape(b[k]) for k in a):
-        raise ValueError("Fisher and parameters do not describe the same tensors")
 
 
 @dataclass
@@ -148,7 +146,7 @@ class EwcMemory:
             raise ValueError(f"the EWC decay must be in [0, 1], got {decay}")
         anchor = {k: np.asarray(v, dtype=np.float32).copy() for k, v in anchor.items()}
         if self.consolidated is None:
-            _check_same_tensors(self.pending, anchor)
+            check_same_tensors(self.pending, anchor)
             self.consolidated = EwcState(self.pending, anchor)
         else:
             self.consolidated.consolidate(self.pending, anchor, decay)
@@ -178,7 +176,7 @@ class EwcMemory:
         parts, metadata = _load_parts(path, ("fisher", "anchor", "pending"))
         consolidated = None
         if parts["fisher"]:
-            _check_same_tensors(parts["fisher"], parts["anchor"])
+            check_same_tensors(parts["fisher"], parts["anchor"])
             consolidated = EwcState(parts["fisher"], parts["anchor"], int(metadata.get("consolidations", "1")))
         pending = parts["pending"] or None
         return cls(consolidated, pending, int(metadata.get("pending_samples", "0")) if pending else 0)
@@ -226,15 +224,7 @@ def fedcurv_penalty(totals: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndar
 def fedcurv_totals(contributions: Sequence[EwcState]) -> tuple[StateDict, StateDict]:
     """Organization side: u = sum_j F_j and v = sum_j F_j * theta_j over the clients' (Fisher,
     parameters) pairs, accumulated in float64 in the given order, returned as float32."""
-    if not contributions:
-        raise ValueError("FedCurv totals need at least one contribution")
-    names = contributions[0].fisher.keys()
-    u = {k: np.zeros(contributions[0].fisher[k].shape, np.float64) for k in names}
-    v = {k: np.zeros_like(u[k]) for k in names}
+    sums = FedCurvSums()
     for c in contributions:
-        _check_same_tensors(c.fisher, c.anchor)
-        _check_same_tensors(contributions[0].fisher, c.fisher)
-        for k in names:
-            u[k] += c.fisher[k]
-            v[k] += c.fisher[k].astype(np.float64) * c.anchor[k]
-    return ({k: a.astype(np.float32) for k, a in u.items()}, {k: a.astype(np.float32) for k, a in v.items()})
+        sums.add(c.fisher, c.anchor)
+    return sums.totals()

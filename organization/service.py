@@ -44,7 +44,7 @@ from mlprocessor.validation import (
     round_problems,
     update_problem,
 )
-from protocol.aggregate import aggregate_state, result_file
+from protocol.aggregate import AcceptedUpdate, Aggregate, accepted_update, aggregate_round, result_file
 from protocol.artifacts import (
     FISHER,
     Artifact,
@@ -72,6 +72,8 @@ from storage.store import (
 )
 
 FETCH_WORKERS = 8
+SCREEN_BATCH = 4 * FETCH_WORKERS  # updates held at once while screening: memory does not grow with the clients
+UPDATE_STAGES = ("fetch", "decode", "screen", "add")  # the organization's work per update, timed
 MIN_FETCH_SECONDS = 1.0  # a download that would get less than this waits for the next pass
 
 
@@ -115,6 +117,7 @@ class RoundOutcome:
     gas_used: int = 0
     reason: str | None = None  # why the round was aborted, or why its close was postponed
     timer: PhaseTimer = field(default_factory=PhaseTimer)
+    update_seconds: dict[str, float] = field(default_factory=dict)  # UPDATE_STAGES summed over the updates
 
     def closed(self, state: RoundState, transaction: TxResult) -> None:
         """Record the transaction that finalized or aborted the round."""
@@ -132,11 +135,11 @@ class RoundOutcome:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One screened submission: its decoded update and norm, or why it is refused."""
+    """One screened submission: what aggregation needs of it (a few numbers; the file is read
+    again when the round is aggregated), or why it is refused."""
 
     client: str
-    artifact: Artifact | None = None
-    norm: float = 0.0
+    update: AcceptedUpdate | None = None
     reason: str | None = None
 
 
@@ -150,6 +153,7 @@ class RoundScreen:
     bound: NormBound | None
     history: NormBound | None
     verdicts: dict[int, Verdict] = field(default_factory=dict)
+    stages: PhaseTimer = field(default_factory=lambda: PhaseTimer(UPDATE_STAGES))
     screened: list[tuple[str, Cid, int]] = field(default_factory=list)  # (client, CID, samples) in chain order
     digest: bytes = EMPTY_SUBMISSIONS_DIGEST  # the contract's digest of `screened`
 
@@ -288,21 +292,21 @@ class Organization:
     def _finish(self, info: RoundInfo, screen: RoundScreen, outcome: RoundOutcome) -> RoundOutcome:
         round_id = info.round_id
         verdicts = [screen.verdicts[i] for i in range(info.submissions)]
-        norms = {i: v.norm for i, v in enumerate(verdicts) if v.artifact is not None}
+        norms = {i: v.update.norm for i, v in enumerate(verdicts) if v.update is not None}
         outcome.rejections = {i: v.reason for i, v in enumerate(verdicts) if v.reason is not None}
         outcome.rejections.update(round_problems(norms, self._validation(info), screen.history))
         outcome.accepted = [i not in outcome.rejections for i in range(info.submissions)]
         for index, reason in sorted(outcome.rejections.items()):
             self.log(f"round {round_id}: rejected update {index} ({verdicts[index].client}): {reason}")
-        accepted = [(v.client, v.artifact) for v, ok in zip(verdicts, outcome.accepted, strict=True)
-                    if ok and v.artifact is not None]
+        accepted = [(index, v.update) for index, (v, ok) in enumerate(zip(verdicts, outcome.accepted, strict=True))
+                    if ok and v.update is not None]
         strategy = self.settings.strategy
         needed = strategy.build().minimum_updates()
         if len(accepted) < needed:
             return self._abort(outcome, f"{len(accepted)} of {info.submissions} updates passed screening; "
                                         f"{strategy.name} needs at least {needed}")
-        with outcome.timer.phase("aggregation"):
-            aggregate = aggregate_state(screen.base, accepted, strategy, self.settings.bounds)
+        aggregate = self._aggregate(info, screen, accepted, outcome.timer)
+        outcome.update_seconds = screen.stages.totals()
         extra = dict(self.plan_extra)
         if self.test_data is not None:
             with outcome.timer.phase("evaluation"):
@@ -312,7 +316,7 @@ class Organization:
         accepted_norms = [norms[i] for i, ok in enumerate(outcome.accepted) if ok]
         extra.update(screening_extra(outcome.rejections, float(np.median(accepted_norms))))
         with outcome.timer.phase("serialization"):
-            data = result_file(screen.base, info.base_cid, round_id, aggregate, accepted, strategy, extra)
+            data = result_file(screen.base, info.base_cid, round_id, aggregate, strategy, extra)
         with outcome.timer.phase("ipfs"):
             outcome.result_cid = self.store.add_bytes(data)  # pinned, as every add is
         self.log(f"round {round_id}: aggregated -> {outcome.result_cid}")
@@ -325,6 +329,33 @@ class Organization:
         self.log(f"round {round_id}: finalized with {sum(outcome.accepted)}/{len(outcome.accepted)} updates "
                  f"-> {outcome.result_cid}{accuracy}")
         return outcome
+
+    def _aggregate(self, info: RoundInfo, screen: RoundScreen, accepted: Sequence[tuple[int, AcceptedUpdate]],
+                   timer: PhaseTimer) -> Aggregate:
+        """The accepted updates read again one at a time from the store (their CIDs were checked at
+        screening) and added up: memory stays at a few models however many clients answered. A
+        store outage here postpones the close, as at screening."""
+        stages = screen.stages
+        read_seconds = PhaseTimer(UPDATE_STAGES)
+
+        def read(position: int) -> Artifact:
+            _, cid, _ = screen.screened[accepted[position][0]]
+            with read_seconds.phase("fetch"):
+                data = self.store.get_bounded(cid, self.size_limit, self.settings.fetch_seconds)
+            with read_seconds.phase("decode"):
+                return decode_artifact(data, screen.spec)
+
+        started = time.perf_counter()
+        try:
+            with timer.phase("aggregation"):
+                aggregate = aggregate_round(screen.base, [update for _, update in accepted], read,
+                                            self.settings.strategy, self.settings.bounds)
+        except StorageError as error:
+            raise ScreeningPostponed(f"an accepted update could not be read again: {one_line(error)}") from None
+        reads = read_seconds.totals()
+        stages.merge(read_seconds)
+        stages.add("add", time.perf_counter() - started - reads["fetch"] - reads["decode"])
+        return aggregate
 
     def abort(self, round_id: int, why: str) -> RoundOutcome:
         """Abort the open round with a recorded reason."""
@@ -390,13 +421,18 @@ class Organization:
             if (duplicate := duplicate_of(cids, submission.index)) is not None:  # refused without a download
                 screen.verdicts[submission.index] = Verdict(submission.client, reason=duplicate)
         new = [s for s in new if s.index not in screen.verdicts]
-        with timer.phase("ipfs"):
-            downloads, outages = self._fetch_all(new, info)
-        with timer.phase("serialization"):
-            for submission in new:
-                if submission.index in downloads:
-                    screen.verdicts[submission.index] = self._judge(submission, downloads[submission.index], info,
-                                                                    screen)
+        deadline = time.monotonic() + self.settings.fetch_seconds
+        outages: list[str] = []
+        for start in range(0, len(new), SCREEN_BATCH):  # a batch's files are dropped once judged
+            batch = new[start:start + SCREEN_BATCH]
+            with timer.phase("ipfs"), screen.stages.phase("fetch"):
+                downloads, missing = self._fetch_all(batch, info, deadline)
+            outages += missing
+            with timer.phase("serialization"):
+                for submission in batch:
+                    if submission.index in downloads:
+                        screen.verdicts[submission.index] = self._judge(submission, downloads[submission.index],
+                                                                        info, screen)
         if outages:
             raise ScreeningPostponed(f"{len(outages)} update(s) could not be fetched yet ({outages[0]})")
         return screen
@@ -423,12 +459,12 @@ class Organization:
         except ScreeningPostponed as postponed:
             self.log(f"round {round_id}: screening waits for the store: {postponed}")
 
-    def _fetch_all(self, submissions: Sequence[SubmissionRecord],
-                   info: RoundInfo) -> tuple[dict[int, bytes | str], list[str]]:
-        """Download in parallel under one deadline: index -> bytes or a rejection reason; plus the
-        outages. A CID the store cannot find counts against the update only while the store
-        still serves the base model; otherwise the store is down and nothing is held against anyone."""
-        deadline = time.monotonic() + self.settings.fetch_seconds
+    def _fetch_all(self, submissions: Sequence[SubmissionRecord], info: RoundInfo,
+                   deadline: float) -> tuple[dict[int, bytes | str], list[str]]:
+        """Download in parallel under the pass's deadline (a `time.monotonic()` value): index ->
+        bytes or a rejection reason; plus the outages. A CID the store cannot find counts against the
+        update only while the store still serves the base model; otherwise the store is down and
+        nothing is held against anyone."""
         limit = self.size_limit
 
         def fetch(submission: SubmissionRecord) -> bytes | StorageError:
@@ -471,15 +507,20 @@ class Organization:
         if isinstance(download, str):
             return Verdict(submission.client, reason=download)
         try:
-            artifact = decode_artifact(download, screen.spec)
-            expect_update_for(artifact, info.round_id, info.base_cid, submission.samples)
+            with screen.stages.phase("decode"):
+                artifact = decode_artifact(download, screen.spec)
+                expect_update_for(artifact, info.round_id, info.base_cid, submission.samples)
         except ModelFileError as error:
             return Verdict(submission.client, reason=f"unusable file: {error}")
-        fisher = artifact.section(FISHER) if screen.plan.fedcurv_lambda > 0 else None  # ignored when FedCurv is off
-        update = ClientUpdate(artifact.tensors, artifact.metadata.sample_count, submission.client)
-        problem = update_problem(update, screen.spec, self._validation(info), screen.bound, fisher,
-                                 screen.base.tensors)
-        if problem is not None:
-            return Verdict(submission.client, reason=problem)
-        self.store.pin(submission.cid)  # kept while surely at hand: the round may aggregate it, verifiers read it
-        return Verdict(submission.client, artifact, l2_norm(update.delta))
+        with screen.stages.phase("screen"):
+            fedcurv = screen.plan.fedcurv_lambda > 0
+            fisher = artifact.section(FISHER) if fedcurv else None  # ignored when FedCurv is off
+            update = ClientUpdate(artifact.tensors, artifact.metadata.sample_count, submission.client)
+            problem = update_problem(update, screen.spec, self._validation(info), screen.bound, fisher,
+                                     screen.base.tensors)
+            if problem is not None:
+                return Verdict(submission.client, reason=problem)
+            accepted = accepted_update(submission.client, artifact, fedcurv)
+        with screen.stages.phase("fetch"):
+            self.store.pin(submission.cid)  # kept while surely at hand: the round may aggregate it, verifiers read it
+        return Verdict(submission.client, accepted)

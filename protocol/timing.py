@@ -5,22 +5,24 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 PHASES = ("training", "serialization", "ipfs", "chain", "aggregation", "evaluation")
 
 
 class PhaseTimer:
-    """Accumulates seconds per phase; thread-safe, so concurrent clients can share one."""
+    """Accumulates seconds per phase (`names`: a round's phases unless told); thread-safe, so
+    concurrent clients can share one."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: Sequence[str] = PHASES) -> None:
+        self._names = tuple(names)
         self._seconds: dict[str, float] = defaultdict(float)
         self._lock = threading.Lock()
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        if name not in PHASES:
+        if name not in self._names:
             raise ValueError(f"unknown phase {name!r}")
         started = time.perf_counter()
         try:
@@ -38,4 +40,4 @@ class PhaseTimer:
 
     def totals(self) -> dict[str, float]:
         with self._lock:
-            return {name: round(self._seconds.get(name, 0.0), 4) for name in PHASES}
+            return {name: round(self._seconds.get(name, 0.0), 4) for name in self._names}

@@ -14,8 +14,8 @@ from typing import Any
 
 from chain.contract import FederatedLearningContract, RoundState
 from chain.history import HistoryReader
-from protocol.aggregate import aggregate_state, result_file
-from protocol.artifacts import decode_artifact, expect_update_for
+from protocol.aggregate import accepted_update, aggregate_round, result_file, uses_fedcurv
+from protocol.artifacts import Artifact, decode_artifact, expect_update_for
 from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.secure.public_round import read_secure_round
 from protocol.secure.verification import verify_secure_round
@@ -51,15 +51,20 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
     try:
         base = decode_artifact(store.get(info.base_cid))
         spec = expected_spec(base.tensors)
-        accepted = []
-        for submission in record.accepted:
+        fedcurv, submissions = uses_fedcurv(base), record.accepted
+
+        def read(index: int) -> Artifact:
+            submission = submissions[index]
             update = decode_artifact(store.get(submission.cid), spec)
             expect_update_for(update, round_id, info.base_cid, submission.samples)
-            accepted.append((submission.client, update))
+            return update
+
+        # two passes, one update in memory at a time: the bounds need the round's medians first
+        accepted = [accepted_update(s.client, read(i), fedcurv) for i, s in enumerate(submissions)]
         published = decode_artifact(store.get(info.result_cid), spec)
         strategy = StrategySpec.from_extra(published.metadata.extra)
-        aggregate = aggregate_state(base, accepted, strategy, bounds_from_extra(published.metadata.extra))
-        recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, aggregate, accepted, strategy,
+        aggregate = aggregate_round(base, accepted, read, strategy, bounds_from_extra(published.metadata.extra))
+        recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, aggregate, strategy,
                                               published.metadata.extra))
     except (StorageError, ModelFileError, ValueError, TypeError, KeyError) as error:  # a malformed result fails
         return Verification(round_id, False, onchain, None, f"round {round_id} cannot be recomputed: {error}")

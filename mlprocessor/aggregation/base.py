@@ -38,10 +38,14 @@ class AggregationStrategy(ABC):
         """Fewest accepted updates this rule can combine: a round must be able to provide them."""
         return 1
 
+    def mean_weights(self, sample_counts: Sequence[int]) -> np.ndarray | None:
+        """For a weighted-mean rule, each update's raw weight w_k (the combination is
+        sum w_k delta_k / sum w_k, which can be summed one update at a time: `WeightedSum`);
+        None for rules that need every update at once (median, trimmed mean, Krum)."""
+        return None
+
     def aggregate(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate]) -> StateDict:
-        self.check(base, updates)
-        combined = self.combine(updates)
-        return {k: (np.asarray(base[k], dtype=np.float64) + combined[k]).astype(np.float32) for k in base}
+        return self.aggregate_with_state(base, updates, {})[0]
 
     def check(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate]) -> None:
         if not updates:
@@ -56,7 +60,13 @@ class AggregationStrategy(ABC):
                              state: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[StateDict, dict[str, StateDict]]:
         """The next model and the rule's state for the next round (server optimizers carry one;
         the stateless rules ignore it and return none)."""
-        return self.aggregate(base, updates), {}
+        self.check(base, updates)
+        return self.apply(base, self.combine(updates), state)
+
+    def apply(self, base: Mapping[str, np.ndarray], combined: Mapping[str, np.ndarray],
+              state: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[StateDict, dict[str, StateDict]]:
+        """The combined delta (float64) applied to the base, float32; stateless: no state."""
+        return {k: (np.asarray(base[k], dtype=np.float64) + combined[k]).astype(np.float32) for k in base}, {}
 
     @abstractmethod
     def combine(self, updates: Sequence[ClientUpdate]) -> dict[str, np.ndarray]:
@@ -73,3 +83,18 @@ class CoordinateWise(AggregationStrategy):
     @abstractmethod
     def reduce(self, stacked: np.ndarray) -> np.ndarray:
         """Reduce axis 0 (clients) of ``stacked``."""
+
+
+class WeightedSum:
+    """sum_k w_k delta_k in float64, one update at a time in the order given (float sums depend on
+    it, so the on-chain submission order fixes the bytes): one model's memory, whatever the count."""
+
+    def __init__(self, like: Mapping[str, np.ndarray]) -> None:
+        self._totals = {k: np.zeros(np.shape(v), np.float64) for k, v in like.items()}
+
+    def add(self, weight: float, delta: Mapping[str, np.ndarray]) -> None:
+        for k, total in self._totals.items():
+            total += weight * np.asarray(delta[k], dtype=np.float64)
+
+    def divided_by(self, total_weight: float) -> dict[str, np.ndarray]:
+        return {k: total / total_weight for k, total in self._totals.items()}

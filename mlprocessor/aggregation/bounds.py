@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mlprocessor.aggregation.base import ClientUpdate
-from mlprocessor.specs import StateDict
 
 
 def l2_norm(delta: Mapping[str, np.ndarray]) -> float:
@@ -61,12 +60,6 @@ def capped_claims(counts: Sequence[int], cap: float) -> list[int]:
 def cap_claims(updates: Sequence[ClientUpdate], cap: float) -> list[ClientUpdate]:
     counts = capped_claims([u.sample_count for u in updates], cap)
     return [replace(u, sample_count=n) for u, n in zip(updates, counts, strict=True)]
-
-
-def bound_fishers(fishers: Sequence[Mapping[str, np.ndarray]], factor: float) -> list[StateDict]:
-    """Each Fisher section scaled down to at most `factor` x the median section norm."""
-    limit = factor * float(np.median([l2_norm(f) for f in fishers]))
-    return [{k: v.astype(np.float32) for k, v in scaled_to(f, limit).items()} for f in fishers]
 
 
 @dataclass(frozen=True)

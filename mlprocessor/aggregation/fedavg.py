@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlprocessor.aggregation.base import AggregationStrategy, ClientUpdate
+from mlprocessor.aggregation.base import AggregationStrategy, ClientUpdate, WeightedSum
 from mlprocessor.aggregation.weights import DEFAULT_WEIGHT_CAP, capped_weights
 
 
@@ -24,14 +24,16 @@ class FedAvg(AggregationStrategy):
     def name(self) -> str:  # type: ignore[override]
         return "fedprox" if self.client_mu > 0 else "fedavg"
 
+    def mean_weights(self, sample_counts: Sequence[int]) -> np.ndarray:
+        return capped_weights(list(sample_counts), self.weight_cap)
+
     def weights(self, sample_counts: Sequence[int]) -> list[float]:
-        weights = capped_weights(list(sample_counts), self.weight_cap)
+        weights = self.mean_weights(sample_counts)
         return [float(w / weights.sum()) for w in weights]
 
     def combine(self, updates: Sequence[ClientUpdate]) -> dict[str, np.ndarray]:
-        weights = capped_weights([u.sample_count for u in updates], self.weight_cap)
-        combined = {k: np.zeros(np.shape(v), np.float64) for k, v in updates[0].delta.items()}
-        for weight, u in zip(weights, updates, strict=True):  # fixed order: float64 sums are reproducible
-            for k, acc in combined.items():
-                acc += weight * np.asarray(u.delta[k], dtype=np.float64)
-        return {k: acc / weights.sum() for k, acc in combined.items()}
+        weights = self.mean_weights([u.sample_count for u in updates])
+        total = WeightedSum(updates[0].delta)
+        for weight, u in zip(weights, updates, strict=True):
+            total.add(weight, u.delta)
+        return total.divided_by(weights.sum())

@@ -25,6 +25,9 @@ class ServerOptimizer(AggregationStrategy):
 
     state_names: tuple[str, ...] = ()
 
+    def mean_weights(self, sample_counts: Sequence[int]) -> np.ndarray:
+        return FedAvg().mean_weights(sample_counts)
+
     def weights(self, sample_counts: Sequence[int]) -> list[float]:
         return FedAvg().weights(sample_counts)
 
@@ -32,17 +35,13 @@ class ServerOptimizer(AggregationStrategy):
         """The pseudo-gradient: FedAvg's sample-weighted mean delta, float64."""
         return FedAvg().combine(updates)
 
-    def aggregate(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate]) -> StateDict:
-        return self.aggregate_with_state(base, updates, {})[0]
-
-    def aggregate_with_state(self, base: Mapping[str, np.ndarray], updates: Sequence[ClientUpdate],
-                             state: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[StateDict, OptimizerState]:
-        self.check(base, updates)
-        pseudo_gradient = self.combine(updates)
+    def apply(self, base: Mapping[str, np.ndarray], combined: Mapping[str, np.ndarray],
+              state: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[StateDict, OptimizerState]:
+        """The optimizer's step on the pseudo-gradient `combined`, from `state` (zeros in the first round)."""
         previous = {name: {k: np.asarray(state[name][k], np.float64) if name in state
                            else np.zeros(np.shape(base[k]), np.float64) for k in base}
                     for name in self.state_names}
-        step, following = self.step(pseudo_gradient, previous)
+        step, following = self.step(dict(combined), previous)
         model = {k: (np.asarray(base[k], np.float64) + step[k]).astype(np.float32) for k in base}
         return model, {name: {k: v.astype(np.float32) for k, v in tensors.items()}
                        for name, tensors in following.items()}

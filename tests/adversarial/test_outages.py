@@ -128,7 +128,9 @@ def test_drip_feeding_daemon_postpones_the_close_instead_of_hanging(tmp_path) ->
     assert outcome.state is RoundState.OPEN and "postponed" in outcome.reason and not outcome.rejections
 
 
-def test_updates_are_screened_as_they_land_and_not_fetched_again(tmp_path) -> None:
+def test_updates_are_screened_as_they_land_and_not_fetched_again(tmp_path, monkeypatch) -> None:
+    """Screened once as they land; aggregation then reads each accepted update once more (streaming:
+    one at a time, nothing of it kept from screening)."""
     hostile = hostile_federation(tmp_path)
     organization, store = hostile.organization, hostile.store
     round_id, _ = organization.open_round()
@@ -136,8 +138,28 @@ def test_updates_are_screened_as_they_land_and_not_fetched_again(tmp_path) -> No
         client.participate(round_id)
     organization.screen_landed(round_id)
     assert organization.screened(round_id) == 2
-    for submission in organization.history.round(round_id).submissions:
-        store.path_of(submission.cid).unlink()  # gone from the store: only the cached verdicts remain
+    fetched: list[str] = []
+    fetch = store.get_bounded
+    monkeypatch.setattr(store, "get_bounded", lambda cid, *args: fetched.append(str(cid)) or fetch(cid, *args))
     hostile.honest[2].participate(round_id)
+    outcome = organization.close_round(round_id)
+    assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True, True]
+    first, second, third = (str(s.cid) for s in organization.history.round(round_id).submissions)
+    assert (fetched.count(first), fetched.count(second), fetched.count(third)) == (1, 1, 2)
+
+
+def test_an_accepted_update_gone_before_aggregation_postpones_the_close(tmp_path) -> None:
+    hostile = hostile_federation(tmp_path)
+    organization, store = hostile.organization, hostile.store
+    round_id, _ = organization.open_round()
+    for client in hostile.honest[:3]:
+        client.participate(round_id)
+    organization.screen_landed(round_id)
+    path = store.path_of(organization.history.round(round_id).submissions[0].cid)
+    kept = path.read_bytes()
+    path.unlink()  # screened and accepted, then lost by the organization's own store: an outage, no one's fault
+    outcome = organization.close_round(round_id)
+    assert outcome.state is RoundState.OPEN and "could not be read again" in (outcome.reason or "")
+    path.write_bytes(kept)
     outcome = organization.close_round(round_id)
     assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True, True]

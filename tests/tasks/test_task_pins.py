@@ -96,7 +96,7 @@ def test_a_history_in_the_format_before_tasks_still_verifies(tmp_path: Path) -> 
     assert all(update.metadata.architecture == "2nn" for _, update in accepted)
     strategy = StrategySpec()
     aggregate = aggregate_state(base, accepted, strategy)
-    result = result_file(base, base_cid, round_id, aggregate, accepted, strategy, PLAN.to_extra())
+    result = result_file(base, base_cid, round_id, aggregate, strategy, PLAN.to_extra())
     contract.finalize_round(round_id, federation.store.add_bytes(result), [True, True],
                             contract.recorded_digest(round_id))
     check = verify_round(contract, federation.store, round_id)
