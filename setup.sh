@@ -128,4 +128,4 @@ else
   rm -rf "$download"
 fi
 
-say "done. Demo: .venv/bin/python run.py demo    Tests: .venv/bin/python -m pytest"
+say "done. Demo: .venv/bin/python run.py demo    Tests: .venv/bin/python -m pytest -n auto"

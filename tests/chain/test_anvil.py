@@ -81,7 +81,7 @@ def test_stopping_one_anvil_leaves_another_running(tmp_path: Path) -> None:
     try:
         first.stop()
         assert first.process.returncode is not None
-        wait_until(lambda: not ganache_answers(first.url), 5, "the stopped Anvil's port to close")
+        wait_until(lambda: not ganache_answers(first.url), 60, "the stopped Anvil's port to close")
         assert ganache_answers(second.url)
         assert (tmp_path / "a" / "state.json").exists()  # SIGTERM lets it write its state
     finally:

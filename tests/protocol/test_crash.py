@@ -51,27 +51,11 @@ def _contract(ganache: GanacheChain, home: Path):
     return attach(ganache, DeploymentBook(home / "deployments.json"), dev_account(0))
 
 
-def test_organization_killed_before_finalize_finalizes_once_on_restart(ganache, services, tmp_path) -> None:
+def test_a_client_killed_mid_training_and_the_organization_killed_before_finalize_come_back(
+        ganache, services, tmp_path) -> None:
+    """One round, two crashes: the restarted client takes part, the restarted organization finalizes
+    the result it had planned, once, and opens no second round."""
     organization = services(*_organization_args(ganache, tmp_path), fault="before-finalize:300")
-    organization.wait_for(r"round 1: opened")
-    for account in (1, 2):
-        services(*_client_args(ganache, tmp_path, account)).finish()
-    planned = organization.wait_for(r"round 1: aggregated -> (Qm\w+)").group(1)
-    organization.wait_for("fault injection: pausing at before-finalize")
-    organization.kill()
-    contract = _contract(ganache, tmp_path)
-    assert contract.round(1).state is RoundState.OPEN and contract.round(1).submissions == 2
-
-    services(*_organization_args(ganache, tmp_path)).finish()
-    info = contract.round(1)
-    assert info.state is RoundState.FINALIZED and str(info.result_cid) == planned  # the same result
-    finalized = [e for e in HistoryReader(contract).events(1) if e["event"] == "RoundFinalized"]
-    assert len(finalized) == 1
-    assert contract.round_count() == 1  # and no second round was opened by mistake
-
-
-def test_client_killed_mid_training_takes_part_after_restart(ganache, services, tmp_path) -> None:
-    organization = services(*_organization_args(ganache, tmp_path))
     organization.wait_for(r"round 1: opened")
     services(*_client_args(ganache, tmp_path, 1)).finish()
     crashing = services(*_client_args(ganache, tmp_path, 2), fault="during-training:300")
@@ -81,7 +65,17 @@ def test_client_killed_mid_training_takes_part_after_restart(ganache, services, 
     assert contract.round(1).submissions == 1
 
     services(*_client_args(ganache, tmp_path, 2)).finish()
-    organization.finish()
+    planned = organization.wait_for(r"round 1: aggregated -> (Qm\w+)").group(1)
+    organization.wait_for("fault injection: pausing at before-finalize")
+    organization.kill()
+    assert contract.round(1).state is RoundState.OPEN and contract.round(1).submissions == 2
+
+    services(*_organization_args(ganache, tmp_path)).finish()
+    info = contract.round(1)
+    assert info.state is RoundState.FINALIZED and str(info.result_cid) == planned  # the same result
+    finalized = [e for e in HistoryReader(contract).events(1) if e["event"] == "RoundFinalized"]
+    assert len(finalized) == 1
+    assert contract.round_count() == 1  # and no second round was opened by mistake
     record = HistoryReader(contract).round(1)
     assert record.state is RoundState.FINALIZED
     assert [s.client for s in record.submissions] == [dev_account(1).address, dev_account(2).address]

@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chain.backends import GanacheChain
 from storage.jsipfs import JsIpfsDaemon
 from tests.processes import SMALL_DEMO, DemoRun, run_py
+from tests.support import run_main
 
 
 def _check_summary(summary: dict[str, Any]) -> None:
@@ -35,18 +38,23 @@ def test_demo_on_default_backends(small_demo: DemoRun) -> None:
     _check_summary(small_demo.summary)
 
 
-def test_demo_on_ganache_and_ipfs_daemon(ganache: GanacheChain, jsipfs_daemon: JsIpfsDaemon, tmp_path: Path) -> None:
+def test_demo_on_ganache_and_ipfs_daemon(ganache: GanacheChain, jsipfs_daemon: JsIpfsDaemon, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo as a process; `history` and `verify` of its home in this one (they only read)."""
     summary_path = tmp_path / "summary.json"
     backends = ["--chain", ganache.url, "--ipfs", jsipfs_daemon.api_multiaddr, "--home", str(tmp_path)]
     run_py("demo", *SMALL_DEMO, *backends, "--json", str(summary_path))
     summary = json.loads(summary_path.read_text())
     _check_summary(summary)
 
-    history = json.loads(run_py("history", "--json", *backends[:2], *backends[4:]).stdout)
+    code, out, err = run_main(capsys, "history", "--json", *backends[:2], *backends[4:])
+    assert code == 0, err
+    history = json.loads(out)
     assert history["contract"] == summary["contract"]
     assert [r["result_cid"] for r in history["rounds"]] == [r["result_cid"] for r in summary["rounds"]]
-    verified = run_py("verify", "--round", "all", *backends)
-    assert "2/2 finalized rounds verified" in verified.stdout
+    code, out, err = run_main(capsys, "verify", "--round", "all", *backends)
+    assert code == 0, err
+    assert "2/2 finalized rounds verified" in out
 
 
 def test_same_seed_gives_the_same_cids_whatever_the_number_of_workers(small_demo: DemoRun, tmp_path: Path) -> None:

@@ -160,15 +160,18 @@ def _abort_asks_first(page, base: str) -> None:
     page.wait_for_function("!document.getElementById('open-round').disabled")
     _click_and_expect(page, "#open-round", "round 2: opened")
     page.wait_for_function("!document.getElementById('abort').disabled")
+    aborts: list[str] = []  # requests to abort, in the order the page sends them
+    page.on("request", lambda request: aborts.append(request.method)
+            if request.url.endswith("/api/rounds/current/abort") else None)
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.click("#abort")
-    page.wait_for_timeout(500)
     assert page.locator("#round-id", has_text="2").count() == 1
     page.once("dialog", lambda dialog: dialog.accept())
     _click_and_expect(page, "#abort", "round 2 aborted")
+    assert aborts == ["POST"]  # only the accepted click's: a dismissed one would have been sent before it
     page.locator("#accuracy-chart .aborted").wait_for()
     page.locator("#loss-chart circle").wait_for()
-    page.locator("#flash .flash", has_text="round 2 aborted").wait_for(state="detached", timeout=15_000)
+    page.locator("#flash .flash", has_text="round 2 aborted").wait_for(state="detached")
 
 
 def _fits_a_phone(browser, urls: list[str]) -> None:
@@ -176,8 +179,7 @@ def _fits_a_phone(browser, urls: list[str]) -> None:
     phone = browser.new_context(viewport={"width": 390, "height": 844})
     page = phone.new_page()
     for url in urls:
-        page.goto(url)
-        page.wait_for_timeout(1500)  # let the page fill itself
+        page.goto(url, wait_until="networkidle")  # the page's first refresh answered, before its next poll
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         widest = page.evaluate(WIDEST_ELEMENT)
         assert overflow <= 0, f"{url} scrolls sideways by {overflow} px at 390 px; widest: {widest}"
