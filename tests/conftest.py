@@ -23,15 +23,6 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`-n`, with addopts' `--dist loadgroup`) the tests that read the small demo run on
-    one worker, so that the demo runs once."""
-    for item in items:
-        if "small_demo" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("small-demo"))
-
-
 @pytest.fixture(scope="session")
 def ganache_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GanacheProcess]:
     require_component((NODE_BIN / "ganache").exists(), "Ganache", "run ./setup.sh to install the npm package")

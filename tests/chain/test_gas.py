@@ -21,8 +21,6 @@ from chain.migrate import deploy
 from chain.transactions import TxResult
 from tests.chain.conftest import fresh_cid
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 CLIENTS = 20
 ROUNDS = 10
 MAX_SAMPLES = 1_000

@@ -28,8 +28,6 @@ from chain.paths import NODE_BIN
 from cli.main import main
 from tests.support import free_port, require_component, run_main, wait_until
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 PUBLIC_CHAIN_ID = 5
 
 

@@ -20,8 +20,6 @@ from tests.chain.conftest import fresh_cid
 from tests.chain.rpc_proxy import ProviderLimits, limited_provider
 from tests.support import require_component
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 CLIENTS = (1, 2, 3, 4)
 
 

@@ -9,8 +9,6 @@ from chain.compiler import find_solc
 from chain.static_analysis import run_slither, slither_available
 from tests.support import require_component
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker: both runs of slither share its working directory
-
 # tx.origin for authorization: slither's `tx-origin` detector, medium impact.
 _FLAWED = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;

@@ -21,8 +21,6 @@ from chain.sending_policy import SendingPolicy
 from tests.chain.conftest import deployed_on_anvil
 from tests.support import wait_until
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 
 @pytest.fixture(scope="module")
 def organization() -> Iterator[FederatedLearningContract]:

@@ -18,8 +18,6 @@ from storage.jsipfs import jsipfs_available
 from tests.storage.nodes import IpfsNode, Start, start_ipfs_node
 from tests.support import require_component
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 ROUND_SECONDS = 300
 
 

@@ -17,8 +17,6 @@ from storage.model_file import ModelMetadata
 from tasks.mnist import load_mnist
 from tests.tasks.conftest import Install, write_csv
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 
 def _publish(home: Path, task_name: str, metadata: ModelMetadata, seed: int = 0) -> str:
     state = get_task(task_name).initial_state(seed)

@@ -12,8 +12,6 @@ from tasks.images import TEST_FILES, TRAIN_FILES
 from tests.support import require_component
 from tests.tasks.checks import assert_logits_shape, assert_one_epoch_lowers_loss, assert_seeded_model
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 TASK = get_task("fashion-mnist")
 
 

@@ -24,8 +24,6 @@ from tasks.mnist import load_mnist
 from webui.csrf import HEADER, TOKEN_KEY
 from webui.link import ChainLink
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 TOKEN = "test-token"
 PORT = 8123
 BASE = f"http://127.0.0.1:{PORT}"

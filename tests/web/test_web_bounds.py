@@ -22,8 +22,6 @@ from webui.csrf import HEADER, TOKEN_KEY
 from webui.explorer import CLIENTS_PER_PAGE, model_size_cap
 from webui.link import ChainLink
 
-pytestmark = pytest.mark.xdist_group(__name__)  # one worker builds the module's fixture once
-
 TOKEN = "test-token"
 PORT = 8124
 BASE = f"http://127.0.0.1:{PORT}"
