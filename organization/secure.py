@@ -102,6 +102,8 @@ class SecureRounds:
                 bounds = self.bounds(base)
                 state, unmasked = secure_state(base, updates, record.setup(), bundles, reveals)
         except (MaskedFileError, UnmaskingError, StorageError, ModelFileError, ValueError) as error:
+            if not organization.store_serves(record.base_cid):  # an outage is nobody's fault: try again later
+                return organization.postponed(outcome, f"the store does not deliver the round's files ({error})")
             return self.abort(round_id, f"the masked sum cannot be unmasked: {error}")
         for problem in bundle_problems + reveal_problems + unmasked.set_aside:
             organization.log(f"round {round_id}: set aside: {problem}")

@@ -267,7 +267,7 @@ class Organization:
             return self._abort(outcome, f"{info.submissions} of {info.quorum} required updates")
         block = self.contract.block_number()
         if not info.submissions_closed and block < info.closable_at and block <= info.deadline:
-            return self._postponed(outcome, f"round {round_id} collects until block {info.closable_at} (its "
+            return self.postponed(outcome, f"round {round_id} collects until block {info.closable_at} (its "
                                             "collection window), so honest clients can still answer")
         try:
             if not info.submissions_closed:
@@ -278,13 +278,14 @@ class Organization:
             screen = self.screen_new(round_id, outcome.timer)
             return self._finish(info, screen, outcome)
         except ScreeningPostponed as postponed:
-            return self._postponed(outcome, str(postponed))
+            return self.postponed(outcome, str(postponed))
         except SubmissionsDigestMismatch:
             self._screens.pop(round_id, None)
-            return self._postponed(outcome, "the chain's submissions are no longer the ones read and screened "
+            return self.postponed(outcome, "the chain's submissions are no longer the ones read and screened "
                                             "(a reorg, or a late submission): screening what the chain holds now")
 
-    def _postponed(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
+    def postponed(self, outcome: RoundOutcome, why: str) -> RoundOutcome:
+        """`outcome` left open with the reason its close must wait (an outage, a collection window)."""
         outcome.reason = f"close postponed: {why}"
         self.log(f"round {outcome.round_id}: {outcome.reason}")
         return outcome
@@ -480,7 +481,8 @@ class Organization:
             return {}, []
         with ThreadPoolExecutor(min(FETCH_WORKERS, len(submissions))) as pool:
             results = dict(zip((s.index for s in submissions), pool.map(fetch, submissions), strict=True))
-        store_works = not any(isinstance(r, ContentNotFoundError) for r in results.values()) or self._store_works(info)
+        missing = any(isinstance(r, ContentNotFoundError) for r in results.values())
+        store_works = not missing or self.store_serves(info.base_cid)
         downloads: dict[int, bytes | str] = {}
         outages: list[str] = []
         for index, result in results.items():
@@ -493,11 +495,11 @@ class Organization:
                 outages.append(f"update {index}: {one_line(result)}")
         return downloads, outages
 
-    def _store_works(self, info: RoundInfo) -> bool:
+    def store_serves(self, base_cid: Cid | None) -> bool:
         """Whether the store still delivers the round's base: then a missing CID is the submitter's fault."""
-        assert info.base_cid is not None
+        assert base_cid is not None
         try:
-            self.store.get_bounded(info.base_cid, self.size_limit, MIN_FETCH_SECONDS * 10)
+            self.store.get_bounded(base_cid, self.size_limit, MIN_FETCH_SECONDS * 10)
         except StorageError:
             return False
         return True
