@@ -246,6 +246,7 @@ def wait_for_contract(args: argparse.Namespace, chain: Chain, account: LocalAcco
     """Like `find_contract`, but a deployment that is not there yet is waited for (said once)."""
     waiting = False
     while True:
+        chain.web3.eth.block_number  # noqa: B018 - each poll proves the node still answers (its chain id is cached)
         try:
             return find_contract(args, chain, account)
         except UserError as error:

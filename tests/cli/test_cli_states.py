@@ -101,7 +101,7 @@ def test_a_client_started_first_waits_and_says_so_once(ganache: GanacheChain, tm
         if what == "ipfs":
             ipfs, polls = hangup.url, lambda: hangup.connections
         else:
-            ipfs, polls = "embedded", lambda: requests.methods["eth_chainId"]
+            ipfs, polls = "embedded", lambda: requests.methods["eth_blockNumber"]
         client = Service("client", "--chain", chain_url, "--ipfs", ipfs, "--home", str(tmp_path), "--account", "4",
                          "--num-partitions", "8", "--poll", "0.2")
         try:
