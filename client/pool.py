@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from abc import ABC, abstractmethod
@@ -202,6 +203,11 @@ _worker: _Worker | None = None
 
 
 def _start_worker(settings: ClientSettings, parent: int) -> None:
+    # A forked worker inherits the caller's stop handlers: it would print the caller's stop line and a
+    # traceback into the caller's output when the pool ends it. Ctrl-C reaches the whole process group,
+    # so the caller stops and ends its workers; the pool's SIGTERM ends a worker quietly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     end_with_parent(parent)
     torch.set_num_threads(1)  # processes x threads <= cores: oversubscription costs 10x here
     # A process's first torch optimizer imports torch._dynamo (about 2 s here): pay that now, while

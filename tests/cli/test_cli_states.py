@@ -59,6 +59,7 @@ def test_the_demo_writes_its_summary_into_the_home_and_says_so(small_demo: DemoR
     progress = demo.stderr.splitlines()  # not a terminal: plain lines, one per client done, no bar
     assert "round 1/2: 3/3 clients trained" in progress and not any("\r" in line for line in progress)
     assert any(line.startswith("verifying 2 finalized round") for line in progress)
+    assert not any("Traceback" in line or "SIGTERM" in line for line in progress)  # workers end quietly
 
 
 def test_help_shows_the_defaults(capsys) -> None:
