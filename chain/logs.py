@@ -9,17 +9,17 @@ range exactly once, in chain order.
 
 from __future__ import annotations
 
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.types import LogReceipt
+
+from chain.per_connection import PerConnection
 
 LOG_PAGE_BLOCKS = 5_000  # the widest query tried; a node that allows less says so and is met halfway
 RATE_LIMIT_FIRST_PAUSE_SECONDS = 0.5
@@ -44,18 +44,7 @@ class _Span:
     current: int = LOG_PAGE_BLOCKS
 
 
-class LogSpans:
-    """The learned span per chain connection, so the limit is found once, not on every read."""
-
-    _by_connection: ClassVar[weakref.WeakKeyDictionary[Web3, _Span]] = weakref.WeakKeyDictionary()
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-
-    @classmethod
-    def of(cls, web3: Web3) -> _Span:
-        with cls._lock:
-            if web3 not in cls._by_connection:
-                cls._by_connection[web3] = _Span()
-            return cls._by_connection[web3]
+_SPANS: PerConnection[_Span] = PerConnection(_Span)  # the limit is found once per connection
 
 
 def refusal_kind(error: BaseException) -> str | None:
@@ -82,7 +71,7 @@ def refusal_kind(error: BaseException) -> str | None:
 def read_logs(web3: Web3, query: dict[str, Any], first: int, last: int,
               pause: Callable[[float], None] = time.sleep) -> list[LogReceipt]:
     """Every log matching `query` (address, topics) in blocks [first, last], each once, in order."""
-    span = LogSpans.of(web3)
+    span = _SPANS.of(web3)
     logs: list[LogReceipt] = []
     start, pauses = first, 0
     while start <= last:

@@ -8,16 +8,14 @@ sender on that connection, so services, web nodes and tools need not pass it alo
 from __future__ import annotations
 
 import sys
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 from web3 import Web3
 
 from chain.fees import GWEI
+from chain.per_connection import PerConnection
 
 REPLACE_AFTER_SECONDS = 60.0  # five Ethereum blocks: a transaction still pending then is underpriced
 RECEIPT_POLL_SECONDS = 0.1
@@ -34,17 +32,15 @@ class SendingPolicy:
     lock_home: Path | None = None  # None: senders take turns within this process only
     say: Callable[[str], None] = field(default=say_on_stderr, compare=False)
 
-    _by_connection: ClassVar[weakref.WeakKeyDictionary[Web3, SendingPolicy]] = weakref.WeakKeyDictionary()
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-
     @classmethod
     def of(cls, web3: Web3) -> SendingPolicy:
-        with cls._lock:
-            return cls._by_connection.get(web3) or cls()
+        return _POLICIES.of(web3)
 
     def apply_to(self, web3: Web3) -> None:
-        with self._lock:
-            self._by_connection[web3] = self
+        _POLICIES.set(web3, self)
+
+
+_POLICIES: PerConnection[SendingPolicy] = PerConnection(SendingPolicy)
 
 
 def gwei_to_wei(value: float | None) -> int | None:

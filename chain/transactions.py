@@ -13,11 +13,10 @@ from __future__ import annotations
 import ast
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
@@ -26,6 +25,7 @@ from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from chain.errors import RevertDecoder, UnknownRevert
+from chain.per_connection import PerConnection
 from chain.replacement import NonceSender
 
 GAS_MARGIN = 1.5  # unused gas is refunded: a generous limit costs nothing and absorbs cold storage slots
@@ -34,19 +34,13 @@ GAS_MARGIN = 1.5  # unused gas is refunded: a generous limit costs nothing and a
 class GasLimits:
     """Gas limits per (contract, function), shared by every sender on one chain connection."""
 
-    _by_connection: ClassVar[weakref.WeakKeyDictionary[Web3, GasLimits]] = weakref.WeakKeyDictionary()
-    _creating: ClassVar[threading.Lock] = threading.Lock()
-
     def __init__(self) -> None:
         self._limits: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def of(cls, web3: Web3) -> GasLimits:
-        with cls._creating:
-            if web3 not in cls._by_connection:
-                cls._by_connection[web3] = cls()
-            return cls._by_connection[web3]
+        return _GAS_LIMITS.of(web3)
 
     def get(self, function: ContractFunction | ContractConstructor) -> int | None:
         """The known limit; none for a deployment (its gas depends on the bytecode, and it runs once)."""
@@ -64,6 +58,9 @@ class GasLimits:
         with self._lock:
             self._limits[key] = max(self._limits.get(key, 0), limit)
             return self._limits[key]
+
+
+_GAS_LIMITS: PerConnection[GasLimits] = PerConnection(GasLimits)
 
 
 def _function_key(function: ContractFunction) -> tuple[str, str]:

@@ -110,6 +110,14 @@ def read_data_file(path: str | Path, max_bytes: int = MAX_DATA_BYTES) -> bytes:
         return _read_at_most(path, _content_stream(path, raw), max_bytes, "the limit for a data file")
 
 
+def read_data_text(path: str | Path, max_bytes: int = MAX_DATA_BYTES) -> str:
+    """A regular file's UTF-8 text (gunzipped when gzipped), bounded as `read_data_file` reads it."""
+    try:
+        return read_data_file(path, max_bytes).decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
 def data_files(directory: Path, pattern: str) -> list[Path]:
     """The regular files of `directory` matching `pattern`, in name order: FIFOs, devices and
     subdirectories are not data and are never opened."""

@@ -9,19 +9,16 @@ the file and on its decompressed text, a row cap, and one line saying what is wr
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import math
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mlprocessor.data import DataError, Dataset
+from mlprocessor.data import DataError, Dataset, read_data_text
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # compressed or not: far above any table a client trains on here
-MAX_TEXT_BYTES = 256 * 1024 * 1024  # after decompression
 MAX_ROWS = 1_000_000
 MAX_FIELD_CHARS = 1_000
 _SPLIT_SEED = 20210101  # fixed forever: every party must hold out the same rows
@@ -49,36 +46,11 @@ class Schema:
             raise ValueError("feature columns must be distinct and not include the label column")
 
 
-def _read_text(path: Path) -> str:
-    """The file's text (gunzipped when it ends in .gz), after the size and file-type checks."""
-    try:
-        info = path.stat()
-    except OSError as error:
-        raise DataError(f"{path}: cannot read ({error.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path}: not a regular file")
-    if info.st_size > MAX_FILE_BYTES:
-        raise DataError(f"{path}: {info.st_size} bytes, above the limit of {MAX_FILE_BYTES}")
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
-                raw = stream.read(MAX_TEXT_BYTES + 1)
-        except (OSError, EOFError) as error:
-            raise DataError(f"{path}: corrupt gzip data ({error})") from None
-        if len(raw) > MAX_TEXT_BYTES:
-            raise DataError(f"{path}: decompresses to more than {MAX_TEXT_BYTES} bytes")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-
-
 def read_table(path: str | Path, schema: Schema, max_rows: int = MAX_ROWS) -> Dataset:
     """Normalised float32 features (N, len(schema.features)) and int64 class indices of a CSV file
     with a header row; columns not in the schema are ignored."""
     path = Path(path)
-    rows = csv.reader(io.StringIO(_read_text(path), newline=""))
+    rows = csv.reader(io.StringIO(read_data_text(path, MAX_FILE_BYTES), newline=""))
     header = [name.strip() for name in next(rows, [])]
     missing = [name for name in (*schema.features, schema.label) if name not in header]
     if missing:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlprocessor.data import DataError, Dataset
+from mlprocessor.data import DataError, Dataset, read_data_text
 from mlprocessor.task import ScreeningDefaults, Task, TrainingDefaults
 from tasks.shakespeare.corpus import VOCABULARY, WINDOW, bundled_split, text_examples
 
@@ -46,24 +46,13 @@ class NextCharacterLstm(nn.Module):
         return self.out(states[:, -1])
 
 
-def read_text_file(path: Path) -> str:
-    if not path.is_file():
-        raise DataError(f"{path}: not a regular file")
-    if path.stat().st_size > MAX_TEXT_BYTES:
-        raise DataError(f"{path}: larger than {MAX_TEXT_BYTES} bytes")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason})") from None
-
-
 def load_text(path: str | Path) -> Dataset:
     """A participant's own text: one .txt file, or a directory of them (name order), as windows."""
     path = Path(path)
     files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
     if not files:
         raise DataError(f"{path}: no *.txt file")
-    return text_examples(" ".join(read_text_file(file) for file in files), str(path))
+    return text_examples(" ".join(read_data_text(file, MAX_TEXT_BYTES) for file in files), str(path))
 
 
 class Shakespeare(Task):

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
-import stat
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mlprocessor.data import DataError
+from mlprocessor.data import DataError, data_files, load_npz_arrays, read_data_text
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
-MAX_ARRAY_BYTES = 1024 * 1024 * 1024  # an .npz's arrays, uncompressed
 MAX_ROWS = 1_000_000
 MAX_FILES = 1000
 
@@ -36,29 +33,9 @@ class Schema:
     classes: tuple[str, ...]  # the labels as the file writes them; class k is classes[k]
 
 
-def regular_file(path: Path) -> Path:
-    """`path` if it is a regular file within the size cap (never a FIFO or device, which could block)."""
-    try:
-        info = path.stat()
-    except OSError as error:
-        raise DataError(f"{path}: cannot be read ({error.strerror or error})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path}: not a regular file")
-    if info.st_size > MAX_FILE_BYTES:
-        raise DataError(f"{path}: {info.st_size} bytes, over the {MAX_FILE_BYTES} byte limit")
-    return path
-
-
 def read_csv_table(path: Path) -> tuple[list[str], list[list[str]]]:
     """The header and the rows of a CSV file, every row as wide as the header."""
-    with regular_file(path).open("rb") as handle:
-        raw = handle.read(MAX_FILE_BYTES + 1)
-    if len(raw) > MAX_FILE_BYTES:
-        raise DataError(f"{path}: over the {MAX_FILE_BYTES} byte limit")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    text = read_data_text(path, MAX_FILE_BYTES)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
@@ -101,23 +78,9 @@ def _finite(value: str) -> bool:
 
 
 def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays x and y of an .npz file: its arrays' uncompressed size bounded first, never unpickled."""
-    regular_file(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-        if unpacked > MAX_ARRAY_BYTES:
-            raise DataError(f"{path}: its arrays hold {unpacked} bytes, over the {MAX_ARRAY_BYTES} byte limit")
-        with np.load(path, allow_pickle=False) as archive:
-            if "x" not in archive or "y" not in archive:
-                raise DataError(f"{path}: an .npz data file needs arrays 'x' and 'y'")
-            x, y = archive["x"], archive["y"]
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise DataError(f"{path}: not a readable .npz file ({error})") from None
-    except ValueError as error:  # numpy's advice to allow pickles would be the wrong one
-        problem = "holds Python objects (a pickle), which are never loaded" if "pickle" in str(error).lower() \
-            else f"not a readable .npz file ({error})"
-        raise DataError(f"{path}: {problem}") from None
+    """Arrays x and y of an .npz file, read by fedchain's bounded reader (sizes checked before any
+    array is allocated, never unpickled), then checked for what a task's examples must be."""
+    x, y = load_npz_arrays(path)
     if x.ndim < 1 or y.ndim != 1 or len(x) != len(y):
         raise DataError(f"{path}: x {x.shape} and y {y.shape} must hold one label per example")
     if len(y) > MAX_ROWS:
@@ -136,7 +99,7 @@ def read_examples(path: str | Path, schema: Schema) -> tuple[np.ndarray, np.ndar
     or from every such file of a directory (in name order)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix == f".{schema.format}")
+        files = data_files(path, f"*.{schema.format}")
         if not files:
             raise DataError(f"{path}: no *.{schema.format} file")
         if len(files) > MAX_FILES:

@@ -82,12 +82,12 @@ def test_special_and_oversized_files_are_refused(tmp_path: Path, monkeypatch: py
     big = tmp_path / "big.csv"
     big.write_text("a,b,kind\n" + "1,10,cat\n" * 20)
     monkeypatch.setattr(csv_table, "MAX_FILE_BYTES", 100)
-    with pytest.raises(DataError, match="above the limit of 100"):
+    with pytest.raises(DataError, match="over the limit of 100"):
         read_table(big, SMALL)
     bomb = tmp_path / "bomb.csv.gz"
-    bomb.write_bytes(gzip.compress(b"a,b,kind\n" + b"1,10,cat\n" * 10))
-    monkeypatch.setattr(csv_table, "MAX_TEXT_BYTES", 50)
-    with pytest.raises(DataError, match="decompresses to more than 50 bytes"):
+    bomb.write_bytes(gzip.compress(b"a,b,kind\n" + b"1,10,cat\n" * 100))
+    monkeypatch.setattr(csv_table, "MAX_FILE_BYTES", bomb.stat().st_size + 1)  # small on disk, large inflated
+    with pytest.raises(DataError, match=f"holds more than .*{bomb.stat().st_size + 1} bytes"):
         read_table(bomb, SMALL)
 
 

@@ -149,7 +149,7 @@ def test_the_reader_refuses_what_is_not_a_bounded_regular_file(tmp_path: Path, m
         reader.read_csv_table(fifo)
     big = write_csv(tmp_path / "big.csv", rows=50)
     monkeypatch.setattr(reader, "MAX_FILE_BYTES", 100)
-    with pytest.raises(DataError, match="over the 100 byte limit"):
+    with pytest.raises(DataError, match="over the limit of 100"):
         reader.read_csv_table(big)
     monkeypatch.setattr(reader, "MAX_FILE_BYTES", 1 << 20)
     monkeypatch.setattr(reader, "MAX_ROWS", 10)
