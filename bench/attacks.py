@@ -28,6 +28,7 @@ from bench.settings import SuiteSettings
 from client.adversary import SCALE_FACTOR, noise_inside_bounds
 from mlprocessor.aggregation import ClientUpdate
 from mlprocessor.aggregation.bounds import InfluenceBounds
+from mlprocessor.data import stratified_holdout
 from mlprocessor.evaluation import evaluate
 from mlprocessor.models import model_from_state
 from mlprocessor.partition import partition
@@ -44,6 +45,8 @@ ROBUST_ATTACKS = ("scale", "sign-flip")  # at least one rule must hold
 ATTACKS = ("none", *BOUND_ATTACKS, *ROBUST_ATTACKS)
 REGIMES = (("iid", 1), ("iid", 5), ("dirichlet", 1), ("dirichlet", 5))
 TODAY = "fedavg, no bounds"  # the attack-free run as aggregated before issue 19
+ROOT_RULE = "fedavg+root"  # FedAvg, the organization screening by direction on its root data
+ROOT_PER_CLASS = 10  # 100 test images, FLTrust's root size (mlprocessor/root_direction.py)
 
 
 def screening() -> ValidationConfig:
@@ -59,6 +62,15 @@ def rules(attackers: int) -> dict[str, StrategySpec]:
         "krum": StrategySpec("krum", {"f": attackers}),
         "multi-krum": StrategySpec("multi-krum", {"f": attackers}),
     }
+
+
+def strategy(rule: str, attackers: int) -> StrategySpec:
+    """The aggregation rule behind a table column (the root-data column aggregates with FedAvg)."""
+    return StrategySpec("fedavg") if rule == ROOT_RULE else rules(attackers)[rule]
+
+
+def columns(attackers: int) -> list[str]:
+    return [*rules(attackers), ROOT_RULE]
 
 
 def _inflate(federation: LeanFederation, index: int, own: Submission, _: Sequence[Submission]) -> Submission:
@@ -104,10 +116,11 @@ def runs(settings: SuiteSettings) -> list[dict[str, Any]]:
         out += [{**regime, "attack": "none", "rule": "fedavg", "bounds": True, "fedcurv": False},
                 {**regime, "attack": "none", "rule": "fedavg", "bounds": False, "fedcurv": False},
                 {**regime, "attack": "none", "rule": "fedavg", "bounds": True, "fedcurv": True},
+                {**regime, "attack": "none", "rule": ROOT_RULE, "bounds": True, "fedcurv": False},
                 *({**regime, "attack": a, "rule": "fedavg", "bounds": True, "fedcurv": a == "fisher-poison"}
                   for a in BOUND_ATTACKS),
                 *({**regime, "attack": a, "rule": r, "bounds": True, "fedcurv": False}
-                  for a in ROBUST_ATTACKS for r in rules(settings.attackers))]
+                  for a in ROBUST_ATTACKS for r in columns(settings.attackers))]
     return out
 
 
@@ -118,9 +131,10 @@ def attack_run(settings: SuiteSettings, run: dict[str, Any]) -> dict[str, Any]:
     parts = partition(train.y, settings.clients, run["partition"], seed=settings.seed, alpha=settings.dirichlet_alpha)
     hostile = 0 if run["attack"] == "none" else settings.attackers
     attack = LEAN_ATTACKS.get(run["attack"])
-    method = Method(strategy=rules(settings.attackers)[run["rule"]].build(),
+    root = test.subset(stratified_holdout(test.y, ROOT_PER_CLASS)) if run["rule"] == ROOT_RULE else None
+    method = Method(strategy=strategy(run["rule"], settings.attackers).build(),
                     fedcurv_lambda=settings.fedcurv_lambda if run["fedcurv"] else 0.0, screening=screening(),
-                    bounds=InfluenceBounds() if run["bounds"] else None)
+                    bounds=InfluenceBounds() if run["bounds"] else None, root=root)
     attacks = {i: attack for i in range(settings.clients - hostile, settings.clients)} if attack else {}
     federation = LeanFederation("2nn", [train.subset(p) for p in parts], method, run["epochs"], settings.batch_size,
                                 settings.lr, seed=settings.seed, fisher_samples=100, attacks=attacks)
@@ -143,7 +157,7 @@ def rounds_for(settings: SuiteSettings, epochs: int) -> int:
 
 def run_key(settings: SuiteSettings, run: dict[str, Any]) -> dict[str, Any]:
     """What determines one run's result: its cache key (docs/bench/runs/)."""
-    return {**run, "strategy": repr(rules(settings.attackers)[run["rule"]]), "clients": settings.clients,
+    return {**run, "strategy": repr(strategy(run["rule"], settings.attackers)), "clients": settings.clients,
             "attackers": settings.attackers, "rounds": rounds_for(settings, run["epochs"]),
             "batch_size": settings.batch_size, "lr": settings.lr, "seed": settings.seed,
             "alpha": settings.dirichlet_alpha, "fedcurv_lambda": settings.fedcurv_lambda if run["fedcurv"] else 0.0,
@@ -194,12 +208,16 @@ def verdicts(data: dict[str, Any]) -> list[list[str]]:
             change = 100 * (clean - today)
             lines.append([f"{_name(regime)}: attack-free with bounds vs without", f"{change:+.2f} pp",
                           f">= -{NOTHING_LOST_PP:g} pp: {'met' if change >= -NOTHING_LOST_PP else '**missed**'}"])
+        if clean is not None and (screened := _final(data, regime, "none", ROOT_RULE)) is not None:
+            change = 100 * (screened - clean)
+            lines.append([f"{_name(regime)}: attack-free with the root-data screen vs without", f"{change:+.2f} pp",
+                          f">= -{NOTHING_LOST_PP:g} pp: {'met' if change >= -NOTHING_LOST_PP else '**missed**'}"])
         for attack in BOUND_ATTACKS:
             if (cost := _cost(data, regime, attack, "fedavg")) is not None:
                 lines.append([f"{_name(regime)}: {attack}, cost to FedAvg", f"{cost:+.2f} pp",
                               f"<= {TARGET_PP:g} pp: {'met' if cost <= TARGET_PP else '**missed**'}"])
         for attack in ROBUST_ATTACKS:
-            costs = {r: c for r in rules(data["attackers"]) if (c := _cost(data, regime, attack, r)) is not None}
+            costs = {r: c for r in columns(data["attackers"]) if (c := _cost(data, regime, attack, r)) is not None}
             holding = [r for r, c in costs.items() if c < TARGET_PP]
             if costs:
                 lines.append([f"{_name(regime)}: {attack}, cost per rule",
@@ -210,13 +228,15 @@ def verdicts(data: dict[str, Any]) -> list[list[str]]:
 
 
 def render(data: dict[str, Any], figures: Path, mode: str) -> str:
-    names = list(rules(data["attackers"]))
+    names = columns(data["attackers"])
     headers = ["regime", "attack", *names]
     rows = []
     for regime in REGIMES:
         rows.append([_name(regime), f"none ({TODAY})", percent(_final(data, regime, "none", "fedavg", bounds=False)),
                      *["-"] * (len(names) - 1)])
-        for attack in ATTACKS:
+        rows.append([_name(regime), "none", *[percent(_final(data, regime, "none", r)) if r in ("fedavg", ROOT_RULE)
+                                              else "-" for r in names]])
+        for attack in ATTACKS[1:]:
             fedcurv = attack == "fisher-poison"
             label = f"{attack} (FedCurv)" if fedcurv else attack
             cells = [percent(_final(data, regime, attack, r, fedcurv=fedcurv)) if attack in ROBUST_ATTACKS
@@ -230,7 +250,10 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
              "Lean in-process federation with the organization's screening (mnist-2nn defaults, claims up to "
              f"{MAX_CLAIM:,}) and influence bounds (clip 2 x the median norm, weights capped at the median claim, "
              "Fisher sections at 2 x the median norm); FedCurv lambda 1. Rules: trimmed-mean beta=0.3, krum and "
-             f"multi-krum f={data['attackers']}. Attacks as `client/adversary.py` defines them.")
+             f"multi-krum f={data['attackers']}; {ROOT_RULE}: FedAvg, the organization rejecting updates whose "
+             f"cosine with the base's descent direction on its root data ({ROOT_PER_CLASS} test images per class, "
+             "FLTrust's root size) is below -0.1 (`run.py organization --root-data`). Attacks as "
+             "`client/adversary.py` defines them.")
     wall = sum(r["wall_seconds"] for r in data["runs"])
     commands = sorted({r["command"] for r in data["runs"] if r.get("command")})
     loads = [r["load"] for r in data["runs"] if r.get("load") is not None]

@@ -16,6 +16,8 @@ from mlprocessor.aggregation.bounds import InfluenceBounds
 from mlprocessor.data import Dataset
 from mlprocessor.ewc import EwcMemory, EwcState, fedcurv_penalty, fisher_diagonal
 from mlprocessor.models import StateDict, initial_state, model_from_state
+from mlprocessor.root_direction import root_direction
+from mlprocessor.task_registry import get_task
 from mlprocessor.training import QuadraticPenalty, TrainConfig, train_local
 from mlprocessor.validation import ValidationConfig, base_norm_bound, history_norm_bound, l2_norm, validate_updates
 from protocol.aggregate import fedcurv_sections
@@ -33,6 +35,7 @@ class Method:
     fedcurv_lambda: float = 0.0
     screening: ValidationConfig | None = None  # screen as the organization does; None: accept every update
     bounds: InfluenceBounds | None = None  # clip, cap claims and bound Fishers as the organization does
+    root: Dataset | None = None  # the organization's root data: screen updates by their direction on it
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,14 @@ class LeanFederation:
             bound=base_norm_bound(l2_norm(self.state), config),
             history=history_norm_bound(self.previous_median, config), base=self.state,
             fishers=[s.fisher if fedcurv else None for s in submissions],
-            keys=[s.key for s in submissions])
+            keys=[s.key for s in submissions],
+            reference=self._root_direction())
         self.rejections.append({r.index: r.reason for r in report.rejected})
         return [s for i, s in enumerate(submissions) if i not in self.rejections[-1]]
+
+    def _root_direction(self) -> StateDict | None:
+        root = self.method.root
+        return root_direction(get_task(self.model), self.state, root) if root is not None else None
 
     def _penalties(self, client: LeanClient) -> list[QuadraticPenalty]:
         penalties = []

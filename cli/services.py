@@ -102,6 +102,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     organization.add_argument("--confirmations", type=int, default=0,
                               help="screen, close and finalize only on submissions this many blocks deep (0 on "
                                    "dev chains; a few on a public network, against reorgs)")
+    organization.add_argument("--root-data", default=None, metavar="PATH",
+                              help="the organization's own small clean data set (the task's data format; about 100 "
+                                   "examples): updates pointing against the model's descent direction on it are "
+                                   "rejected (FLTrust's root data; stops sign-flipping minorities on skewed data)")
     add_secure_options(organization, "organization")
     organization.set_defaults(handler=run_organization)
 
@@ -175,7 +179,7 @@ def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
     settings = OrganizationSettings(task=task.name, strategy=strategy, plan=plan, quorum=args.quorum,
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
                                     window_blocks=args.window_blocks, confirmations=args.confirmations,
-                                    max_samples=args.max_samples, seed=args.seed)
+                                    max_samples=args.max_samples, seed=args.seed, root_data=args.root_data)
     store = open_ipfs(args, wait=True, say=_say, writes=True)
     if args.secure_aggregation:
         refuse_shared_home(home, None)

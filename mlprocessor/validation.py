@@ -35,6 +35,9 @@ class ValidationConfig:
     history_norm_factor: float | None = 2.0  # reject ||delta|| > factor * previous round's accepted median
     max_samples: int = 1_000_000  # a claimed sample count above this is implausible (the round's cap)
     fisher_max: float = 100.0  # largest plausible entry of a diagonal Fisher
+    # with root data (mlprocessor/root_direction.py): reject an update whose cosine with the base's
+    # descent direction on it is below this; slightly below 0, as honest skewed updates stray a little
+    min_root_cosine: float = -0.1
 
     @classmethod
     def for_task(cls, defaults: ScreeningDefaults) -> ValidationConfig:
@@ -101,6 +104,19 @@ def free_ride_problem(delta: Mapping[str, np.ndarray], base: Mapping[str, np.nda
     return None
 
 
+def direction_problem(delta: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray],
+                      min_cosine: float) -> str | None:
+    """Why an update points against the descent direction on the organization's root data (a
+    sign-flipped or reversed update), or None."""
+    dot = sum(float(np.vdot(np.asarray(delta[k], np.float64), reference[k])) for k in reference)
+    norms = l2_norm(delta) * l2_norm(reference)
+    cosine = dot / norms if norms > 0 else 0.0
+    if cosine < min_cosine:
+        return (f"points against the descent direction on the organization's root data: cosine {cosine:.3f}, "
+                f"below {min_cosine:g}")
+    return None
+
+
 def duplicate_of(cids: Sequence[str], index: int) -> str | None:
     """'duplicate of update i' when the CID at `index` was already submitted at an earlier i."""
     first = cids.index(cids[index])
@@ -138,14 +154,18 @@ def history_norm_bound(reference: float | None, config: ValidationConfig) -> Nor
 
 def update_problem(update: ClientUpdate, spec: TensorSpec, config: ValidationConfig,
                    bound: NormBound | None, fisher: Mapping[str, np.ndarray] | None = None,
-                   base: Mapping[str, np.ndarray] | None = None) -> str | None:
+                   base: Mapping[str, np.ndarray] | None = None,
+                   reference: Mapping[str, np.ndarray] | None = None) -> str | None:
     """Every rule that looks at one update alone; `fisher` only when FedCurv is on; `base` the
-    round's base model (to recognise it sent back as an update)."""
+    round's base model (to recognise it sent back as an update); `reference` the descent direction
+    on the organization's root data, when it holds some."""
     problem = structural_problem(update, spec, config) or free_ride_problem(update.delta, base)
     if problem is None and fisher is not None:
         problem = fisher_problem(fisher, spec, config.fisher_max)
     if problem is None and bound is not None:
         problem = bound.problem(l2_norm(update.delta))
+    if problem is None and reference is not None:
+        problem = direction_problem(update.delta, reference, config.min_root_cosine)
     return problem
 
 
@@ -179,13 +199,15 @@ def validate_updates(
     base: Mapping[str, np.ndarray] | None = None,
     fishers: Sequence[Mapping[str, np.ndarray] | None] | None = None,
     keys: Sequence[str] | None = None,
+    reference: Mapping[str, np.ndarray] | None = None,
 ) -> ValidationReport:
     """Split ``updates`` (submission order kept) into accepted and rejected-with-reason.
 
     ``spec`` is :func:`mlprocessor.models.tensor_spec` of the round's architecture; ``bound`` and
     ``history`` come from :func:`base_norm_bound` and :func:`history_norm_bound`; ``base`` is the
     round's base model; ``fishers`` the FedCurv sections (FedCurv rounds only); ``keys`` what
-    identifies a submission (its CID): a repeated key counts once.
+    identifies a submission (its CID): a repeated key counts once; ``reference`` the descent
+    direction on the organization's root data (mlprocessor/root_direction.py), if it holds some.
     """
     config = config or ValidationConfig()
     problems: dict[int, str] = {}
@@ -193,7 +215,7 @@ def validate_updates(
     for i, update in enumerate(updates):
         fisher = fishers[i] if fishers is not None else None
         problem = ((duplicate_of(keys, i) if keys is not None else None)
-                   or update_problem(update, spec, config, bound, fisher, base))
+                   or update_problem(update, spec, config, bound, fisher, base, reference))
         if problem is None:
             norms[i] = l2_norm(update.delta)
         else:

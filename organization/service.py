@@ -33,6 +33,8 @@ from mlprocessor.aggregation import ClientUpdate
 from mlprocessor.aggregation.bounds import InfluenceBounds
 from mlprocessor.data import Dataset
 from mlprocessor.evaluation import evaluate
+from mlprocessor.root_direction import root_direction
+from mlprocessor.specs import StateDict
 from mlprocessor.task_registry import TaskMismatchError, TaskRef, get_task, task_for_file
 from mlprocessor.validation import (
     NormBound,
@@ -95,6 +97,7 @@ class OrganizationSettings:
     validation: ValidationConfig | None = None  # None: the task's screening defaults
     bounds: InfluenceBounds | None = field(default_factory=InfluenceBounds)  # None: as before the bounds existed
     fetch_seconds: float = 60.0  # one deadline for all the downloads of one screening pass
+    root_data: str | None = None  # a path: the organization's own clean examples, to screen update directions
 
 
 class ScreeningPostponed(Exception):
@@ -152,6 +155,7 @@ class RoundScreen:
     plan: TrainingPlan
     bound: NormBound | None
     history: NormBound | None
+    reference: StateDict | None  # the base's descent direction on the root data, when the organization holds some
     verdicts: dict[int, Verdict] = field(default_factory=dict)
     stages: PhaseTimer = field(default_factory=lambda: PhaseTimer(UPDATE_STAGES))
     screened: list[tuple[str, Cid, int]] = field(default_factory=list)  # (client, CID, samples) in chain order
@@ -175,6 +179,7 @@ class Organization:
         self.size_limit = max_update_bytes(self.spec)
         # what every model this organization publishes says about the round: plan, task pin, tensor spec
         self.validation = settings.validation or ValidationConfig.for_task(self.task.screening)
+        self.root_data = self.task.load_participant_data(settings.root_data) if settings.root_data else None
         self._pin = {**TaskRef.of(self.task.name).to_extra(), **spec_extra(self.spec)}
 
     @property
@@ -397,7 +402,8 @@ class Organization:
             self._screens[info.round_id] = RoundScreen(
                 base, expected_spec(base.tensors), TrainingPlan.from_extra(base.metadata.extra),
                 base_norm_bound(l2_norm(base.tensors), config),
-                history_norm_bound(published_median_norm(base.metadata), config))
+                history_norm_bound(published_median_norm(base.metadata), config),
+                root_direction(self.task, base.tensors, self.root_data) if self.root_data is not None else None)
         return self._screens[info.round_id]
 
     def screen_new(self, round_id: int, timer: PhaseTimer | None = None) -> RoundScreen:
@@ -519,7 +525,7 @@ class Organization:
             fisher = artifact.section(FISHER) if fedcurv else None  # ignored when FedCurv is off
             update = ClientUpdate(artifact.tensors, artifact.metadata.sample_count, submission.client)
             problem = update_problem(update, screen.spec, self._validation(info), screen.bound, fisher,
-                                     screen.base.tensors)
+                                     screen.base.tensors, screen.reference)
             if problem is not None:
                 return Verdict(submission.client, reason=problem)
             accepted = accepted_update(submission.client, artifact, fedcurv)

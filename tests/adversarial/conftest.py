@@ -47,7 +47,8 @@ class Hostile:
 def hostile_federation(home: Path, attack: str | None = None, *, attackers: int = 1, honest: int = 3,
                        quorum: int | None = None, strategy: StrategySpec | None = None,
                        plan: TrainingPlan = ONE_EPOCH, store: ContentStore | None = None,
-                       fetch_seconds: float = 20.0, client_settings: ClientSettings | None = None) -> Hostile:
+                       fetch_seconds: float = 20.0, client_settings: ClientSettings | None = None,
+                       root_data: Path | None = None) -> Hostile:
     chain = EmbeddedChain()
     store = store or EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
@@ -55,7 +56,8 @@ def hostile_federation(home: Path, attack: str | None = None, *, attackers: int 
     train, test = small_data()
     settings = OrganizationSettings(task="2nn", quorum=quorum or honest, target=honest + attackers,
                                     deadline_blocks=200, plan=plan, strategy=strategy or StrategySpec(),
-                                    fetch_seconds=fetch_seconds, window_blocks=0)  # tests close at once
+                                    fetch_seconds=fetch_seconds, window_blocks=0,  # tests close at once
+                                    root_data=str(root_data) if root_data else None)
     organization = Organization(contract, store, settings, test, log=lines.append)
     total = honest + (attackers if attack else 0)
     parts = partition(train.y, total, "iid", seed=0)

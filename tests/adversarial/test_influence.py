@@ -4,6 +4,7 @@ in every round, the first included; `verify` recomputes the bounds from the file
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -14,11 +15,13 @@ from chain.contract import RoundState
 from chain.errors import RegistrationClosed
 from client.service import ClientSettings
 from mlprocessor.aggregation.bounds import l2_norm
+from mlprocessor.data import stratified_holdout
 from mlprocessor.evaluation import evaluate
 from protocol.artifacts import FEDCURV_U, decode_artifact
 from protocol.plan import TrainingPlan
 from protocol.verification import verify_round
 from tests.adversarial.conftest import Hostile, hostile_federation
+from tests.protocol.conftest import small_data
 
 FEDCURV = TrainingPlan(epochs=1, batch_size=10, lr=0.1, fedcurv_lambda=0.5)
 
@@ -111,3 +114,19 @@ def test_a_round_aggregated_without_bounds_still_verifies(tmp_path) -> None:
         mean = sum(w * d[name].astype(np.float64) for w, d in zip(weights, deltas, strict=True)) / sum(weights)
         np.testing.assert_allclose(result.tensors[name], base[name] + mean, atol=1e-6)
     assert verify_round(organization.contract, hostile.store, round_id).ok
+
+
+def test_root_data_screens_out_a_sign_flipped_update_and_keeps_the_honest_ones(tmp_path) -> None:
+    """The organization's own few clean examples give the base's descent direction: an update that
+    points against it is rejected with the cosine named; without root data the same update passes."""
+    _, test = small_data()
+    root = test.subset(stratified_holdout(test.y, 5))
+    np.savez(tmp_path / "root.npz", x=root.x, y=root.y)
+    screened = hostile_federation(tmp_path / "screened", "sign-flip", root_data=tmp_path / "root.npz")
+    _, outcome = screened.round()
+    assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True, True, True, False]
+    assert re.fullmatch(r"points against the descent direction on the organization's root data: cosine -0\.\d+, "
+                        r"below -0\.1", outcome.rejections[3])
+    unscreened = hostile_federation(tmp_path / "unscreened", "sign-flip")
+    _, outcome = unscreened.round()
+    assert outcome.accepted == [True, True, True, True]

@@ -8,6 +8,7 @@ from mlprocessor.aggregation.weights import capped_weights
 from mlprocessor.validation import (
     ValidationConfig,
     base_norm_bound,
+    direction_problem,
     duplicate_of,
     fisher_problem,
     history_norm_bound,
@@ -101,3 +102,13 @@ def test_updates_without_training_are_rejected_as_free_riding_for_any_tensor_spe
     assert [r.index for r in report.rejected] == [1, 2]
     assert report.rejected[0].reason == "free-riding: the update is all zeros (no training)"
     assert report.rejected[1].reason.startswith("free-riding: the update is a copy of the base model")
+
+
+def test_an_update_against_the_root_direction_is_refused_with_its_cosine() -> None:
+    reference = {"w": np.array([1.0, 0.0, 0.0]), "b": np.array([0.0])}
+    against = {"w": np.array([-2.0, 0.5, 0.0]), "b": np.array([0.0])}
+    assert direction_problem(against, reference, -0.1) == (
+        "points against the descent direction on the organization's root data: cosine -0.970, below -0.1")
+    slightly_off = {"w": np.array([-0.05, 1.0, 0.0]), "b": np.array([0.0])}  # skewed data strays a little
+    assert direction_problem(slightly_off, reference, -0.1) is None
+    assert direction_problem({"w": np.zeros(3), "b": np.zeros(1)}, reference, -0.1) is None
