@@ -8,6 +8,7 @@ committed artifact `contracts/build/FederatedLearning.json` (`run.py compile`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -224,6 +225,23 @@ class FederatedLearningContract:
         """The same contract, sending from another account."""
         return FederatedLearningContract(self.chain, self.address, account, self.artifact)
 
+    def as_of(self, block: int) -> FederatedLearningContract:
+        """The same contract as it stood at `block`: every view an eth_call at that block and
+        `block_number()` that block, so a party deciding from it acts only on what is that deep."""
+        pinned = copy.copy(self)
+        pinned._sender = copy.copy(self._sender)
+        pinned._sender.read_block = block
+        return pinned
+
+    def confirmed(self, confirmations: int) -> FederatedLearningContract:
+        """`as_of` the block `confirmations` below the latest (never one before the deployment, where
+        nothing can be read); the contract itself at 0 (dev chains)."""
+        if confirmations < 0:
+            raise ValueError(f"confirmations must be 0 or more, not {confirmations}")
+        if confirmations == 0:
+            return self
+        return self.as_of(max(self.block_number() - confirmations, self.deployment_block()))
+
     # ---------------------------------------------------------------- transactions
 
     def register(self, encryption_key: bytes | None = None) -> TxResult:
@@ -366,7 +384,9 @@ class FederatedLearningContract:
         return [RoundInfo.from_tuple(values) for values in page]
 
     def block_number(self) -> int:
-        return self.chain.web3.eth.block_number
+        """The latest block, or the one this contract is read at (`as_of`)."""
+        pinned = self._sender.read_block
+        return self.chain.web3.eth.block_number if pinned is None else pinned
 
     @property
     def _functions(self) -> Any:

@@ -92,6 +92,7 @@ class TransactionSender:
         self._chain_id: int | None = None
         self._gas_limits = GasLimits.of(web3)
         self._nonce_sender: NonceSender | None = None
+        self.read_block: int | None = None  # where calls without a block read (None: the latest)
 
     @property
     def _nonces(self) -> NonceSender:
@@ -107,7 +108,8 @@ class TransactionSender:
         return self._chain_id
 
     def call(self, function: ContractFunction, block: int | None = None) -> Any:
-        """A read-only call, with reverts decoded; at `block` when given (else the latest)."""
+        """A read-only call, with reverts decoded; at `block` when given (else at `read_block`, else the latest)."""
+        block = self.read_block if block is None else block
         with reverts_decoded(self._decoder):
             if block is None:
                 return function.call({"from": self.account.address})

@@ -115,6 +115,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     client.add_argument("--partition-index", type=int, default=None,
                         help="which part is this client's (default: account index - 1)")
     client.add_argument("--rounds", type=int, default=None, help="headless: answer this many rounds, then exit")
+    client.add_argument("--confirmations", type=int, default=0,
+                        help="decide from the chain this many blocks below its head (0 on dev chains; a few on a "
+                             "public network: a round opened in a block that a reorg removes is never trained on)")
     add_secure_options(client, "client")
     client.add_argument("--consolidate", action="store_true",
                         help="EWC: consolidate what was learned on the current data at the next round")
@@ -238,6 +241,8 @@ def _client_data(task: Task, args: argparse.Namespace) -> tuple[Dataset, str, Pa
 def run_client(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.torch_threads)
     web = _web(args)
+    if args.confirmations < 0:
+        raise UserError(f"--confirmations is 0 or more blocks, not {args.confirmations}")
     home = home_of(args)
     account = account_of(args, 1)
     task = _task(args)
@@ -247,7 +252,7 @@ def run_client(args: argparse.Namespace) -> int:
     if args.secure_aggregation:
         refuse_shared_home(home, account.address)
     ewc_lambda = DEFAULT_EWC_LAMBDA if args.ewc_lambda is None else args.ewc_lambda
-    settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed, task=task.name)
+    settings = ClientSettings(ewc_lambda=ewc_lambda, seed=args.seed, task=task.name, confirmations=args.confirmations)
     store = open_ipfs(args, wait=True, say=_say, writes=True)
     if web:
         node = ClientNode(_link(args, account), store, data, state, settings, description, args.poll, _say,

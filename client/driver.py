@@ -11,7 +11,7 @@ from chain.contract import ParticipantStatus
 from client.secure import SecureParticipant
 from client.service import Client
 from mlprocessor.data import DataError
-from protocol.engine import Act, Decision, RoundView, participant_decision, read_view
+from protocol.engine import Act, Decision, RoundView, participant_decision
 from protocol.outages import TRANSIENT_ERRORS, one_line
 from protocol.secure.public_round import RecordIncompleteError
 from storage.model_file import ModelFileError
@@ -36,7 +36,7 @@ class ParticipantDriver:
 
     def decide(self) -> tuple[RoundView | None, Decision]:
         contract, address = self.client.contract, self.client.address
-        view = read_view(contract)
+        view = self.client.round_view()
         if view is None:
             return None, participant_decision(None, ParticipantStatus.NONE, False)
         round_id = view.info.round_id

@@ -39,7 +39,7 @@ from protocol.artifacts import (
     fedcurv_problem,
     update_metadata,
 )
-from protocol.engine import Act, participant_decision, read_view
+from protocol.engine import Act, RoundView, participant_decision, read_view
 from protocol.faults import pause_if_asked
 from protocol.plan import TrainingPlan
 from protocol.timing import PhaseTimer
@@ -57,6 +57,8 @@ class ClientSettings:
     seed: int = 0
     mu: float | None = None  # FedProx proximal weight; None follows the organization's plan
     task: str = DEFAULT_TASK  # the task whose data this client holds; rounds of tasks reading other data are refused
+    confirmations: int = 0  # decide from the chain this many blocks below its head (0 on dev chains; a few on a
+    # public network: a round opened in a block that a reorg removes is never trained on)
 
 
 ABSURD_WEIGHT = 1e4  # no trained model of the bundled tasks comes near; 1e8 did, from a poisoned secure sum
@@ -116,9 +118,14 @@ class Client:
             self.contract.register(load_or_create_keys(self.state.directory).public_bytes())
             self.log(f"client {self.address}: registered")
 
+    def round_view(self) -> RoundView | None:
+        """The latest round as the chain states it `confirmations` blocks below its head (eth_call at
+        that block): what this client decides from."""
+        return read_view(self.contract.confirmed(self.settings.confirmations))
+
     def pending_round(self) -> RoundInfo | None:
         """The open plain round this client has not answered yet and can still make, if any."""
-        view = read_view(self.contract)
+        view = self.round_view()
         if view is None or view.secure:
             return None
         answered = self.contract.client_info(self.address).last_round == view.info.round_id

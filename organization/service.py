@@ -62,6 +62,7 @@ from protocol.artifacts import (
 from protocol.faults import pause_if_asked
 from protocol.outages import RoundSettingsError, one_line
 from protocol.plan import StrategySpec, TrainingPlan
+from protocol.secure.bounds import fraction_extra
 from protocol.timing import PhaseTimer
 from storage.cid import Cid
 from storage.model_file import ExtraValue, ModelFileError, expected_spec, read_metadata
@@ -180,12 +181,14 @@ class Organization:
         # what every model this organization publishes says about the round: plan, task pin, tensor spec
         self.validation = settings.validation or ValidationConfig.for_task(self.task.screening)
         self.root_data = self.task.load_participant_data(settings.root_data) if settings.root_data else None
-        self._pin = {**TaskRef.of(self.task.name).to_extra(), **spec_extra(self.spec)}
+        self._pin = {**TaskRef.of(self.task.name).to_extra(), **spec_extra(self.spec),
+                     **fraction_extra(self.task.screening.base_norm_fraction)}
 
     @property
     def plan_extra(self) -> dict[str, ExtraValue]:
         """What every model this organization publishes says about the next round: the plan as the
-        settings say now, the task pin and the tensor spec."""
+        settings say now, the task pin, the tensor spec and the fraction of the base's norm that a
+        secure round's decoded sum is checked against (so that `verify` re-runs the check)."""
         settings = self.settings
         return {**settings.strategy.configure(settings.plan).to_extra(), **self._pin}
 

@@ -10,23 +10,25 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import requests
 
 from storage.cid import Cid
 from storage.store import (
+    STREAM_CHUNK,
     ContentNotFoundError,
     ContentTooLargeError,
+    ContentVerificationError,
     StorageError,
     StoreUnavailableError,
     verified,
+    verified_chunks,
 )
 
 T = TypeVar("T")
 
-_STREAM_CHUNK = 64 * 1024
 _ERROR_TEXT_LIMIT = 2000
 
 
@@ -67,26 +69,65 @@ def fetch_content(cid: Cid, source: str, action: str, request: Callable[[], byte
     """`request()` (a capped_download of `cid` from `source`, e.g. "the IPFS gateway at URL"), retried
     while the connection fails, its failures as StorageError types, its bytes verified against `cid`.
     `within`: the seconds the request had, for the message when it runs out."""
-    try:
+    too_large = ContentTooLargeError(f"{cid} is over the limit of {max_bytes} bytes: the download was stopped there")
+    with _as_storage_errors(cid, source, action, within, too_large):
         data = with_retries(request, retry_on=requests.ConnectionError, attempts=attempts, backoff=backoff,
                             unreachable=f"cannot reach {source} to {action} {cid}")
+    return verified(cid, data, source)
+
+
+def stream_content(cid: Cid, source: str, action: str, body: Callable[[], Iterator[bytes]], *, declared: int,
+                   within: float, attempts: int, backoff: float) -> Iterator[bytes]:
+    """The pieces of `body()` (capped_chunks of `cid` from `source`, capped at the `declared` size),
+    verified as they pass (verified_chunks). The first piece is read now, retried while the connection
+    fails, so that a refused or missing CID raises here, before the caller has passed anything on."""
+
+    def opened() -> tuple[Iterator[bytes], bytes]:
+        chunks = body()
+        return chunks, next(chunks, b"")
+
+    overrun = ContentVerificationError(f"{source} sent more than the {declared} bytes it declared for {cid}: "
+                                       "the download was stopped there")
+    with _as_storage_errors(cid, source, action, within, overrun):
+        chunks, first = with_retries(opened, retry_on=requests.ConnectionError, attempts=attempts, backoff=backoff,
+                                     unreachable=f"cannot reach {source} to {action} {cid}")
+
+    def rest() -> Iterator[bytes]:
+        with _as_storage_errors(cid, source, action, within, overrun):
+            if first:
+                yield first
+            yield from chunks
+
+    return verified_chunks(cid, rest(), declared, source)
+
+
+@contextlib.contextmanager
+def _as_storage_errors(cid: Cid, source: str, action: str, within: float, too_large: StorageError) -> Iterator[None]:
+    """A download's failures as the store's errors: `too_large` when it went past its byte limit."""
+    try:
+        yield
     except TooLarge:
-        raise ContentTooLargeError(f"{cid} is over the limit of {max_bytes} bytes: the download was stopped there") \
-            from None
+        raise too_large from None
     except Late:
         raise ContentNotFoundError(f"{source} did not deliver {cid} within {within:g}s") from None
     except ServerSaid as said:
         if said.status == 404 or "not found" in str(said).lower():
             raise ContentNotFoundError(f"{source} has no {cid}: {said}") from None
         raise StorageError(f"{source} failed to {action} {cid}: HTTP {said.status} {said}") from None
-    return verified(cid, data, source)
 
 
 def capped_download(method: str, url: str, params: dict[str, str] | None, max_bytes: int,
                     seconds: float | None, read_timeout: float) -> bytes:
-    """At most `max_bytes` of the body (TooLarge past it) within `seconds` in total (Late), each read
-    waiting at most `read_timeout`; `seconds=None` sets no total limit. A watchdog shuts the
-    connection when the total time runs out, so a drip-fed body cannot hold us.
+    """The whole body of capped_chunks (which see), joined."""
+    return b"".join(capped_chunks(method, url, params, max_bytes, seconds, read_timeout))
+
+
+def capped_chunks(method: str, url: str, params: dict[str, str] | None, max_bytes: int,
+                  seconds: float | None, read_timeout: float) -> Iterator[bytes]:
+    """The body in pieces of at most STREAM_CHUNK bytes, at most `max_bytes` of it (TooLarge past
+    it) within `seconds` in total (Late), each read waiting at most `read_timeout`; `seconds=None`
+    sets no total limit. A watchdog shuts the connection when the total time runs out, so a
+    drip-fed body cannot hold us. The request is sent at the first piece asked for.
     Raises requests.ConnectionError when the server cannot be reached, ServerSaid on an error status."""
     expired = threading.Event()
     started = time.monotonic()
@@ -104,16 +145,16 @@ def capped_download(method: str, url: str, params: dict[str, str] | None, max_by
         with response:
             if response.status_code != 200:
                 raise ServerSaid(response.status_code, _error_message(response))
-            received = bytearray()
-            for chunk in response.iter_content(_STREAM_CHUNK):
-                received += chunk
-                if len(received) > max_bytes:
+            received = 0
+            for chunk in response.iter_content(STREAM_CHUNK):
+                received += len(chunk)
+                if received > max_bytes:
                     raise TooLarge()
                 if expired.is_set():
                     raise Late()
+                yield chunk
             if expired.is_set():  # the watchdog ended the body: what came is incomplete
                 raise Late()
-            return bytes(received)
     except requests.Timeout:
         raise Late() from None
     except (requests.RequestException, OSError):

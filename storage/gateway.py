@@ -11,13 +11,15 @@ from pathlib import Path
 
 import requests
 
-from storage.bounded_http import capped_download, fetch_content, with_retries
+from storage.bounded_http import capped_chunks, capped_download, fetch_content, stream_content, with_retries
 from storage.cid import Cid
 from storage.store import (
     ContentNotFoundError,
     ContentStore,
+    ContentStream,
     StorageError,
     as_cid,
+    within_cap,
 )
 
 DEFAULT_MAX_BYTES = 1 << 30  # what `get` accepts at most when the caller sets no limit
@@ -68,6 +70,15 @@ class GatewayStore(ContentStore):
     def get_bounded(self, cid: Cid | str, max_bytes: int, seconds: float) -> bytes:
         """At most `max_bytes` (the download stops at the first byte past it) within `seconds` in total."""
         return self._download(as_cid(cid), max_bytes, seconds)
+
+    def stream_bounded(self, cid: Cid | str, max_bytes: int, seconds: float) -> ContentStream:
+        """The size from the gateway's headers checked first, then the body streamed, cut past it."""
+        cid = as_cid(cid)
+        size = within_cap(cid, self.size(cid), max_bytes)
+        return ContentStream(size, stream_content(
+            cid, f"the IPFS gateway at {self.url}", "get",
+            lambda: capped_chunks("GET", f"{self.url}/ipfs/{cid}", None, size, seconds, self.timeout),
+            declared=size, within=seconds, attempts=self.attempts, backoff=self.backoff))
 
     def _download(self, cid: Cid, max_bytes: int, seconds: float | None) -> bytes:
         return fetch_content(cid, f"the IPFS gateway at {self.url}", "get",

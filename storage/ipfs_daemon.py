@@ -16,17 +16,19 @@ import ipfshttpclient
 from ipfshttpclient import exceptions as ipfs_errors
 from ipfshttpclient.http_common import multiaddr_to_url_data
 
-from storage.bounded_http import capped_download, fetch_content, with_retries
+from storage.bounded_http import capped_chunks, capped_download, fetch_content, stream_content, with_retries
 from storage.cid import Cid
 from storage.hashing import READ_CHUNK, StreamingCid, cid_of_bytes
 from storage.store import (
     ContentNotFoundError,
     ContentStore,
+    ContentStream,
     ContentVerificationError,
     StorageError,
     StoreUnavailableError,
     as_cid,
     verified,
+    within_cap,
 )
 
 T = TypeVar("T")
@@ -127,6 +129,17 @@ class IpfsHttpStore(ContentStore):
                              lambda: capped_download("POST", self._api_url("cat"), params, max_bytes, seconds,
                                                      read_timeout=seconds),
                              max_bytes=max_bytes, within=seconds, attempts=self.attempts, backoff=self.backoff)
+
+    def stream_bounded(self, cid: Cid | str, max_bytes: int, seconds: float) -> ContentStream:
+        """The size from `files stat` checked first, then `cat` streamed asking for one byte past it:
+        a daemon that sends more than it declared is cut off there."""
+        cid = as_cid(cid)
+        size = within_cap(cid, self.size(cid), max_bytes)
+        params = {"arg": str(cid), "length": str(size + 1)}
+        return ContentStream(size, stream_content(
+            cid, f"the IPFS daemon at {self.address}", "cat",
+            lambda: capped_chunks("POST", self._api_url("cat"), params, size, seconds, read_timeout=seconds),
+            declared=size, within=seconds, attempts=self.attempts, backoff=self.backoff))
 
     def _api_url(self, command: str) -> str:
         url, _, _, _ = multiaddr_to_url_data(self.address, "api/v0")

@@ -27,7 +27,7 @@ from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.rejections import published_rejections
 from storage.cid import Cid, as_cid
 from storage.model_file import ExtraValue, ModelFileError, ModelMetadata
-from storage.store import ContentTooLargeError, StorageError
+from storage.store import ContentStream, ContentTooLargeError, StorageError
 from webui.errors import unreachable
 from webui.link import ChainLink
 from webui.secure_round import secure_round_view
@@ -36,6 +36,7 @@ Reasons = Callable[[int], dict[int, str]]
 AbortNote = Callable[[int], str | None]
 WEI_PER_ETHER = 10**18
 MODEL_FETCH_SECONDS = 60.0  # a model the store cannot deliver in this time is answered as not found
+MODEL_DOWNLOAD_SECONDS = 300.0  # a download (read as the browser takes it) is cut after this long in all
 DEFAULT_MAX_MODEL_BYTES = 64 << 20  # a model file's cap when the task (and so its size) is not known
 CLIENTS_PER_PAGE = 50
 MAX_CLIENTS_PER_PAGE = 500
@@ -98,6 +99,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     return value
+
+
+def _model_cid(cid: Cid | str) -> Cid:
+    try:
+        return as_cid(cid)
+    except ValueError:
+        raise NotFound(f"{cid!r} is not a CID") from None
 
 
 def model_size_cap(task_name: str) -> int:
@@ -322,11 +330,12 @@ class Explorer:
     def model_bytes(self, cid: Cid | str) -> bytes:
         """The file under `cid` if it is within the model size cap: larger content is refused
         (ContentTooLargeError) before it is read, so no request can make this service hold more."""
-        try:
-            parsed = as_cid(cid)
-        except ValueError:
-            raise NotFound(f"{cid!r} is not a CID") from None
-        return self.store.get_bounded(parsed, self.max_model_bytes, MODEL_FETCH_SECONDS)
+        return self.store.get_bounded(_model_cid(cid), self.max_model_bytes, MODEL_FETCH_SECONDS)
+
+    def model_download(self, cid: Cid | str) -> ContentStream:
+        """The file under `cid` for a download, read piece by piece as it is sent (never held whole),
+        within the model size cap (ContentTooLargeError before a byte is read)."""
+        return self.store.stream_bounded(_model_cid(cid), self.max_model_bytes, MODEL_DOWNLOAD_SECONDS)
 
     # ---------------------------------------------------------------- transactions
 

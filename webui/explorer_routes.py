@@ -4,14 +4,14 @@ clients, verification and the favicon. Pages are shells that their script fills 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from protocol.verification import verify_round
 from webui.app import done
-from webui.errors import InvalidInput, unreachable
+from webui.errors import InvalidInput, log, readable, unreachable
 from webui.explorer import CLIENTS_PER_PAGE, MAX_CLIENTS_PER_PAGE, Explorer
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -68,9 +68,12 @@ def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list
 
     @app.get("/models/<cid>/download")
     def download(cid: str) -> Response:
-        """The exact file, if within the task's model size cap (413 otherwise, before reading it)."""
-        return Response(explorer.model_bytes(cid), mimetype="application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{cid}.safetensors"'})
+        """The exact file, if within the task's model size cap (413 otherwise, before reading it),
+        streamed as it is read; its length is announced, so a download cut short shows as such."""
+        content = explorer.model_download(cid)
+        return Response(_ended_short_on_error(content.chunks, cid), mimetype="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{cid}.safetensors"',
+                                 "Content-Length": str(content.size)})
 
     @app.get("/tx/<tx_hash>")
     def transaction_page(tx_hash: str) -> ResponseReturnValue:
@@ -100,6 +103,15 @@ def install_explorer(app: Flask, explorer: Explorer, problems: Callable[[], list
     @app.get("/api/clients/<address>")
     def client(address: str) -> Response:
         return jsonify(explorer.client(address))
+
+
+def _ended_short_on_error(chunks: Iterator[bytes], cid: str) -> Iterator[bytes]:
+    """`chunks`, ended at the first error with one line in the log: once the status is sent, an error
+    page would land inside the file, so the reader is left with fewer bytes than announced."""
+    try:
+        yield from chunks
+    except Exception as error:
+        log.warning("download of %s stopped: %s", cid, readable(error))
 
 
 def _positive(text: str, name: str, maximum: int | None) -> int:

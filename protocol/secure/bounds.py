@@ -15,7 +15,8 @@ Nobody sees an individual masked update, so integrity rests on two public limits
   `base_norm_fraction` x the base's norm. A sum that fails names no one: it only says the round
   must not be finalized.
 
-Both bounds are in the base, so anyone recomputes and checks them from public data.
+Both bounds and the task's `base_norm_fraction` (`secure_norm_fraction`, in every model the
+organization publishes) are in the base, so `verify` re-runs the sum check from public data alone.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from storage.model_file import ExtraValue
 
 CLIP_KEY = "secure_clip_bound"
 SAMPLES_KEY = "secure_max_samples"
+FRACTION_KEY = "secure_norm_fraction"
 CLIP_FACTOR = 4.0  # honest deltas' largest coordinates stay within a few times their average's
 CLAIM_FACTOR = 2  # as plain rounds' claim cap: twice the median claim
 MIN_CLIP = 1e-6  # a round whose average did not move still leaves honest clients some room
@@ -48,6 +50,23 @@ class SecureBounds:
 
     def to_extra(self) -> dict[str, ExtraValue]:
         return {CLIP_KEY: self.clip, SAMPLES_KEY: self.max_samples}
+
+
+def fraction_extra(base_norm_fraction: float | None) -> dict[str, ExtraValue]:
+    """What every model the organization publishes says about the sum check of a secure round built
+    on it: the task's `base_norm_fraction` (no key when the task sets none: no norm check)."""
+    return {} if base_norm_fraction is None else {FRACTION_KEY: float(base_norm_fraction)}
+
+
+def published_fraction(extra: Mapping[str, ExtraValue]) -> float | None:
+    """The base's published `base_norm_fraction`; None when it publishes none (a history from before
+    it was published, or a task without the norm check); BoundsError if it is not a positive number."""
+    fraction = extra.get(FRACTION_KEY)
+    if fraction is None:
+        return None
+    if not isinstance(fraction, int | float) or not math.isfinite(fraction) or fraction <= 0:
+        raise BoundsError(f"the base's norm fraction {fraction!r} is not a positive number")
+    return float(fraction)
 
 
 def round_bounds(tensors: Mapping[str, np.ndarray], extra: Mapping[str, ExtraValue],

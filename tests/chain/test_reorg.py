@@ -1,17 +1,25 @@
 """Reorgs on Anvil: the history reader notices them by block hash and drops what it cached past
-them; a confirmation depth keeps it to blocks that deep."""
+them; a confirmation depth keeps it, and a client deciding what to do, to blocks that deep."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chain.accounts import dev_account
 from chain.contract import FederatedLearningContract, RoundState
 from chain.history import HistoryReader
+from client.driver import ParticipantDriver
+from client.service import Client, ClientSettings
+from client.state import ClientState
+from protocol.engine import Act, read_view
+from storage.embedded import EmbeddedStore
 from tests.chain.conftest import deployed_on_anvil, fresh_cid
 from tests.chain.reorg import reorg
+from tests.protocol.conftest import small_data
 
 
 @pytest.fixture
@@ -60,3 +68,43 @@ def test_a_confirmation_depth_reads_only_blocks_that_deep(organization: Federate
     assert len(deep.round(round_id).submissions) == 1
     with pytest.raises(ValueError, match="0 or more"):
         HistoryReader(organization, confirmations=-1)
+
+
+def test_a_client_deciding_at_a_confirmation_depth_never_trains_on_a_round_a_reorg_removed(
+        organization: FederatedLearningContract, tmp_path: Path) -> None:
+    train, _ = small_data()
+
+    def driver(confirmations: int) -> ParticipantDriver:
+        account = dev_account(1)
+        client = Client(organization.with_account(account), EmbeddedStore(tmp_path / "ipfs"),
+                        train.subset(np.arange(20)), ClientState(tmp_path / f"client-{confirmations}"),
+                        ClientSettings(confirmations=confirmations), log=lambda _: None)
+        return ParticipantDriver(client)
+
+    hasty, careful = driver(0), driver(2)
+    careful.client.ensure_registered()
+    organization.open_round(fresh_cid(), organization.block_number() + 50, 1, 100)
+    assert hasty.decide()[1].act is Act.TRAIN  # at depth 0 it would train on the round at once
+    assert careful.decide()[1].act is Act.WAIT and careful.client.pending_round() is None
+
+    reorg(organization.chain.web3, 1, lambda mined: [])  # the block that opened the round is replaced
+    organization.chain.mine_blocks(3)
+    assert organization.round_count() == 0
+    view, decision = careful.decide()
+    assert view is None and decision.act is Act.WAIT  # the removed round was never seen, so never trained on
+
+    round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + 50, 1, 100)
+    organization.chain.mine_blocks(1)
+    assert careful.decide()[1].act is Act.WAIT  # one block deep: not yet
+    organization.chain.mine_blocks(1)
+    view, decision = careful.decide()
+    assert decision.act is Act.TRAIN and view is not None and view.info.round_id == round_id
+    assert view.block == organization.block_number() - 2 and careful.client.pending_round().round_id == round_id
+
+
+def test_a_confirmed_view_reads_no_block_before_the_deployment(organization: FederatedLearningContract) -> None:
+    deep = organization.confirmed(1_000)  # far below the deployment: read at the deployment's block
+    assert deep.block_number() == organization.deployment_block() and read_view(deep) is None
+    assert organization.confirmed(0) is organization
+    with pytest.raises(ValueError, match="0 or more"):
+        organization.confirmed(-1)

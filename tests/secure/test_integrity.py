@@ -1,6 +1,7 @@
 """Issue 18 item 4: integrity of secure rounds without seeing updates. The base publishes a clip
 bound and a claim cap; a decoded sum outside them aborts the round with the reason, and the next
-round starts again from the last finalized model with honest clients."""
+round starts again from the last finalized model with honest clients; `verify` re-runs the same check
+and fails a round an organization finalized in spite of it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,19 @@ from chain import errors
 from chain.contract import RoundState
 from client.secure import SecureParticipant
 from mlprocessor.task_registry import get_task
+from organization import secure as organization_secure
 from organization.secure_local import run_local_secure_round
 from protocol.artifacts import decode_artifact
-from protocol.secure.bounds import CLIP_KEY, SAMPLES_KEY, SecureBounds, round_bounds
+from protocol.secure.bounds import (
+    CLIP_KEY,
+    FRACTION_KEY,
+    SAMPLES_KEY,
+    BoundsError,
+    SecureBounds,
+    fraction_extra,
+    published_fraction,
+    round_bounds,
+)
 from protocol.secure.fixed_point import SCALE
 from protocol.secure.keys import round_secrets
 from protocol.secure.masked_file import encode_masked
@@ -98,11 +109,33 @@ def test_ring_values_far_outside_the_clip_range_abort_on_the_coordinate_check(fe
     assert_federation_keeps_training(federation, pool, round_id)
 
 
+@pytest.mark.parametrize(("coordinate", "samples", "ring_offset", "reason"), [
+    (None, 10_000, 0, "the decoded average's norm"),
+    (0.0, EXAMPLES, int(1e8 * EXAMPLES * SCALE), "coordinates outside the published clip bound"),
+], ids=["norm", "coordinates"])
+def test_verify_fails_a_round_finalized_in_spite_of_its_sum_check(federation, pool, monkeypatch, coordinate,
+                                                                  samples, ring_offset, reason):
+    """An organization that skips the sum check (hostile, or a bug) and finalizes the poisoned sum:
+    the CIDs match, but `verify` re-runs the check against the bounds the base publishes."""
+    monkeypatch.setattr(organization_secure, "sum_problem", lambda *args: None)
+    round_id, outcome = poisoned_round(federation, pool, coordinate, samples, ring_offset)
+    assert outcome.state is RoundState.FINALIZED
+    verification = verify_round(federation.organization.contract, federation.store, round_id)
+    assert not verification.ok and verification.recomputed_cid == verification.onchain_cid
+    assert "finalized although its decoded sum breaks the bounds its base publishes" in verification.message
+    assert reason in verification.message and "the chain records" not in verification.message
+
+
 def test_a_finalized_round_publishes_the_next_bounds_and_the_chain_enforces_the_cap(federation, pool):
     contract = federation.organization.contract
     first = run_local_secure_round(federation.driver, federation.participants, pool)
     assert first.outcome.state is RoundState.FINALIZED
-    assert verify_round(contract, federation.store, first.round_id).ok
+    base_extra = decode_artifact(federation.store.get(first.outcome.base_cid)).metadata.extra
+    assert base_extra[FRACTION_KEY] == FRACTION and CLIP_KEY not in base_extra  # the initial model's: from the task
+    verification = verify_round(contract, federation.store, first.round_id)
+    assert verification.ok, verification.message
+    assert f"within the published clip bound {published_bounds(federation.participants[0], first.round_id).clip:.4g} " \
+           f"and {FRACTION:g} x the base's norm" in verification.message
     extra = decode_artifact(federation.store.get(first.outcome.result_cid)).metadata.extra
     first_clip = published_bounds(federation.participants[0], first.round_id).clip
     assert extra[SAMPLES_KEY] == 2 * EXAMPLES and 0 < extra[CLIP_KEY] < first_clip
@@ -111,3 +144,12 @@ def test_a_finalized_round_publishes_the_next_bounds_and_the_chain_enforces_the_
     assert contract.round(round_id).max_samples == 2 * EXAMPLES
     with pytest.raises(errors.TooManySamples):
         federation.participants[0].contract.submit_masked_update(round_id, federation.store.add_bytes(b"x"), 10_000)
+
+
+def test_the_published_norm_fraction_is_read_and_checked() -> None:
+    """Absent (a history from before it was published): no norm check; malformed: refused in one line."""
+    assert published_fraction({}) is None and published_fraction(fraction_extra(FRACTION)) == FRACTION
+    assert fraction_extra(None) == {}
+    for bad in (-1.0, 0, float("nan"), "0.5"):
+        with pytest.raises(BoundsError, match=r"norm fraction .* is not a positive number"):
+            published_fraction({FRACTION_KEY: bad})

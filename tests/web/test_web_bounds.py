@@ -1,8 +1,10 @@
 """Web bounds (issue 19's table): a model download any page can trigger is capped at the task's model
-size, and registrations well past a page cost the client list a bounded number of chain requests, page by page."""
+size and streamed piece by piece (embedded store and IPFS daemon), and registrations well past a page
+cost the client list a bounded number of chain requests, page by page."""
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -18,6 +20,9 @@ from organization.service import OrganizationSettings
 from organization.web import OrganizationNode
 from organization.web import create_app as organization_app
 from storage.embedded import EmbeddedStore
+from storage.hashing import StreamingCid, cid_of_bytes
+from storage.ipfs_daemon import IpfsHttpStore
+from storage.store import STREAM_CHUNK, ContentStore
 from webui.csrf import HEADER, TOKEN_KEY
 from webui.explorer import CLIENTS_PER_PAGE, model_size_cap
 from webui.link import ChainLink
@@ -33,9 +38,9 @@ SYBILS = [Account.from_key(bytes([7]) * 16 + index.to_bytes(16, "big")) for inde
 class Site:
     """An organization's web app on a deployed contract with many registered clients."""
 
-    def __init__(self, home: Path, accounts: list = SYBILS) -> None:
+    def __init__(self, home: Path, accounts: list = SYBILS, store: ContentStore | None = None) -> None:
         self.chain, book = EmbeddedChain(accounts), DeploymentBook(None)
-        self.store = EmbeddedStore(home / "ipfs")
+        self.store = store or EmbeddedStore(home / "ipfs")
         self.node = OrganizationNode(ChainLink(lambda: self.chain, lambda _: book, dev_account(0)), self.store,
                                      OrganizationSettings(task="2nn"), None, home / "organization", log=lambda _: None)
         self.web = organization_app(self.node, PORT).test_client()
@@ -45,8 +50,8 @@ class Site:
         contract = self.node.link.require_contract()
         self.contract = contract
 
-    def get(self, path: str):
-        return self.web.get(path, base_url=BASE)
+    def get(self, path: str, buffered: bool = True):
+        return self.web.get(path, base_url=BASE, buffered=buffered)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +80,51 @@ def test_a_model_over_the_tasks_cap_is_refused_before_it_is_read(site: Site) -> 
         assert tracemalloc.get_traced_memory()[1] < cap // 4  # the file was never read
     finally:
         tracemalloc.stop()
+
+
+@pytest.fixture(params=["embedded", "daemon"])
+def download_site(request: pytest.FixtureRequest, tmp_path: Path) -> Site:
+    """A site on the embedded store or on a js-ipfs daemon (required in CI)."""
+    if request.param == "embedded":
+        return Site(tmp_path, SYBILS[:1])
+    daemon = request.getfixturevalue("jsipfs_daemon")
+    return Site(tmp_path, SYBILS[:1], IpfsHttpStore(daemon.api_multiaddr, timeout=3))
+
+
+def test_a_download_is_streamed_in_pieces_never_held_whole(download_site: Site) -> None:
+    site, cap = download_site, model_size_cap("2nn")
+    data = os.urandom(cap)  # the largest file the cap lets through
+    cid = site.store.add_bytes(data)
+    tracemalloc.start()
+    try:
+        answer = site.get(f"/models/{cid}/download", buffered=False)
+        assert answer.status_code == 200 and answer.is_streamed
+        assert answer.headers["Content-Length"] == str(cap) and "attachment" in answer.headers["Content-Disposition"]
+        hasher, sizes = StreamingCid(), []
+        for piece in answer.response:
+            hasher.update(piece)
+            sizes.append(len(piece))
+        answer.close()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert hasher.finalize() == cid and sum(sizes) == cap and max(sizes) <= STREAM_CHUNK
+    assert peak < cap // 4  # a few pieces at a time, never the file
+
+    for unknown in (cid_of_bytes(b"nobody has this"), "not-a-cid"):
+        answer = site.get(f"/models/{unknown}/download")
+        assert answer.status_code == 404, answer.get_data(as_text=True)
+
+
+def test_a_download_whose_bytes_change_ends_short_without_an_error_page(own_site: Site) -> None:
+    """Once the status is sent, a failure must not add an error page to the file: it ends short."""
+    data = os.urandom(4 * STREAM_CHUNK)
+    cid = own_site.store.add_bytes(data)
+    answer = own_site.get(f"/models/{cid}/download", buffered=False)
+    own_site.store.path_of(cid).write_bytes(data[:-1] + b"?")  # before the first byte is read
+    body = b"".join(answer.response)
+    assert answer.status_code == 200 and answer.headers["Content-Length"] == str(len(data))
+    assert len(body) < len(data) and body == data[:len(body)]
 
 
 def test_registrations_past_a_page_cost_the_client_list_one_page_of_requests(site: Site) -> None:
