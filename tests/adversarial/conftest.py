@@ -6,6 +6,7 @@ table is a test of a few seconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +38,16 @@ class Hostile:
 
     def round(self, *, attackers_first: bool = False) -> tuple[int, RoundOutcome]:
         """Open a round, let everyone take part (honest first unless asked), close it."""
-        round_id, _ = self.organization.open_round()
         members = [*self.attackers, *self.honest] if attackers_first else [*self.honest, *self.attackers]
+        round_id = self.answered_round(members)
+        return round_id, self.organization.close_round(round_id)
+
+    def answered_round(self, members: Sequence[Client | Adversary]) -> int:
+        """Open a round and let `members` answer it, in that order; the round stays open."""
+        round_id, _ = self.organization.open_round()
         for member in members:
             member.participate(round_id)
-        return round_id, self.organization.close_round(round_id)
+        return round_id
 
 
 def hostile_federation(home: Path, attack: str | None = None, *, attackers: int = 1, honest: int = 3,

@@ -29,9 +29,7 @@ def test_cids_nobody_holds_cost_one_deadline_together(tmp_path, jsipfs_daemon: J
     fetch_seconds = 4.0
     hostile = hostile_federation(tmp_path, "sign-flip", attackers=3, store=store, fetch_seconds=fetch_seconds)
     organization = hostile.organization
-    round_id, _ = organization.open_round()
-    for client in hostile.honest:
-        client.participate(round_id)
+    round_id = hostile.answered_round(hostile.honest)
     for attacker in hostile.attackers:  # CIDs of bytes nobody ever added
         attacker.client.contract.submit_update(round_id, Cid.parse(compute_cid(os.urandom(64))), 300)
     outcome = organization.close_round(round_id)
@@ -49,9 +47,7 @@ def test_daemon_down_while_screening_postpones_and_loses_nothing(tmp_path) -> No
         store = IpfsHttpStore(daemon.api_multiaddr, attempts=2, backoff=0.1)
         hostile = hostile_federation(tmp_path, store=store)
         organization = hostile.organization
-        round_id, _ = organization.open_round()
-        for client in hostile.honest:
-            client.participate(round_id)
+        round_id = hostile.answered_round(hostile.honest)
         daemon.stop()
         outcome = organization.close_round(round_id)
         assert outcome.state is RoundState.OPEN and "postponed" in outcome.reason and not outcome.rejections
@@ -119,9 +115,7 @@ def test_download_has_a_total_deadline_and_a_size_cap(flood: bool) -> None:
 def test_drip_feeding_daemon_postpones_the_close_instead_of_hanging(tmp_path) -> None:
     hostile = hostile_federation(tmp_path, fetch_seconds=2.0)
     organization = hostile.organization
-    round_id, _ = organization.open_round()
-    for client in hostile.honest:
-        client.participate(round_id)
+    round_id = hostile.answered_round(hostile.honest)
     with mimic_daemon(flood=False) as address:
         organization.store = IpfsHttpStore(address, attempts=1)  # its daemon starts drip-feeding
         outcome = organization.close_round(round_id)  # without a deadline: 2 minutes, then a bad file
@@ -133,9 +127,7 @@ def test_updates_are_screened_as_they_land_and_not_fetched_again(tmp_path, monke
     one at a time, nothing of it kept from screening)."""
     hostile = hostile_federation(tmp_path)
     organization, store = hostile.organization, hostile.store
-    round_id, _ = organization.open_round()
-    for client in hostile.honest[:2]:
-        client.participate(round_id)
+    round_id = hostile.answered_round(hostile.honest[:2])
     organization.screen_landed(round_id)
     assert organization.screened(round_id) == 2
     fetched: list[str] = []
@@ -151,9 +143,7 @@ def test_updates_are_screened_as_they_land_and_not_fetched_again(tmp_path, monke
 def test_an_accepted_update_gone_before_aggregation_postpones_the_close(tmp_path) -> None:
     hostile = hostile_federation(tmp_path)
     organization, store = hostile.organization, hostile.store
-    round_id, _ = organization.open_round()
-    for client in hostile.honest[:3]:
-        client.participate(round_id)
+    round_id = hostile.answered_round(hostile.honest[:3])
     organization.screen_landed(round_id)
     path = store.path_of(organization.history.round(round_id).submissions[0].cid)
     kept = path.read_bytes()
