@@ -28,7 +28,7 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
     assert info.result_cid is not None
     try:
         base = decode_artifact(store.get(record.base_cid))
-        updates = [load_masked_update(store, record, s, base) for s in record.submissions]
+        updates = [load_masked_update(store, record, s, base) for s in record.survivors]  # the excluded: dropped
         bundles, _ = load_bundles(store, record)
         reveals, _ = load_reveals(store, record)
         state, _ = secure_state(base, updates, record.setup(), bundles, reveals)
@@ -44,5 +44,5 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
                            f"{len(updates)} masked updates is {recomputed}")
     return SecureCheck(True, str(recomputed),
                        f"secure round {round_id}: {onchain} is the unmasked {strategy.name} sum of "
-                       f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(reveals)} share reveals, "
-                       f"threshold {record.phases.threshold})")
+                       f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(record.excluded)} of them "
+                       f"excluded, {len(reveals)} share reveals, threshold {record.phases.threshold})")
