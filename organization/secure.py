@@ -175,9 +175,9 @@ class SecureRounds:
         with outcome.timer.phase("chain"):
             result = self.contract.finalize_secure_round(round_id, outcome.result_cid)
         outcome.closed(RoundState.FINALIZED, result)
+        excluded = f", {len(record.excluded)} of them excluded in the review" if record.excluded else ""
         organization.log(f"round {round_id}: secure round finalized with {len(updates)} masked updates "
-                         f"({len(record.dropped)} dropped, {len(record.excluded)} of them excluded) -> "
-                         f"{outcome.result_cid}")
+                         f"({len(record.dropped)} dropped{excluded}) -> {outcome.result_cid}")
         return outcome
 
     def abort(self, round_id: int, why: str) -> RoundOutcome:

@@ -44,5 +44,12 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
                            f"{len(updates)} masked updates is {recomputed}")
     return SecureCheck(True, str(recomputed),
                        f"secure round {round_id}: {onchain} is the unmasked {strategy.name} sum of "
-                       f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(record.excluded)} of them "
-                       f"excluded, {len(reveals)} share reveals, threshold {record.phases.threshold})")
+                       f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(reveals)} share reveals, "
+                       f"threshold {record.phases.threshold}){_exclusions(record)}")
+
+
+def _exclusions(record: SecureRoundRecord) -> str:
+    """The review's exclusions as `verify` reports them (they count among the dropped)."""
+    if not record.excluded:
+        return ""
+    return "; excluded in the review: " + ", ".join(f"{client} ({reason})" for client, reason in record.excluded.items())
