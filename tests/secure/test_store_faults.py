@@ -19,6 +19,7 @@ from storage.store import ContentNotFoundError, StorageError
 from tests.secure.conftest import CLIENTS, open_and_share, review
 from tests.secure.test_secure_rounds import reveal_round
 from tests.support import free_port
+from webui.secure_round import secure_round_view
 
 
 def _all_submitted(federation, pool) -> int:
@@ -52,6 +53,10 @@ def test_a_masked_update_missing_in_the_review_is_excluded_and_the_round_finaliz
     assert f"{CLIENTS - 1} masked updates (1 dropped" in verification.message
     assert f"excluded in the review: {excluded} (missing)" in verification.message
     assert organization.next_base_cid() == outcome.result_cid
+    page = secure_round_view(contract, store, contract.round(round_id), contract.block_number())  # the round page
+    assert {p["address"]: p["status"] for p in page["participants"]}[lost.client] == "excluded (missing)"
+    assert page["recoveries"] == [{"address": lost.client, "key_shares": CLIENTS - 1, "threshold": 3,
+                                   "recovered": True, "why": "excluded in the review: missing"}]
 
 
 def test_an_outage_during_the_review_excludes_nobody_and_the_review_ends_once_the_store_is_back(federation, pool):
