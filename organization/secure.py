@@ -37,11 +37,15 @@ from storage.model_file import ModelFileError
 from storage.store import StorageError
 
 MIN_PARTICIPANTS = 3
+# The review lasts twice a phase, to fetch every masked file on a loaded machine; it costs nothing in
+# the usual case, since the organization ends it as soon as it has. A review that runs out before a
+# bad file is excluded leaves that file to abort the round at the close, as before the review existed.
+REVIEW_PHASES = 2
 
 
 @dataclass(frozen=True)
 class SecureSettings:
-    phase_blocks: int = 20  # blocks each phase (join, share, masked submission, review, reveal) lasts
+    phase_blocks: int = 20  # blocks the join, share, masked submission and reveal phases last each
     min_participants: int = MIN_PARTICIPANTS  # fewer joiners or survivors abort the round
     threshold: int = 0  # Shamir threshold t; 0: a majority of those who join
 
@@ -86,7 +90,9 @@ class SecureRounds:
         self.organization.store.pin(base)
         bounds = self.bounds(self.organization.fetch_model(base))
         now, phase = self.contract.block_number(), self.settings.phase_blocks
-        deadlines = SecureDeadlines(*(now + k * phase for k in range(1, 6)))
+        submit = now + 3 * phase
+        deadlines = SecureDeadlines(now + phase, now + 2 * phase, submit, submit + REVIEW_PHASES * phase,
+                                    submit + (REVIEW_PHASES + 1) * phase)
         round_id, result = self.contract.open_secure_round(base, deadlines, self.settings.min_participants,
                                                            bounds.max_samples, self.settings.threshold)
         self.organization.log(f"round {round_id}: secure round opened on {base}; join until block "

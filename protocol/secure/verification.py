@@ -52,4 +52,4 @@ def _exclusions(record: SecureRoundRecord) -> str:
     """The review's exclusions as `verify` reports them (they count among the dropped)."""
     if not record.excluded:
         return ""
-    return "; excluded in the review: " + ", ".join(f"{client} ({reason})" for client, reason in record.excluded.items())
+    return "; excluded in the review: " + ", ".join(f"{who} ({reason})" for who, reason in record.excluded.items())
