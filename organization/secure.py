@@ -141,6 +141,8 @@ class SecureRounds:
         record = read_secure_round(self.contract, round_id)
         assert record is not None
         outcome = RoundOutcome(round_id, RoundState.OPEN, record.base_cid)
+        if record.exclusions_hidden:  # the node lags: never sum an update the review excluded
+            return organization.postponed(outcome, "the node's logs show fewer exclusions than the contract counts")
         base = organization.fetch_model(record.base_cid, outcome.timer)
         try:
             with outcome.timer.phase("ipfs"):

@@ -74,6 +74,12 @@ class SecureRoundRecord:
     def total_samples(self) -> int:
         return sum(s.samples for s in self.survivors)
 
+    @property
+    def exclusions_hidden(self) -> bool:
+        """Whether the node's logs show fewer exclusions than the contract counts (a lagging or
+        hiding node): summing an excluded update would then make the unmasking fail."""
+        return len(self.excluded) < self.phases.excluded
+
     def setup(self) -> MaskingSet:
         return MaskingSet(self.context, {a: index for a, (index, _) in self.joined.items()}, self.masking_keys,
                           self.phases.threshold)
@@ -82,7 +88,7 @@ class SecureRoundRecord:
 def read_secure_round(contract: FederatedLearningContract, round_id: int, complete: bool = False,
                       ) -> SecureRoundRecord | None:
     """The round's public record, or None when it is not a secure round. `complete`: raise
-    RecordIncompleteError when the logs hold fewer joins or share posts than the contract counts."""
+    RecordIncompleteError when the logs hold fewer joins, share posts or exclusions than the contract counts."""
     phases = contract.secure_round(round_id)
     if phases is None:
         return None
@@ -93,9 +99,11 @@ def read_secure_round(contract: FederatedLearningContract, round_id: int, comple
     joined = {e["args"]["client"].lower(): int(e["args"]["index"]) for e in events
               if e["event"] == "ParticipantJoined"}
     posted = [e["args"] for e in events if e["event"] == "SharesPosted"]
-    if complete and (len(joined) < phases.joined or len(posted) < phases.shared):
-        raise RecordIncompleteError(f"round {round_id}: the node shows {len(joined)} joins and {len(posted)} share "
-                                    f"posts, the contract counts {phases.joined} and {phases.shared}; retrying")
+    if complete and (len(joined) < phases.joined or len(posted) < phases.shared
+                     or len(record.excluded) < phases.excluded):
+        raise RecordIncompleteError(f"round {round_id}: the node shows {len(joined)} joins, {len(posted)} share "
+                                    f"posts and {len(record.excluded)} exclusions, the contract counts "
+                                    f"{phases.joined}, {phases.shared} and {phases.excluded}; retrying")
     keys = registered_keys(contract, list(joined), phases.deadlines.join)
     context = RoundContext(contract.chain.web3.eth.chain_id, contract.address, round_id)
     return SecureRoundRecord(

@@ -26,6 +26,9 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
     """`info` is a finalized round and `record` its public secure-round record."""
     round_id, onchain = info.round_id, str(info.result_cid)
     assert info.result_cid is not None
+    if record.exclusions_hidden:
+        return SecureCheck(False, None, f"secure round {round_id}: the node's logs show {len(record.excluded)} "
+                                        f"exclusions, the contract counts {record.phases.excluded}; ask another node")
     try:
         base = decode_artifact(store.get(record.base_cid))
         updates = [load_masked_update(store, record, s, base) for s in record.survivors]  # the excluded: dropped

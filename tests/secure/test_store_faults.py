@@ -7,12 +7,15 @@ while an outage makes the close wait until the store is back."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chain.contract import ExclusionReason, ParticipantStatus, RoundState
 from organization.secure_local import advance_past
 from protocol.secure.public_round import read_secure_round
 from protocol.secure.shares import decode_reveal
+from protocol.secure.verification import verify_secure_round
 from protocol.verification import verify_round
 from storage.ipfs_daemon import IpfsHttpStore
 from storage.store import ContentNotFoundError, StorageError
@@ -52,6 +55,9 @@ def test_a_masked_update_missing_in_the_review_is_excluded_and_the_round_finaliz
     assert verification.ok, verification.message
     assert f"{CLIENTS - 1} masked updates (1 dropped" in verification.message
     assert f"excluded in the review: {excluded} (missing)" in verification.message
+    hidden = replace(read_secure_round(contract, round_id), excluded={})  # a node hiding the exclusion's log
+    check = verify_secure_round(store, contract.round(round_id), hidden)
+    assert not check.ok and "logs show 0 exclusions, the contract counts 1" in check.message
     assert organization.next_base_cid() == outcome.result_cid
     page = secure_round_view(contract, store, contract.round(round_id), contract.block_number())  # the round page
     assert {p["address"]: p["status"] for p in page["participants"]}[lost.client] == "excluded (missing)"
