@@ -13,16 +13,34 @@ import pytest
 
 from chain.contract import ExclusionReason, ParticipantStatus, RoundState
 from organization.secure_local import advance_past
-from protocol.secure.public_round import read_secure_round
+from protocol.secure.masked_file import MaskedFileError
+from protocol.secure.public_round import exclusion_reason, read_secure_round
 from protocol.secure.shares import decode_reveal
 from protocol.secure.verification import verify_secure_round
 from protocol.verification import verify_round
 from storage.ipfs_daemon import IpfsHttpStore
-from storage.store import ContentNotFoundError, StorageError
+from storage.store import (
+    ContentNotFoundError,
+    ContentTooLargeError,
+    ContentVerificationError,
+    StorageError,
+    StoreUnavailableError,
+)
 from tests.secure.conftest import CLIENTS, open_and_share, review
 from tests.secure.test_secure_rounds import reveal_round
 from tests.support import free_port
 from webui.secure_round import secure_round_view
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (ContentTooLargeError("a 300 MiB file"), ExclusionReason.OVERSIZED),
+    (MaskedFileError("it is for round 1, not 2"), ExclusionReason.MALFORMED),
+    (ContentNotFoundError("not delivered within 60s"), ExclusionReason.MISSING),  # if the store serves the base
+    (StoreUnavailableError("the daemon is down"), None),  # an outage: never an exclusion
+    (ContentVerificationError("bytes that do not hash to the CID"), None),  # the node lies, not the submitter
+])
+def test_only_the_submitters_faults_are_reasons_to_exclude(error, reason):
+    assert exclusion_reason(error) is reason
 
 
 def _all_submitted(federation, pool) -> int:
