@@ -23,6 +23,7 @@ from chain.logs import read_logs
 from protocol.artifacts import Artifact, max_update_bytes
 from protocol.secure.keys import RoundContext
 from protocol.secure.masked_file import MaskedFileError, MaskedUpdate, decode_masked
+from protocol.secure.participant import expected_peers
 from protocol.secure.shares import (
     MAX_BYTES as MAX_BUNDLE_BYTES,
 )
@@ -136,7 +137,8 @@ def registered_keys(contract: FederatedLearningContract, clients: list[str], unt
 
 def load_masked_update(store: ContentStore, record: SecureRoundRecord, submission: SubmissionRecord,
                        base: Artifact) -> MaskedUpdate:
-    """One masked update, checked against what the chain recorded for it."""
+    """One masked update, checked against what the chain recorded for it (round, base, sample count,
+    sender) and against the masking set it must share masks with."""
     update = decode_masked(store.get_bounded(submission.cid, max_update_bytes(base_spec := expected_spec(base.tensors)),
                                            MASKED_FETCH_SECONDS),
                            base_spec, base.metadata.architecture)
@@ -149,6 +151,8 @@ def load_masked_update(store: ContentStore, record: SecureRoundRecord, submissio
         problems.append(f"it claims {update.sample_count} samples, the chain records {submission.samples}")
     if update.client != submission.client.lower():
         problems.append(f"it names {update.client} as its sender, not {submission.client}")
+    elif update.peers != expected_peers(record.masking_keys, update.client):
+        problems.append("it does not share masks with exactly the other participants of the masking set")
     if problems:
         raise MaskedFileError(f"masked update {submission.index} ({submission.client}): " + "; ".join(problems))
     return update
