@@ -13,12 +13,14 @@ import pytest
 
 from chain.contract import ExclusionReason, ParticipantStatus, RoundState
 from organization.secure_local import advance_past
+from protocol.artifacts import max_update_bytes
 from protocol.secure.masked_file import MaskedFileError
 from protocol.secure.public_round import exclusion_reason, read_secure_round
 from protocol.secure.shares import decode_reveal
 from protocol.secure.verification import verify_secure_round
 from protocol.verification import verify_round
 from storage.ipfs_daemon import IpfsHttpStore
+from storage.model_file import expected_spec
 from storage.store import (
     ContentNotFoundError,
     ContentTooLargeError,
@@ -81,6 +83,22 @@ def test_a_masked_update_missing_in_the_review_is_excluded_and_the_round_finaliz
     assert {p["address"]: p["status"] for p in page["participants"]}[lost.client] == "excluded (missing)"
     assert page["recoveries"] == [{"address": lost.client, "key_shares": CLIENTS - 1, "threshold": 3,
                                    "recovered": True, "why": "excluded in the review: missing"}]
+
+
+def test_an_oversized_masked_file_is_excluded_as_oversized_and_the_round_finalizes(federation, pool):
+    contract, store = federation.organization.contract, federation.store
+    round_id, _ = open_and_share(federation)
+    attacker, honest = federation.participants[0], federation.participants[1:]
+    base = federation.organization.fetch_model(contract.round(round_id).base_cid)
+    oversized = store.add_bytes(bytes(max_update_bytes(expected_spec(base.tensors)) + 1))
+    attacker.contract.submit_masked_update(round_id, oversized, 10)
+    list(pool.map(lambda p: p.submit(round_id), honest))
+    review(federation)
+    assert read_secure_round(contract, round_id).excluded == {attacker.address.lower(): ExclusionReason.OVERSIZED}
+    assert [p.step(round_id).action for p in honest] == ["revealed"] * (CLIENTS - 1)
+    outcome = federation.driver.step()
+    assert outcome.state is RoundState.FINALIZED and outcome.accepted == [False] + [True] * (CLIENTS - 1)
+    assert verify_round(contract, store, round_id).ok
 
 
 def test_an_outage_during_the_review_excludes_nobody_and_the_review_ends_once_the_store_is_back(federation, pool):
