@@ -12,7 +12,7 @@ from bench.report import percent, table
 from bench.settings import SuiteSettings
 
 ACCURACY_TARGET_PP = 0.1
-PHASES = ("join", "share", "submit", "reveal", "close")
+PHASES = ("join", "share", "submit", "review", "reveal", "close")
 
 
 def _phase_cells(cost: dict[str, Any]) -> list[str]:
@@ -94,7 +94,8 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
             "its threads). Seconds are wall-clock: the whole round, then each protocol phase. The demo takes the "
             "joins, share postings and reveals one participant after another, so those columns are sums over "
             "participants; parties on their own machines do theirs at once. Join and share: every participant's "
-            "transaction and the blocks to the deadline; submit: local training, masking and upload; reveal: the "
+            "transaction and the blocks to the deadline; submit: local training, masking and upload; review: the "
+            "organization fetching every masked file and ending the review; reveal: the "
             "survivors' share reveals; close: unmasking, the sum check, evaluation, publishing and finalizing. Gas "
             "is every transaction of the round: open, joins, share postings, submissions, reveals, finalize.\n\n"
             + table(["clients", "round", "state", "bytes per update", "seconds", *(f"{p} s" for p in PHASES),

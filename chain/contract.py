@@ -72,6 +72,18 @@ class ParticipantStatus(IntEnum):
     SHARED = 2
     SUBMITTED = 3
     REVEALED = 4
+    EXCLUDED = 5  # its masked update was excluded in the review: it counts as dropped
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class ExclusionReason(IntEnum):
+    """Why the organization excluded a masked update in a secure round's review (`MaskedUpdateExcluded`)."""
+
+    MISSING = 0
+    OVERSIZED = 1
+    MALFORMED = 2
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -93,15 +105,16 @@ class SecureAbortReason(IntEnum):
 
 @dataclass(frozen=True)
 class SecureDeadlines:
-    """The last block of each phase of a secure round: join, share, masked submission, reveal."""
+    """The last block of each phase of a secure round: join, share, masked submission, review, reveal."""
 
     join: int
     share: int
     submit: int
+    review: int
     reveal: int
 
     def as_list(self) -> list[int]:
-        return [self.join, self.share, self.submit, self.reveal]
+        return [self.join, self.share, self.submit, self.review, self.reveal]
 
 
 @dataclass(frozen=True)
@@ -111,11 +124,21 @@ class SecurePhases:
     shared: int
     revealed: int
     threshold_opened: int  # as opened: 0 means a majority of the joined
+    excluded: int = 0  # masked updates excluded in the review
+    review_ended: bool = False  # the organization ended the review before its deadline
 
     @property
     def threshold(self) -> int:
         """The Shamir threshold t as it stands (the contract's `secureThreshold`)."""
         return self.threshold_opened or self.joined // 2 + 1
+
+    def submissions_over(self, submissions: int, block: int) -> bool:
+        """Whether the masking set can no longer submit at `block` (`submissions` on-chain): the review is on."""
+        return block > self.deadlines.submit or submissions >= self.shared
+
+    def review_over(self, block: int) -> bool:
+        """Whether exclusions are final at `block`, so survivors may reveal."""
+        return self.review_ended or block > self.deadlines.review
 
 
 @dataclass(frozen=True)
@@ -325,6 +348,15 @@ class FederatedLearningContract:
     def post_shares(self, round_id: int, masking_key: bytes, cid: Cid | str) -> TxResult:
         return self._sender.send(self._functions.postShares(round_id, masking_key, as_cid(cid).digest))
 
+    def exclude_masked_update(self, round_id: int, client: str, reason: ExclusionReason) -> TxResult:
+        """Exclude `client`'s masked update in the round's review (owner only): it counts as dropped."""
+        return self._sender.send(self._functions.excludeMaskedUpdate(
+            round_id, Web3.to_checksum_address(client), int(reason)))
+
+    def end_review(self, round_id: int) -> TxResult:
+        """End the round's review (owner only): exclusions are final, reveals may begin."""
+        return self._sender.send(self._functions.endReview(round_id))
+
     def reveal_shares(self, round_id: int, cid: Cid | str) -> TxResult:
         return self._sender.send(self._functions.revealShares(round_id, as_cid(cid).digest))
 
@@ -336,10 +368,10 @@ class FederatedLearningContract:
 
     def secure_round(self, round_id: int) -> SecurePhases | None:
         """The phases and counters of a secure round; None for a plain round."""
-        join, share, submit, reveal, joined, shared, revealed, threshold = self._sender.call(
-            self._functions.getSecureRound(round_id))
-        return SecurePhases(SecureDeadlines(join, share, submit, reveal), joined, shared, revealed,
-                            threshold) if join else None
+        (join, share, submit, review, joined, shared, excluded, review_ended, reveal, revealed,
+         threshold) = self._sender.call(self._functions.getSecureRound(round_id))
+        return SecurePhases(SecureDeadlines(join, share, submit, review, reveal), joined, shared, revealed,
+                            threshold, excluded, review_ended) if join else None
 
     def participant_status(self, round_id: int, client: str, block: int | None = None) -> ParticipantStatus:
         """Where `client` stands in a secure round, by eth_call (at `block` when given)."""

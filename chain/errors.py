@@ -125,7 +125,8 @@ class OwnableInvalidOwner(ContractRevert):
 
 class InvalidPhases(ContractRevert):
     template = ("secure round phases must end in order after the current block {currentBlock}: join "
-                "{joinDeadline} < share {shareDeadline} < submit {submitDeadline} < reveal {revealDeadline}")
+                "{joinDeadline} < share {shareDeadline} < submit {submitDeadline} < review {reviewDeadline} < reveal "
+                "{revealDeadline}")
 
 
 class InvalidMinParticipants(ContractRevert):
@@ -199,6 +200,24 @@ class RevealsIncomplete(ContractRevert):
 
 class RoundInProgress(ContractRevert):
     template = "round {roundId} is still within its phases: there is no reason to abort it yet"
+
+
+class ReviewNotStarted(ContractRevert):
+    template = ("round {roundId} still takes masked updates (until block {submitDeadline} or until every "
+                "participant submitted): its review has not begun")
+
+
+class ReviewOver(ContractRevert):
+    template = "the review of round {roundId} is over: no masked update can be excluded any more"
+
+
+class ReviewInProgress(ContractRevert):
+    template = ("round {roundId} is in its review (until block {reviewDeadline} or until the organization ends it): "
+                "shares are revealed once exclusions are final")
+
+
+class ParticipantExcluded(ContractRevert):
+    template = "{client}'s masked update was excluded from round {roundId}: it counts as dropped and reveals nothing"
 
 
 class AccountProblem(Exception):

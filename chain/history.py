@@ -18,6 +18,7 @@ from typing import Any
 from eth_utils import event_abi_to_log_topic
 
 from chain.contract import (
+    ExclusionReason,
     FederatedLearningContract,
     RoundState,
     SecureAbortReason,
@@ -28,7 +29,8 @@ from chain.logs import read_logs
 from storage.cid import Cid
 
 _ROUND_EVENTS = ("RoundOpened", "UpdateSubmitted", "SubmissionsFrozen", "RoundFinalized", "RoundAborted",
-                 "SecureRoundOpened", "ParticipantJoined", "SharesPosted", "SharesRevealed", "SecureRoundAborted")
+                 "SecureRoundOpened", "ParticipantJoined", "SharesPosted", "SharesRevealed", "SecureRoundAborted",
+                 "MaskedUpdateExcluded")
 
 
 @dataclass
@@ -64,6 +66,7 @@ class RoundRecord:
     close_block_hash: bytes | None = None
     secure: bool = False  # a secure-aggregation round (SecureRoundOpened): its submissions are masked
     abort_reason: SecureAbortReason | None = None  # a secure round's, as SecureRoundAborted records it
+    excluded: dict[str, ExclusionReason] = field(default_factory=dict)  # a secure round's, lower-case addresses
 
     @property
     def accepted(self) -> list[SubmissionRecord]:
@@ -86,6 +89,7 @@ class RoundRecord:
             "submissions_closed": self.submissions_closed,
             "secure": self.secure,
             "abort_reason": str(self.abort_reason) if self.abort_reason is not None else None,
+            "excluded": {client: str(reason) for client, reason in self.excluded.items()},
             "opened_block": self.opened_block,
             "closed_block": self.closed_block,
             "open_tx": self.open_tx,
@@ -277,6 +281,8 @@ class HistoryReader:
                 rounds[args["roundId"]].secure = True
             elif name == "SecureRoundAborted":
                 rounds[args["roundId"]].abort_reason = SecureAbortReason(args["reason"])
+            elif name == "MaskedUpdateExcluded":
+                rounds[args["roundId"]].excluded[args["client"].lower()] = ExclusionReason(args["reason"])
             elif name in ("RoundFinalized", "RoundAborted"):
                 record = rounds[args["roundId"]]
                 record.close_tx, record.close_gas = tx_hash, gas(tx_hash)
@@ -284,8 +290,9 @@ class HistoryReader:
                 if name == "RoundFinalized":
                     record.state = RoundState.FINALIZED
                     record.result_cid = Cid(bytes(args["resultCid"]))
-                    bitmap = bytes(args["acceptedBitmap"])  # empty for a secure round: every masked update counts
-                    flags = decode_accepted(bitmap, args["submissions"]) if bitmap else [True] * args["submissions"]
+                    bitmap = bytes(args["acceptedBitmap"])  # empty for a secure round: every masked update
+                    flags = (decode_accepted(bitmap, args["submissions"]) if bitmap  # not excluded counts
+                             else [s.client.lower() not in record.excluded for s in record.submissions])
                     for submission, accepted in zip(record.submissions, flags, strict=True):
                         submission.accepted = accepted
                 else:

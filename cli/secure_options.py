@@ -28,8 +28,9 @@ def add_secure_options(parser: argparse.ArgumentParser, role: str) -> None:
                              "anyone can still verify the result (FedAvg/FedProx only)")
     if role in ("organization", "demo"):
         parser.add_argument("--phase-blocks", type=int, default=None,
-                            help="secure rounds: blocks each phase (join, share, submit, reveal) lasts "
-                                 "(default: 20, the demo: enough for every client)")
+                            help="secure rounds: blocks each phase (join, share, submit, reveal) lasts; the "
+                                 "review twice as long, ended by the organization once it fetched every masked "
+                                 "update (default: 20, the demo: enough for every client)")
         parser.add_argument("--threshold", type=int, default=0,
                             help="secure rounds: reveals needed to unmask (Shamir t; also the size of a coalition "
                                  "that could unmask one update); default 0: a majority of those who join")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chain.contract import ParticipantStatus
-from chain.errors import DeadlinePassed, DuplicateEncryptionKey, PhaseNotStarted, RoundNotOpen
+from chain.errors import DeadlinePassed, DuplicateEncryptionKey, ReviewInProgress, RoundNotOpen
 from client.keys import load_or_create_keys
 from client.service import Client, Participation, RefusedBase
 from client.state import HistoryEntry
@@ -26,6 +26,7 @@ from protocol.secure.shares import ShareReveal, deal, encode_bundle, encode_reve
 from storage.model_file import expected_spec
 
 SUBMITTED = (ParticipantStatus.SUBMITTED, ParticipantStatus.REVEALED)
+DROPPED = (ParticipantStatus.SHARED, ParticipantStatus.EXCLUDED)  # members that get their key share
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class SecureStep:
     """What one look at a secure round did: an action taken, a wait, or why nothing more will happen."""
 
     round_id: int
-    action: str  # joined, submitted, revealed, waiting, done, dropped, skipped
+    action: str  # joined, submitted, revealed, waiting, done, dropped, excluded, skipped
     detail: str = ""
 
 
@@ -69,6 +70,8 @@ class SecureParticipant:
             return self.submit(round_id).step
         if decision.act is Act.REVEAL:
             return self.reveal(round_id)
+        if status is ParticipantStatus.EXCLUDED:
+            return SecureStep(round_id, "excluded", decision.reason)
         dropped = status in (ParticipantStatus.JOINED, ParticipantStatus.SHARED) and decision.act is Act.DONE
         return SecureStep(round_id, "dropped" if dropped else decision.act.value, decision.reason)
 
@@ -174,21 +177,22 @@ class SecureParticipant:
 
     def reveal_contents(self, round_id: int) -> ShareReveal:
         """For every participant of the masking set, exactly one of its shares held by this client:
-        the self-mask share if the contract records its masked update, the key share if not.
+        the self-mask share if the contract records its masked update and did not exclude it, the key
+        share if not (it never submitted, or the organization excluded its update in the review).
 
-        Statuses are read by eth_call at one block in the reveal phase, when who submitted is final
-        (the contract refuses late submissions); a participant the node's logs do not show, or whose
-        bundle cannot be read, simply gets no share from this client (others still reveal)."""
+        Statuses are read by eth_call at one block after the review, when who submitted and who was
+        excluded is final (the contract refuses late submissions, and exclusions once the review is
+        over); a participant the node's logs do not show, or whose bundle cannot be read, simply gets
+        no share from this client (others still reveal)."""
         record = read_secure_round(self.contract, round_id, complete=True)
         assert record is not None
-        block = self.contract.block_number()
-        info = self.contract.round(round_id)
-        if block <= record.phases.deadlines.submit and info.submissions < record.phases.shared:
-            raise PhaseNotStarted(roundId=round_id, startsAfter=record.phases.deadlines.submit)
+        block = self.contract.block_number()  # read after the phases: the review was over by then if they say so
+        if not record.phases.review_over(block):
+            raise ReviewInProgress(roundId=round_id, reviewDeadline=record.phases.deadlines.review)
         bundles, problems = load_bundles(self.client.store, record)
         statuses = {dealer: self.contract.participant_status(round_id, dealer, block) for dealer in bundles}
         submitted = {dealer: status in SUBMITTED for dealer, status in statuses.items()
-                     if status in (*SUBMITTED, ParticipantStatus.SHARED)}
+                     if status in (*SUBMITTED, *DROPPED)}
         registered = {address: public for address, (_, public) in record.joined.items()}
         reveal, unopened = reveal_shares(self.keys, self.context(round_id), self.address, bundles, registered,
                                          submitted)

@@ -271,8 +271,8 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
 
     /// @inheritdoc IFederatedLearning
     /// @dev Double masking with t-of-n recovery after Bonawitz et al. 2017, with the chain as the
-    /// public, ordered record that decides who is in each phase. Four phases, each ending at a block
-    /// (`deadlines`: join, share, submit, reveal):
+    /// public, ordered record that decides who is in each phase. Five phases, each ending at a block
+    /// (`deadlines`: join, share, submit, review, reveal):
     /// 1. join (up to the join deadline): registered clients join; this fixes the set of share
     ///    holders (`joined`), and with it the threshold when `threshold` is 0 (a majority).
     /// 2. share (after join, up to the share deadline): each participant posts a fresh masking
@@ -282,9 +282,13 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     /// 3. masked submission (after share, up to the submit deadline): a participant of the masking
     ///    set submits its update plus its self-mask plus one pairwise mask per other member.
     ///    Late submissions are refused, so who submitted is final when this phase ends.
-    /// 4. reveal (once the submit deadline passed, or everyone in the masking set submitted): each
-    ///    survivor reveals, for every other member, the self-mask share if the contract records
-    ///    a submission from it (`participantStatus`) and the key share otherwise; never both.
+    /// 4. review (once the submit deadline passed, or everyone in the masking set submitted; until
+    ///    the review deadline or the owner's `endReview`): the owner may exclude a masked update it
+    ///    cannot use (missing, oversized, malformed); the excluded participant counts as dropped.
+    /// 5. reveal (once the review is over, so exclusions are final): each survivor reveals, for
+    ///    every other member, the self-mask share if the contract records a masked update from it
+    ///    that was not excluded (`participantStatus` Submitted or Revealed) and the key share
+    ///    otherwise; never both.
     /// The round finalizes with at least `threshold` reveals. Anyone can abort it, with the reason
     /// recorded, when a phase ended short of what the next one needs, or `SECURE_GRACE_BLOCKS`
     /// after the reveal deadline; the owner can abort it at any time. The round's plain
@@ -292,14 +296,15 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     /// participants and rounds.
     function openSecureRound(
         bytes32 baseCid,
-        uint64[4] calldata deadlines,
+        uint64[5] calldata deadlines,
         uint32 minParticipants,
         uint32 threshold,
         uint32 maxSamples
     ) external onlyOwner returns (uint256 roundId) {
         if (deadlines[0] <= block.number || deadlines[1] <= deadlines[0] || deadlines[2] <= deadlines[1]
-            || deadlines[3] <= deadlines[2] || deadlines[3] > type(uint40).max - SECURE_GRACE_BLOCKS) {
-            revert InvalidPhases(deadlines[0], deadlines[1], deadlines[2], deadlines[3], block.number);
+            || deadlines[3] <= deadlines[2] || deadlines[4] <= deadlines[3]
+            || deadlines[4] > type(uint40).max - SECURE_GRACE_BLOCKS) {
+            revert InvalidPhases(deadlines[0], deadlines[1], deadlines[2], deadlines[3], deadlines[4], block.number);
         }
         if (minParticipants < MIN_SECURE_PARTICIPANTS) revert InvalidMinParticipants(minParticipants);
         if (threshold == 1 || threshold > MAX_SECURE_PARTICIPANTS) revert InvalidThreshold(threshold);
@@ -308,13 +313,18 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
             joinDeadline: uint40(deadlines[0]),
             shareDeadline: uint40(deadlines[1]),
             submitDeadline: uint40(deadlines[2]),
-            revealDeadline: uint40(deadlines[3]),
+            reviewDeadline: uint40(deadlines[3]),
             joined: 0,
             shared: 0,
+            excluded: 0,
+            reviewEnded: false,
+            revealDeadline: uint40(deadlines[4]),
             revealed: 0,
             threshold: uint24(threshold)
         });
-        emit SecureRoundOpened(roundId, deadlines[0], deadlines[1], deadlines[2], deadlines[3], threshold);
+        emit SecureRoundOpened(
+            roundId, deadlines[0], deadlines[1], deadlines[2], deadlines[3], deadlines[4], threshold
+        );
     }
 
     /// @inheritdoc IFederatedLearning
@@ -400,14 +410,48 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     }
 
     /// @inheritdoc IFederatedLearning
+    /// @dev The round's `submissions` stays as it was (it numbers the `UpdateSubmitted` events and
+    /// says whether the whole masking set submitted); `excluded` counts what is left out of the sum.
+    function excludeMaskedUpdate(uint256 roundId, address client, ExclusionReason reason) external onlyOwner {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        _requireReview(roundId, phases);
+        mapping(address => ParticipantStatus) storage status = _participants[roundId];
+        if (status[client] == ParticipantStatus.Excluded) revert ParticipantExcluded(roundId, client);
+        if (status[client] != ParticipantStatus.Submitted) revert NotSubmitted(roundId, client);
+        status[client] = ParticipantStatus.Excluded;
+        phases.excluded += 1;
+        emit MaskedUpdateExcluded(roundId, client, reason);
+    }
+
+    /// @inheritdoc IFederatedLearning
+    function endReview(uint256 roundId) external onlyOwner {
+        SecurePhases storage phases = _openSecureRound(roundId);
+        _requireReview(roundId, phases);
+        phases.reviewEnded = true;
+        emit ReviewEnded(roundId, phases.excluded);
+    }
+
+    /// @dev Reverts unless secure round `roundId` is in its review: the submission phase is over
+    /// (`ReviewNotStarted` otherwise) and the review neither ended nor past its deadline (`ReviewOver`).
+    function _requireReview(uint256 roundId, SecurePhases storage phases) private view {
+        if (block.number <= phases.submitDeadline && _rounds[roundId].submissions < phases.shared) {
+            revert ReviewNotStarted(roundId, phases.submitDeadline);
+        }
+        if (phases.reviewEnded || block.number > phases.reviewDeadline) revert ReviewOver(roundId);
+    }
+
+    /// @inheritdoc IFederatedLearning
+    /// @dev The review is over only after the submission phase is (`endReview` requires it, and
+    /// the review deadline is after the submit deadline), so who submitted is final too.
     function revealShares(uint256 roundId, bytes32 cid) external {
         SecurePhases storage phases = _openSecureRound(roundId);
-        if (block.number <= phases.submitDeadline && _rounds[roundId].submissions < phases.shared) {
-            revert PhaseNotStarted(roundId, phases.submitDeadline);
+        if (!phases.reviewEnded && block.number <= phases.reviewDeadline) {
+            revert ReviewInProgress(roundId, phases.reviewDeadline);
         }
         if (block.number > phases.revealDeadline) revert DeadlinePassed(roundId, phases.revealDeadline);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] == ParticipantStatus.Revealed) revert AlreadyRevealed(roundId, msg.sender);
+        if (status[msg.sender] == ParticipantStatus.Excluded) revert ParticipantExcluded(roundId, msg.sender);
         if (status[msg.sender] != ParticipantStatus.Submitted) revert NotSubmitted(roundId, msg.sender);
         if (cid == bytes32(0)) revert InvalidCid();
         status[msg.sender] = ParticipantStatus.Revealed;
@@ -416,14 +460,16 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     }
 
     /// @inheritdoc IFederatedLearning
-    /// @dev As soon as all participants submitted, or, if some dropped, once every survivor
-    /// revealed. `RoundFinalized` then carries an empty bitmap: every masked update is in the sum.
+    /// @dev Once at least the threshold of survivors revealed and the quorum of masked updates not
+    /// excluded remains. `RoundFinalized` then carries an empty bitmap and every submission's count:
+    /// every masked update not excluded (`MaskedUpdateExcluded`) is in the sum.
     function finalizeSecureRound(uint256 roundId, bytes32 resultCid) external onlyOwner {
         SecurePhases storage phases = _openSecureRound(roundId);
         RoundHeader storage round = _rounds[roundId];
         if (resultCid == bytes32(0)) revert InvalidCid();
         uint32 submissions = round.submissions;
-        if (submissions < round.quorum) revert QuorumNotMet(roundId, submissions, round.quorum);
+        uint32 kept = submissions - phases.excluded;
+        if (kept < round.quorum) revert QuorumNotMet(roundId, kept, round.quorum);
         uint32 threshold = _threshold(phases);
         if (phases.revealed < threshold) revert RevealsIncomplete(roundId, phases.revealed, threshold);
         round.state = RoundState.Finalized;
@@ -436,15 +482,15 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
         SecurePhases storage phases = _openSecureRound(roundId);
         RoundHeader storage round = _rounds[roundId];
         uint32 submissions = round.submissions;
-        SecureAbortReason reason = _secureAbortReason(roundId, phases, round.quorum, submissions);
+        SecureAbortReason reason = _secureAbortReason(roundId, phases, round.quorum, submissions - phases.excluded);
         round.state = RoundState.Aborted;
         emit RoundAborted(roundId, submissions);
         emit SecureRoundAborted(roundId, reason, phases.joined, submissions, phases.revealed);
     }
 
     /// @dev Why secure round `roundId` can be aborted now; reverts `RoundInProgress` while no
-    /// phase has ended short of what the next one needs.
-    function _secureAbortReason(uint256 roundId, SecurePhases storage phases, uint32 quorum, uint32 submissions)
+    /// phase has ended short of what the next one needs. `kept`: the masked updates not excluded.
+    function _secureAbortReason(uint256 roundId, SecurePhases storage phases, uint32 quorum, uint32 kept)
         private
         view
         returns (SecureAbortReason)
@@ -453,7 +499,7 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
         uint32 needed = quorum > threshold ? quorum : threshold;
         if (block.number > phases.joinDeadline && phases.joined < needed) return SecureAbortReason.TooFewJoined;
         if (block.number > phases.shareDeadline && phases.shared < needed) return SecureAbortReason.TooFewShared;
-        if (block.number > phases.submitDeadline && submissions < needed) return SecureAbortReason.TooFewSubmitted;
+        if (block.number > phases.submitDeadline && kept < needed) return SecureAbortReason.TooFewSubmitted;
         if (block.number > phases.revealDeadline && phases.revealed < threshold) {
             return SecureAbortReason.RevealsMissing;
         }

@@ -42,7 +42,18 @@ interface IFederatedLearning {
         Joined,
         Shared,
         Submitted,
-        Revealed
+        Revealed,
+        Excluded
+    }
+
+    /// @notice Why the organization excluded a masked update in a secure round's review: its file
+    /// is not in the store while the store serves the round's base (`Missing`), larger than the
+    /// base's tensor spec allows (`Oversized`), or not a masked update of this round, base, sample
+    /// count and sender (`Malformed`).
+    enum ExclusionReason {
+        Missing,
+        Oversized,
+        Malformed
     }
 
     /// @notice Why a secure round was aborted.
@@ -75,15 +86,21 @@ interface IFederatedLearning {
         bytes27 submissionsDigest;
     }
 
-    /// @notice A secure round's phase deadlines (blocks), counters and Shamir threshold; one slot
-    /// (4 x 5 + 4 x 3 bytes). `threshold` 0 means a majority of those who joined.
+    /// @notice A secure round's phase deadlines (blocks), counters and Shamir threshold; two slots
+    /// (4 x 5 + 3 x 3 + 1 bytes, then 5 + 2 x 3), each non-zero from the open on (a deadline), so
+    /// the first join, exclusion or reveal costs what the later ones do. `threshold` 0 means a
+    /// majority of those who joined; `excluded` counts the masked updates excluded in the review,
+    /// `reviewEnded` is set when the owner ended the review before its deadline.
     struct SecurePhases {
         uint40 joinDeadline;
         uint40 shareDeadline;
         uint40 submitDeadline;
-        uint40 revealDeadline;
+        uint40 reviewDeadline;
         uint24 joined;
         uint24 shared;
+        uint24 excluded;
+        bool reviewEnded;
+        uint40 revealDeadline;
         uint24 revealed;
         uint24 threshold;
     }
@@ -139,7 +156,12 @@ interface IFederatedLearning {
     error QuorumNotMet(uint256 roundId, uint32 submissions, uint32 quorum);
     /// @notice Secure-round phases must end in order, all after the current block.
     error InvalidPhases(
-        uint64 joinDeadline, uint64 shareDeadline, uint64 submitDeadline, uint64 revealDeadline, uint256 currentBlock
+        uint64 joinDeadline,
+        uint64 shareDeadline,
+        uint64 submitDeadline,
+        uint64 reviewDeadline,
+        uint64 revealDeadline,
+        uint256 currentBlock
     );
     /// @notice A secure round needs at least MIN_SECURE_PARTICIPANTS participants.
     error InvalidMinParticipants(uint32 minParticipants);
@@ -177,6 +199,18 @@ interface IFederatedLearning {
     error RevealsIncomplete(uint256 roundId, uint32 revealed, uint32 threshold);
     /// @notice The round is within its phases: there is no reason to abort it yet.
     error RoundInProgress(uint256 roundId);
+    /// @notice Secure round `roundId` still takes masked updates (until block `submitDeadline`, or
+    /// until the whole masking set submitted): its review has not begun.
+    error ReviewNotStarted(uint256 roundId, uint64 submitDeadline);
+    /// @notice The review of secure round `roundId` is over (the owner ended it, or its deadline
+    /// passed): no masked update can be excluded any more.
+    error ReviewOver(uint256 roundId);
+    /// @notice Secure round `roundId` is in its review (until block `reviewDeadline`, or until the
+    /// owner ends it): shares are revealed only once exclusions are final.
+    error ReviewInProgress(uint256 roundId, uint64 reviewDeadline);
+    /// @notice `client`'s masked update in round `roundId` was excluded in the review: it counts as
+    /// dropped, and it reveals nothing.
+    error ParticipantExcluded(uint256 roundId, address client);
 
     // ------------------------------------------------------------------ events
 
@@ -212,6 +246,7 @@ interface IFederatedLearning {
         uint64 joinDeadline,
         uint64 shareDeadline,
         uint64 submitDeadline,
+        uint64 reviewDeadline,
         uint64 revealDeadline,
         uint32 threshold
     );
@@ -219,6 +254,13 @@ interface IFederatedLearning {
     event ParticipantJoined(uint256 indexed roundId, address indexed client, uint32 index);
     /// @notice `client` published its round masking key and its encrypted share bundle `cid`.
     event SharesPosted(uint256 indexed roundId, address indexed client, bytes32 maskingKey, bytes32 cid);
+    /// @notice In its review of secure round `roundId` the owner excluded `client`'s masked update
+    /// for `reason`: the update is not summed and `client` counts as dropped (its masking key is
+    /// rebuilt, its self-mask never is).
+    event MaskedUpdateExcluded(uint256 indexed roundId, address indexed client, ExclusionReason reason);
+    /// @notice The owner ended the review of secure round `roundId` with `excluded` masked updates
+    /// excluded: reveals may begin.
+    event ReviewEnded(uint256 indexed roundId, uint32 excluded);
     /// @notice `client` published `cid`, the shares it reveals for unmasking (one kind per participant).
     event SharesRevealed(uint256 indexed roundId, address indexed client, bytes32 cid);
     /// @notice Secure round `roundId` was aborted for `reason`, with these counters.
@@ -302,14 +344,14 @@ interface IFederatedLearning {
 
     /// @notice Open the next round as a secure-aggregation round on the model `baseCid` (owner only).
     /// @param baseCid sha2-256 digest of the base model's CIDv0.
-    /// @param deadlines the last block of the join, share, submit and reveal phases, increasing.
+    /// @param deadlines the last block of the join, share, submit, review and reveal phases, increasing.
     /// @param minParticipants the fewest masked updates the round needs (at least MIN_SECURE_PARTICIPANTS).
     /// @param threshold the Shamir threshold t (2 or more), or 0 for a majority of those who join.
     /// @param maxSamples most examples one masked update may claim.
     /// @return roundId the new round's id.
     function openSecureRound(
         bytes32 baseCid,
-        uint64[4] calldata deadlines,
+        uint64[5] calldata deadlines,
         uint32 minParticipants,
         uint32 threshold,
         uint32 maxSamples
@@ -329,20 +371,40 @@ interface IFederatedLearning {
     /// @param cid the bundle of encrypted Shamir shares of its self-mask seed and masking key.
     function postShares(uint256 roundId, bytes32 maskingKey, bytes32 cid) external;
 
-    /// @notice Record the sender's masked update `cid` for secure round `roundId` (phase 3).
+    /// @notice Record the sender's masked update `cid` for secure round `roundId` (phase 3); the
+    /// round's `submissions` and `totalSamples` count it even if it is excluded later.
     /// @param roundId an open secure round in its submission phase.
     /// @param cid sha2-256 digest of the masked update's CIDv0; never used before.
     /// @param samples examples the update was trained on.
     function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external;
 
-    /// @notice Publish `cid`, the shares the sender reveals for unmasking (phase 4): who submitted
-    /// is final from then on (the submit deadline passed, or the whole masking set submitted).
+    /// @notice Exclude `client`'s masked update from secure round `roundId` (owner only) in the
+    /// review (phase 4: the submission phase is over, the review neither ended nor past its
+    /// deadline): its file is missing, oversized or malformed. The participant then counts as
+    /// dropped: survivors reveal its key share, never its self-mask share, so its update stays
+    /// hidden. Refused for a participant without a masked update (`NotSubmitted`) or already
+    /// excluded (`ParticipantExcluded`).
+    /// @param roundId an open secure round in its review.
+    /// @param client a participant whose masked update the contract records.
+    /// @param reason why the update cannot be summed.
+    function excludeMaskedUpdate(uint256 roundId, address client, ExclusionReason reason) external;
+
+    /// @notice End the review of secure round `roundId` before its deadline (owner only): the
+    /// exclusions are final and reveals may begin. Refused before the submission phase is over and
+    /// once the review is over.
+    /// @param roundId an open secure round in its review.
+    function endReview(uint256 roundId) external;
+
+    /// @notice Publish `cid`, the shares the sender reveals for unmasking (phase 5): only once the
+    /// review is over (the owner ended it or its deadline passed), so who submitted and who was
+    /// excluded is final.
     /// @param roundId an open secure round in its reveal phase.
     /// @param cid sha2-256 digest of the reveal file's CIDv0.
     function revealShares(uint256 roundId, bytes32 cid) external;
 
-    /// @notice Close secure round `roundId` with the aggregate `resultCid` of every masked update,
-    /// once at least the round's threshold of survivors revealed their shares (owner only).
+    /// @notice Close secure round `roundId` with the aggregate `resultCid` of every masked update
+    /// not excluded, once at least the round's threshold of survivors revealed their shares and at
+    /// least its quorum of masked updates remain (owner only).
     /// @param roundId an open secure round whose phases allow finalizing.
     /// @param resultCid sha2-256 digest of the aggregate's CIDv0.
     function finalizeSecureRound(uint256 roundId, bytes32 resultCid) external;

@@ -43,6 +43,8 @@ class RoundDriver:
         if decision.act in (Act.SCREEN, Act.WAIT):
             organization.contract.chain.tick()
             return None
+        if decision.act is Act.REVIEW:
+            return self.secure_rounds().review(round_id)
         if decision.act is Act.CLOSE:
             return self.secure_rounds().close(round_id) if view.secure else organization.close_round(round_id)
         if decision.act is Act.ABORT:
@@ -55,7 +57,7 @@ class RoundDriver:
 
     def finish(self, round_id: int, poll_seconds: float = 1.0) -> RoundOutcome:
         """Step through round `round_id` as the engine says (screen, wait for its window or
-        deadline, close or abort) until it is over: how the demo ends a round its clients answered."""
+        deadline, review, close or abort) until it is over: how the demo ends a round its clients answered."""
         while True:
             view, decision = self.decide()
             if view is None or view.info.round_id != round_id or decision.act is Act.OPEN:
@@ -63,7 +65,7 @@ class RoundDriver:
             outcome = self.execute(view, decision)
             if outcome is not None and outcome.state is not RoundState.OPEN:
                 return outcome
-            if outcome is not None:  # a close postponed by a store outage: wait, then try again
+            if outcome is not None:  # a review or close postponed by a store outage: wait, then try again
                 time.sleep(poll_seconds)
 
     def secure_rounds(self) -> SecureRounds:

@@ -32,7 +32,7 @@ class LocalSecureRound:
 
 
 class _PhaseClock:
-    """Wall-clock seconds of each protocol phase (open, join, share, submit, reveal, close), in order."""
+    """Wall-clock seconds of each protocol phase (open, join, share, submit, review, reveal, close), in order."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -55,7 +55,7 @@ def advance_past(contract: FederatedLearningContract, block: int) -> None:
 def run_local_secure_round(driver: RoundDriver, participants: Sequence[SecureParticipant],
                            pool: ThreadPoolExecutor) -> LocalSecureRound:
     """Open, let every participant join and post shares, train and submit (those with `drop_out` do
-    not), reveal, close."""
+    not), review (the organization), reveal, close."""
     clock = _PhaseClock()
     rounds = driver.secure_rounds()
     contract = rounds.contract
@@ -73,6 +73,12 @@ def run_local_secure_round(driver: RoundDriver, participants: Sequence[SecurePar
     if contract.round(round_id).submissions < contract.secure_round(round_id).shared:
         advance_past(contract, deadlines.submit)
     clock.lap("submit")
+    view, decision = driver.decide()
+    if decision.act is Act.REVIEW:
+        driver.execute(view, decision)
+    if not contract.secure_round(round_id).review_over(contract.block_number()):
+        advance_past(contract, deadlines.review)  # a review postponed by an outage (or an abort due) ends there
+    clock.lap("review")
     reveals = [participant.step(round_id) for participant in active]
     clock.lap("reveal")
     outcome = _close_if_due(driver)

@@ -8,9 +8,10 @@ restarted party decides exactly as it would have before (nothing here depends on
 Plain rounds: open, collect until the target (once the round's collection window is over) or
 the deadline, close (screen, aggregate, finalize) or abort under the quorum. Secure rounds: join
 until the join deadline, post share bundles until the share deadline, submit masked updates until
-the submission deadline, reveal shares until the reveal deadline (or earlier once everyone
-submitted), then unmask and finalize with at least the threshold of reveals, or abort naming the
-phase that fell short.
+the submission deadline (or until everyone submitted), let the organization review the masked
+files (it excludes the missing, oversized or malformed ones, then ends the review), reveal shares
+once the review is over until the reveal deadline, then unmask and finalize with at least the
+threshold of reveals, or abort naming the phase that fell short.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Act(StrEnum):
     # the organization
     OPEN = "open"  # open the next round
     SCREEN = "screen"  # screen what landed while the round collects
+    REVIEW = "review"  # secure: fetch every masked file, exclude the unusable ones, end the review
     CLOSE = "close"  # plain: freeze, screen, aggregate, finalize; secure: unmask and finalize
     ABORT = "abort"
     # a participant
@@ -104,15 +106,19 @@ def _secure_organization(view: RoundView, phases: SecurePhases) -> Decision:
         return Decision(Act.WAIT, f"share phase until block {deadlines.share}")
     if phases.shared < needed:
         return Decision(Act.ABORT, f"{phases.shared} posted shares, fewer than {needed}")
-    if block <= deadlines.submit and info.submissions < phases.shared:
+    if not phases.submissions_over(info.submissions, block):
         return Decision(Act.WAIT, f"submission phase until block {deadlines.submit}")
-    if info.submissions < needed:
-        return Decision(Act.ABORT, f"{info.submissions} masked updates, fewer than {needed}")
-    if phases.revealed >= threshold and (phases.revealed == info.submissions or block > deadlines.reveal):
+    kept = info.submissions - phases.excluded
+    if kept < needed:
+        excluded = f" ({phases.excluded} excluded)" if phases.excluded else ""
+        return Decision(Act.ABORT, f"{kept} masked updates{excluded}, fewer than {needed}")
+    if not phases.review_over(block):
+        return Decision(Act.REVIEW, f"review of {info.submissions} masked updates until block {deadlines.review}")
+    if phases.revealed >= threshold and (phases.revealed == kept or block > deadlines.reveal):
         return Decision(Act.CLOSE)
     if block <= deadlines.reveal:
         return Decision(Act.WAIT, f"reveal phase until block {deadlines.reveal} ({phases.revealed} of "
-                                  f"{info.submissions} revealed, threshold {threshold})")
+                                  f"{kept} revealed, threshold {threshold})")
     return Decision(Act.ABORT, f"{phases.revealed} survivors revealed their shares, fewer than the threshold "
                                f"{threshold}")
 
@@ -152,7 +158,11 @@ def _secure_participant(view: RoundView, phases: SecurePhases, status: Participa
     if status is ParticipantStatus.SUBMITTED:
         if block > deadlines.reveal:
             return Decision(Act.DONE, "reveal missed")
-        if block > deadlines.submit or view.info.submissions >= phases.shared:
+        if phases.review_over(block):  # exclusions are final: which share to reveal is too
             return Decision(Act.REVEAL)
+        if phases.submissions_over(view.info.submissions, block):
+            return Decision(Act.WAIT, f"the organization reviews the masked updates until block {deadlines.review}")
         return Decision(Act.WAIT, "others may still submit")
+    if status is ParticipantStatus.EXCLUDED:
+        return Decision(Act.DONE, "the organization excluded this masked update (the reason is on-chain)")
     return Decision(Act.DONE)

@@ -22,21 +22,24 @@ def deadline_view(deadline: int, block: int, is_open: bool = True) -> dict[str, 
     return {"deadline": deadline, "blocks_left": max(0, deadline - block), "overdue": is_open and block >= deadline}
 
 
-PHASES = ("join", "share", "submit", "reveal")
+PHASES = ("join", "share", "submit", "review", "reveal")
 
 
 def phases_view(phases: SecurePhases, submissions: int, block: int, is_open: bool = True) -> dict[str, Any]:
     """Where a secure round stands: each phase's last block and blocks left, the phase the chain is
-    in (the reveal starts early once the whole masking set submitted, as the contract allows; none
-    once the round is closed) and the counters of joins, share posts and reveals against the threshold."""
+    in (the review starts early once the whole masking set submitted, the reveal once the
+    organization ended the review, as the contract allows; none once the round is closed) and the
+    counters of joins, share posts, exclusions and reveals against the threshold."""
     deadlines = phases.deadlines.as_list()
     current = next((name for name, end in zip(PHASES, deadlines, strict=True) if block <= end), "over")
-    if current == "submit" and 0 < phases.shared <= submissions:
+    if current == "submit" and phases.submissions_over(submissions, block) and phases.shared:
+        current = "review"
+    if current == "review" and phases.review_ended:
         current = "reveal"
     if not is_open:
         current, block = "over", max(block, deadlines[-1])
     return {"phase": current, "threshold": phases.threshold, "joined": phases.joined, "shared": phases.shared,
-            "submitted": submissions, "revealed": phases.revealed,
+            "submitted": submissions, "excluded": phases.excluded, "revealed": phases.revealed,
             "phases": [{"name": name, "deadline": end, "blocks_left": max(0, end - block), "current": name == current}
                        for name, end in zip(PHASES, deadlines, strict=True)]}
 

@@ -1,6 +1,7 @@
 """The explorer's view of a secure round, from public data alone: its phases and deadlines, who
-joined, posted shares, submitted a masked update and revealed, and how far the reveals go in
-rebuilding each survivor's self-mask and each dropped participant's masking key.
+joined, posted shares, submitted a masked update, was excluded in the review (with the reason) and
+revealed, and how far the reveals go in rebuilding each survivor's self-mask and each dropped or
+excluded participant's masking key.
 
 A masked update is shown as what it is, a CID and a claimed sample count: its values are
 uniformly masked, so nobody (this page included) can give its norm, its direction or its share
@@ -37,16 +38,23 @@ def secure_round_view(contract: FederatedLearningContract, store: ContentStore, 
         view["phase"] = str(info.state)
     deadlines = record.phases.deadlines
     masking_fixed = closed or block > deadlines.share
-    submissions_final = closed or view["phase"] in ("reveal", "over")
+    submissions_final = closed or view["phase"] in ("review", "reveal", "over")
     threshold = record.phases.threshold
     view["participants"] = _participants(record, masking_fixed, submissions_final, self_shares, key_shares)
     usable = {reveal.revealer: reveal for reveal in reveals}
     view["reveals"] = [_reveal_row(revealer, cid, usable.get(revealer)) for revealer, cid in record.reveals]
     view["recoveries"] = [{"address": Web3.to_checksum_address(address), "key_shares": key_shares[address],
-                           "threshold": threshold, "recovered": key_shares[address] >= threshold}
+                           "threshold": threshold, "recovered": key_shares[address] >= threshold,
+                           "why": _why_dropped(record, address)}
                           for address in record.dropped] if submissions_final else []
     view["reveal_problems"] = problems
     return view
+
+
+def _why_dropped(record: SecureRoundRecord, address: str) -> str:
+    """A dropped participant never submitted; an excluded one did, and the review says why it is not summed."""
+    reason = record.excluded.get(address)
+    return "no masked update" if reason is None else f"excluded in the review: {reason}"
 
 
 def _reveal_row(revealer: str, cid: Cid, reveal: ShareReveal | None) -> dict[str, Any]:
@@ -60,13 +68,16 @@ def _participants(record: SecureRoundRecord, masking_fixed: bool, submissions_fi
                   self_shares: Counter[str], key_shares: Counter[str]) -> list[dict[str, Any]]:
     """Every participant in join order with where it got to; a member of the masking set without a
     masked update is `dropped` once submissions are final (its pairwise masks are then removed with
-    its key shares), one that never posted shares `left before masking` (nobody masked with it)."""
+    its key shares), one whose update the review excluded `excluded (<reason>)` (the same), one that
+    never posted shares `left before masking` (nobody masked with it)."""
     submitted = {s.client.lower(): s for s in record.submissions}
     revealed = {revealer for revealer, _ in record.reveals}
     rows = []
     for address, (index, _) in sorted(record.joined.items(), key=lambda item: item[1][0]):
         if address in revealed:
             status = "revealed"
+        elif address in record.excluded:
+            status = f"excluded ({record.excluded[address]})"
         elif address in submitted:
             status = "submitted"
         elif address in record.masking_keys:
@@ -79,5 +90,5 @@ def _participants(record: SecureRoundRecord, masking_fixed: bool, submissions_fi
                      "update_cid": str(submission.cid) if submission else None,
                      "samples": submission.samples if submission else None,
                      "self_shares_revealed": self_shares[address] if submission else None,
-                     "key_shares_revealed": key_shares[address] if status == "dropped" else None})
+                     "key_shares_revealed": key_shares[address] if address in record.dropped else None})
     return rows

@@ -27,6 +27,12 @@ def pair_members(masking_keys: Mapping[str, bytes]) -> dict[str, bytes]:
     return {address.lower(): key for address, key in masking_keys.items() if usable_public_key(key)}
 
 
+def expected_peers(masking_keys: Mapping[str, bytes], client: str) -> tuple[str, ...]:
+    """The peers `client`'s masked update must declare: every other pair member (none if it is not one)."""
+    members = pair_members(masking_keys)
+    return tuple(sorted(set(members) - {client})) if client in members else ()
+
+
 def pair_seeds(masking: KeyPair, context: RoundContext, own: str,
                masking_keys: Mapping[str, bytes]) -> dict[str, bytes]:
     """The seed shared with each other pair member (address -> round masking public key)."""

@@ -2,7 +2,8 @@
 
 Participants and their share coordinates come from `ParticipantJoined` events, their X25519 keys
 from their `ClientRegistered` events, round masking keys and share bundles from `SharesPosted`,
-masked submissions from `UpdateSubmitted` and reveals from `SharesRevealed`; the counts are
+masked submissions from `UpdateSubmitted`, the review's exclusions from `MaskedUpdateExcluded`
+and reveals from `SharesRevealed`; the counts are
 checked against the contract's own counters (a node hiding a log is caught, not believed). Files
 are fetched with a size cap and a deadline and checked against the chain: a masked update must
 name this round, its base, the sample count recorded on-chain and its sender.
@@ -16,12 +17,13 @@ from typing import Protocol, TypeVar
 
 from eth_utils import event_abi_to_log_topic
 
-from chain.contract import FederatedLearningContract, SecurePhases
+from chain.contract import ExclusionReason, FederatedLearningContract, SecurePhases
 from chain.history import HistoryReader, SubmissionRecord
 from chain.logs import read_logs
 from protocol.artifacts import Artifact, max_update_bytes
 from protocol.secure.keys import RoundContext
 from protocol.secure.masked_file import MaskedFileError, MaskedUpdate, decode_masked
+from protocol.secure.participant import expected_peers
 from protocol.secure.shares import (
     MAX_BYTES as MAX_BUNDLE_BYTES,
 )
@@ -35,7 +37,7 @@ from protocol.secure.shares import (
 from protocol.secure.unmask import MaskingSet
 from storage.cid import Cid
 from storage.model_file import ModelFileError, expected_spec
-from storage.store import ContentStore, StorageError
+from storage.store import ContentNotFoundError, ContentStore, ContentTooLargeError, StorageError
 
 MASKED_FETCH_SECONDS = 60.0  # one masked update gets this long to arrive, whatever its size
 SHARE_FETCH_SECONDS = 20.0  # one share bundle or reveal
@@ -54,18 +56,30 @@ class SecureRoundRecord:
     joined: dict[str, tuple[int, bytes]]  # lower-case address -> (join index, registered X25519 key)
     masking_keys: dict[str, bytes]  # who posted shares -> its round masking public key
     bundle_cids: dict[str, Cid]  # who posted shares -> CID of its share bundle
-    submissions: list[SubmissionRecord]  # masked updates, in on-chain order
+    submissions: list[SubmissionRecord]  # masked updates, in on-chain order, the excluded ones too
     reveals: list[tuple[str, Cid]] = field(default_factory=list)  # (revealer, CID), in on-chain order
+    excluded: dict[str, ExclusionReason] = field(default_factory=dict)  # excluded in the review -> why
+
+    @property
+    def survivors(self) -> list[SubmissionRecord]:
+        """The masked updates that are summed: those not excluded in the review, in on-chain order."""
+        return [s for s in self.submissions if s.client.lower() not in self.excluded]
 
     @property
     def dropped(self) -> list[str]:
-        """Members of the masking set without a masked update on-chain."""
-        submitted = {s.client.lower() for s in self.submissions}
-        return [address for address in self.masking_keys if address not in submitted]
+        """Members of the masking set without a summed masked update: never submitted, or excluded."""
+        summed = {s.client.lower() for s in self.survivors}
+        return [address for address in self.masking_keys if address not in summed]
 
     @property
     def total_samples(self) -> int:
-        return sum(s.samples for s in self.submissions)
+        return sum(s.samples for s in self.survivors)
+
+    @property
+    def exclusions_hidden(self) -> bool:
+        """Whether the node's logs show fewer exclusions than the contract counts (a lagging or
+        hiding node): summing an excluded update would then make the unmasking fail."""
+        return len(self.excluded) < self.phases.excluded
 
     def setup(self) -> MaskingSet:
         return MaskingSet(self.context, {a: index for a, (index, _) in self.joined.items()}, self.masking_keys,
@@ -75,7 +89,7 @@ class SecureRoundRecord:
 def read_secure_round(contract: FederatedLearningContract, round_id: int, complete: bool = False,
                       ) -> SecureRoundRecord | None:
     """The round's public record, or None when it is not a secure round. `complete`: raise
-    RecordIncompleteError when the logs hold fewer joins or share posts than the contract counts."""
+    RecordIncompleteError when the logs hold fewer joins, share posts or exclusions than the contract counts."""
     phases = contract.secure_round(round_id)
     if phases is None:
         return None
@@ -86,16 +100,19 @@ def read_secure_round(contract: FederatedLearningContract, round_id: int, comple
     joined = {e["args"]["client"].lower(): int(e["args"]["index"]) for e in events
               if e["event"] == "ParticipantJoined"}
     posted = [e["args"] for e in events if e["event"] == "SharesPosted"]
-    if complete and (len(joined) < phases.joined or len(posted) < phases.shared):
-        raise RecordIncompleteError(f"round {round_id}: the node shows {len(joined)} joins and {len(posted)} share "
-                                    f"posts, the contract counts {phases.joined} and {phases.shared}; retrying")
+    if complete and (len(joined) < phases.joined or len(posted) < phases.shared
+                     or len(record.excluded) < phases.excluded):
+        raise RecordIncompleteError(f"round {round_id}: the node shows {len(joined)} joins, {len(posted)} share "
+                                    f"posts and {len(record.excluded)} exclusions, the contract counts "
+                                    f"{phases.joined}, {phases.shared} and {phases.excluded}; retrying")
     keys = registered_keys(contract, list(joined), phases.deadlines.join)
     context = RoundContext(contract.chain.web3.eth.chain_id, contract.address, round_id)
     return SecureRoundRecord(
         round_id, record.base_cid, phases, context, {a: (i, keys[a]) for a, i in joined.items()},
         {a["client"].lower(): bytes(a["maskingKey"]) for a in posted},
         {a["client"].lower(): Cid(bytes(a["cid"])) for a in posted}, record.submissions,
-        [(e["args"]["client"].lower(), Cid(bytes(e["args"]["cid"]))) for e in events if e["event"] == "SharesRevealed"])
+        [(e["args"]["client"].lower(), Cid(bytes(e["args"]["cid"]))) for e in events if e["event"] == "SharesRevealed"],
+        record.excluded)
 
 
 def registered_keys(contract: FederatedLearningContract, clients: list[str], until_block: int) -> dict[str, bytes]:
@@ -120,7 +137,8 @@ def registered_keys(contract: FederatedLearningContract, clients: list[str], unt
 
 def load_masked_update(store: ContentStore, record: SecureRoundRecord, submission: SubmissionRecord,
                        base: Artifact) -> MaskedUpdate:
-    """One masked update, checked against what the chain recorded for it."""
+    """One masked update, checked against what the chain recorded for it (round, base, sample count,
+    sender) and against the masking set it must share masks with."""
     update = decode_masked(store.get_bounded(submission.cid, max_update_bytes(base_spec := expected_spec(base.tensors)),
                                            MASKED_FETCH_SECONDS),
                            base_spec, base.metadata.architecture)
@@ -133,9 +151,22 @@ def load_masked_update(store: ContentStore, record: SecureRoundRecord, submissio
         problems.append(f"it claims {update.sample_count} samples, the chain records {submission.samples}")
     if update.client != submission.client.lower():
         problems.append(f"it names {update.client} as its sender, not {submission.client}")
+    elif update.peers != expected_peers(record.masking_keys, update.client):
+        problems.append("it does not share masks with exactly the other participants of the masking set")
     if problems:
         raise MaskedFileError(f"masked update {submission.index} ({submission.client}): " + "; ".join(problems))
     return update
+
+
+def exclusion_reason(error: StorageError | ModelFileError) -> ExclusionReason | None:
+    """Why a masked update that `load_masked_update` refused with `error` can be excluded, or None
+    when the store is at fault (unreachable, or serving bytes that do not match the CID): an outage
+    is never a reason. MISSING holds only while the store still serves the round's base."""
+    if isinstance(error, ContentTooLargeError):
+        return ExclusionReason.OVERSIZED
+    if isinstance(error, ModelFileError):
+        return ExclusionReason.MALFORMED
+    return ExclusionReason.MISSING if isinstance(error, ContentNotFoundError) else None
 
 
 class _RoundFile(Protocol):

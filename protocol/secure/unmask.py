@@ -21,7 +21,7 @@ from protocol.secure.fixed_point import decode_average
 from protocol.secure.keys import KeyPair, RoundContext, commitment
 from protocol.secure.masked_file import MaskedUpdate
 from protocol.secure.masks import expand, sign_for
-from protocol.secure.participant import pair_members
+from protocol.secure.participant import expected_peers, pair_members
 from protocol.secure.shares import ShareBundle, ShareReveal
 
 
@@ -58,7 +58,7 @@ def unmask_average(updates: Sequence[MaskedUpdate], setup: MaskingSet, bundles: 
         raise UnmaskingError(f"{sorted(outsiders)[0]} submitted without being in the masking set")
     members = set(pair_members(setup.masking_keys))
     for update in updates:
-        expected = tuple(sorted(members - {update.client})) if update.client in members else ()
+        expected = expected_peers(setup.masking_keys, update.client)
         if update.peers != expected:
             raise UnmaskingError(f"{update.client}'s masked update does not share masks with exactly the other "
                                  f"{len(expected)} participants of the masking set")

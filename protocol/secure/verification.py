@@ -28,9 +28,12 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
     """`info` is a finalized round and `record` its public secure-round record."""
     round_id, onchain = info.round_id, str(info.result_cid)
     assert info.result_cid is not None
+    if record.exclusions_hidden:
+        return SecureCheck(False, None, f"secure round {round_id}: the node's logs show {len(record.excluded)} "
+                                        f"exclusions, the contract counts {record.phases.excluded}; ask another node")
     try:
         base = decode_artifact(store.get(record.base_cid))
-        updates = [load_masked_update(store, record, s, base) for s in record.submissions]
+        updates = [load_masked_update(store, record, s, base) for s in record.survivors]  # the excluded: dropped
         bundles, _ = load_bundles(store, record)
         reveals, _ = load_reveals(store, record)
         state, unmasked = secure_state(base, updates, record.setup(), bundles, reveals)
@@ -55,4 +58,11 @@ def verify_secure_round(store: ContentStore, info: RoundInfo, record: SecureRoun
                        f"secure round {round_id}: {onchain} is the unmasked {strategy.name} sum of "
                        f"{len(updates)} masked updates ({len(record.dropped)} dropped, {len(reveals)} share reveals, "
                        f"threshold {record.phases.threshold}), within the published clip bound {bounds.clip:.4g}"
-                       + ("" if fraction is None else f" and {fraction:g} x the base's norm"))
+                       + ("" if fraction is None else f" and {fraction:g} x the base's norm") + _exclusions(record))
+
+
+def _exclusions(record: SecureRoundRecord) -> str:
+    """The review's exclusions as `verify` reports them (they count among the dropped)."""
+    if not record.excluded:
+        return ""
+    return "; excluded in the review: " + ", ".join(f"{who} ({reason})" for who, reason in record.excluded.items())

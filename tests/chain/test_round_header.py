@@ -10,6 +10,7 @@ from chain.accounts import dev_account
 from chain.backends import EmbeddedChain
 from chain.contract import (
     EMPTY_SUBMISSIONS_DIGEST,
+    ExclusionReason,
     FederatedLearningContract,
     RoundKind,
     RoundState,
@@ -21,7 +22,7 @@ from tests.chain.conftest import fresh_cid, key_of
 
 def _secure_round(organization: FederatedLearningContract) -> int:
     now = organization.block_number()
-    deadlines = SecureDeadlines(now + 5, now + 10, now + 15, now + 20)
+    deadlines = SecureDeadlines(now + 5, now + 10, now + 15, now + 20, now + 25)
     round_id, _ = organization.open_secure_round(fresh_cid(), deadlines, 3, 100)
     return round_id
 
@@ -45,6 +46,9 @@ def test_secure_functions_refuse_a_plain_round(organization, clients) -> None:
                     lambda: clients[0].submit_masked_update(round_id, fresh_cid(), 10),
                     lambda: clients[0].post_shares(round_id, bytes(range(32)), fresh_cid()),
                     lambda: clients[0].reveal_shares(round_id, fresh_cid()),
+                    lambda: organization.exclude_masked_update(round_id, clients[0].account.address,
+                                                               ExclusionReason.MISSING),
+                    lambda: organization.end_review(round_id),
                     lambda: organization.finalize_secure_round(round_id, fresh_cid()),
                     lambda: organization.abort_secure_round(round_id)):
         with pytest.raises(errors.NotSecureRound):

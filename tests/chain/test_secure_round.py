@@ -1,4 +1,5 @@
-"""Secure-aggregation rounds on the contract: phases, dropouts, refusals, recorded abort reasons, flat gas."""
+"""Secure-aggregation rounds on the contract: phases, the review's exclusions, dropouts, refusals, recorded abort
+reasons, flat gas."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from web3.logs import DISCARD
 from chain import errors
 from chain.accounts import dev_account
 from chain.backends import EmbeddedChain
-from chain.contract import FederatedLearningContract, ParticipantStatus, RoundKind, RoundState, SecureDeadlines
+from chain.contract import (
+    ExclusionReason,
+    FederatedLearningContract,
+    ParticipantStatus,
+    RoundKind,
+    RoundState,
+    SecureDeadlines,
+)
 from chain.deployments import DeploymentBook
 from chain.history import HistoryReader
 from chain.migrate import deploy
@@ -25,7 +33,7 @@ KEY = b"\x05" * 32  # a masking key; the contract only refuses zero (clients che
 def open_secure(organization: FederatedLearningContract, phase: int = PHASE, threshold: int = 0,
                 ) -> tuple[int, SecureDeadlines, TxResult]:
     now = organization.block_number()
-    deadlines = SecureDeadlines(now + phase, now + 2 * phase, now + 3 * phase, now + 4 * phase)
+    deadlines = SecureDeadlines(*(now + k * phase for k in range(1, 6)))
     round_id, opened = organization.open_secure_round(fresh_cid(), deadlines, 3, 1_000, threshold)
     return round_id, deadlines, opened
 
@@ -51,7 +59,8 @@ def four(organization) -> list[FederatedLearningContract]:
     return registered
 
 
-def test_without_dropouts_reveals_start_once_everyone_submitted_and_t_of_them_finalize(chain, organization, four):
+def test_without_dropouts_the_review_starts_once_everyone_submitted_and_t_reveals_finalize(chain, organization,
+                                                                                         four):
     round_id, deadlines, _ = open_secure(organization)
     assert organization.round(round_id).kind is RoundKind.SECURE  # plain submissions are refused
     for client in four[:3]:
@@ -78,12 +87,15 @@ def test_without_dropouts_reveals_start_once_everyone_submitted_and_t_of_them_fi
         four[3].submit_update(round_id, fresh_cid(), 10)
     for client in four[:2]:
         client.submit_masked_update(round_id, fresh_cid(), 10)
-    with pytest.raises(errors.PhaseNotStarted):  # the third may still submit
-        four[0].reveal_shares(round_id, fresh_cid())
+    with pytest.raises(errors.ReviewNotStarted):  # the third may still submit
+        organization.end_review(round_id)
     four[2].submit_masked_update(round_id, fresh_cid(), 10)
     with pytest.raises(errors.AlreadySubmitted):
         four[0].submit_masked_update(round_id, fresh_cid(), 10)
-    four[0].reveal_shares(round_id, fresh_cid())  # everyone submitted: who submitted is final
+    with pytest.raises(errors.ReviewInProgress):  # everyone submitted: the review is on, exclusions may come
+        four[0].reveal_shares(round_id, fresh_cid())
+    organization.end_review(round_id)
+    four[0].reveal_shares(round_id, fresh_cid())
     with pytest.raises(errors.RevealsIncomplete):
         organization.finalize_secure_round(round_id, fresh_cid())
     four[1].reveal_shares(round_id, fresh_cid())
@@ -107,6 +119,7 @@ def test_a_participant_that_posted_no_shares_cannot_submit_and_survivors_finaliz
         four[3].submit_masked_update(round_id, fresh_cid(), 10)
     for client in four[:3]:
         client.submit_masked_update(round_id, fresh_cid(), 10)
+    organization.end_review(round_id)
     four[0].reveal_shares(round_id, fresh_cid())
     with pytest.raises(errors.AlreadyRevealed):
         four[0].reveal_shares(round_id, fresh_cid())
@@ -140,7 +153,7 @@ def test_anyone_aborts_a_stalled_round_and_the_reason_is_recorded(chain, organiz
     for client in submitters:
         client.submit_masked_update(round_id, fresh_cid(), 10)
     if stage == "expired":  # enough reveals, but the organization never finalizes
-        mine_past(chain, organization, deadlines.submit)
+        mine_past(chain, organization, deadlines.review)
         for client in four[:3]:
             client.reveal_shares(round_id, fresh_cid())
         mine_past(chain, organization, deadlines.reveal)
@@ -172,6 +185,7 @@ def test_a_replayed_masked_update_from_another_round_is_refused(chain, organizat
             four[0].submit_masked_update(round_id, used, 10)
             four[1].submit_masked_update(round_id, fresh_cid(), 10)
             four[2].submit_masked_update(round_id, fresh_cid(), 10)
+            organization.end_review(round_id)
             four[0].reveal_shares(round_id, fresh_cid())
             four[1].reveal_shares(round_id, fresh_cid())
             organization.finalize_secure_round(round_id, fresh_cid())
@@ -181,11 +195,15 @@ def test_a_replayed_masked_update_from_another_round_is_refused(chain, organizat
 
 def test_bad_secure_round_parameters_are_refused(organization, four):
     now = organization.block_number()
-    good = SecureDeadlines(now + 5, now + 10, now + 15, now + 20)
+    good = SecureDeadlines(now + 5, now + 10, now + 15, now + 20, now + 25)
     with pytest.raises(errors.InvalidMinParticipants):
         organization.open_secure_round(fresh_cid(), good, 2, 100)
     with pytest.raises(errors.InvalidPhases):
-        organization.open_secure_round(fresh_cid(), SecureDeadlines(now + 5, now + 10, now + 10, now + 20), 3, 100)
+        organization.open_secure_round(fresh_cid(), SecureDeadlines(now + 5, now + 10, now + 10, now + 20, now + 25),
+                                       3, 100)
+    with pytest.raises(errors.InvalidPhases, match=f"review {now + 20} < reveal {now + 20}"):
+        organization.open_secure_round(fresh_cid(), SecureDeadlines(now + 5, now + 10, now + 15, now + 20, now + 20),
+                                       3, 100)
     with pytest.raises(errors.InvalidThreshold):
         organization.open_secure_round(fresh_cid(), good, 3, 100, threshold=1)
     with pytest.raises(errors.OwnableUnauthorizedAccount):
@@ -197,25 +215,28 @@ def test_bad_secure_round_parameters_are_refused(organization, four):
 
 def _secure_round_gas(chain, organization, first, last, helpers) -> dict[str, int]:
     """Execution gas of one secure round in which `first` and `last` join, share, submit and reveal, one
-    helper drops after sharing."""
+    helper drops after sharing, another's masked update is excluded in the review."""
     round_id, deadlines, opened = open_secure(organization, phase=20)
     executed = {"openSecureRound": _gas(organization, opened)["execution"]}
     participants = [first, *helpers, last]
-    for who, client in zip(["1st", None, None, "last"], participants, strict=True):
+    for who, client in zip(["1st", None, None, None, "last"], participants, strict=True):
         result = client.join_round(round_id, key_of(client))
         if who:
             executed[f"joinRound ({who})"] = _gas(organization, result)["execution"]
     mine_past(chain, organization, deadlines.join)
-    for who, client in zip(["1st", None, None, "last"], participants, strict=True):
+    for who, client in zip(["1st", None, None, None, "last"], participants, strict=True):
         result = client.post_shares(round_id, KEY, fresh_cid())
         if who:
             executed[f"postShares ({who})"] = _gas(organization, result)["execution"]
     mine_past(chain, organization, deadlines.share)
-    for who, client in (("1st", first), (None, helpers[0]), ("last", last)):
+    for who, client in (("1st", first), (None, helpers[0]), (None, helpers[2]), ("last", last)):
         result = client.submit_masked_update(round_id, fresh_cid(), 100)
         if who:
             executed[f"submitMaskedUpdate ({who})"] = _gas(organization, result)["execution"]
     mine_past(chain, organization, deadlines.submit)
+    executed["excludeMaskedUpdate"] = _gas(organization, organization.exclude_masked_update(
+        round_id, helpers[2].account.address, ExclusionReason.MISSING))["execution"]
+    executed["endReview"] = _gas(organization, organization.end_review(round_id))["execution"]
     for who, client in (("1st", first), (None, helpers[0]), ("last", last)):
         result = client.reveal_shares(round_id, fresh_cid())
         if who:
@@ -235,11 +256,11 @@ def test_secure_round_gas_is_flat_in_clients_and_rounds():
     clients = [organization.with_account(account) for account in extra]
     for client in clients:
         client.register(key_of(client))
-    early = _secure_round_gas(chain, organization, clients[0], clients[-1], clients[1:3])
+    early = _secure_round_gas(chain, organization, clients[0], clients[-1], clients[1:4])
     for _ in range(10):
         round_id, _ = organization.open_round(fresh_cid(), organization.block_number() + 5, 1, 100)
         organization.abort_round(round_id)
-    late = _secure_round_gas(chain, organization, clients[0], clients[-1], clients[10:12])
+    late = _secure_round_gas(chain, organization, clients[0], clients[-1], clients[10:13])
     assert early == late, (early, late)
     for step in ("joinRound", "postShares", "submitMaskedUpdate", "revealShares"):
         assert early[f"{step} (1st)"] == early[f"{step} (last)"], early
@@ -277,3 +298,66 @@ def test_joining_with_another_key_than_registered_or_one_already_joined_is_refus
     with pytest.raises(errors.DuplicateEncryptionKey, match=f"already joined round {round_id}"):
         sybil.join_round(round_id, key_of(four[0]))
     assert organization.participant_status(round_id, sybil.account.address) is ParticipantStatus.NONE
+
+
+def _review_round(chain, organization, four, submitters: int = 4) -> tuple[int, SecureDeadlines]:
+    """A round all four joined and shared, the first `submitters` submitted."""
+    round_id, deadlines, _ = open_secure(organization, threshold=3)
+    join_and_share(chain, organization, round_id, deadlines, four)
+    for client in four[:submitters]:
+        client.submit_masked_update(round_id, fresh_cid(), 10)
+    return round_id, deadlines
+
+
+def test_the_review_excludes_a_submitter_once_with_its_reason_and_it_counts_as_dropped(chain, organization, four):
+    round_id, deadlines = _review_round(chain, organization, four, submitters=3)
+    excluded = four[1].account.address
+    with pytest.raises(errors.ReviewNotStarted):  # the fourth may still submit
+        organization.exclude_masked_update(round_id, excluded, ExclusionReason.MISSING)
+    mine_past(chain, organization, deadlines.submit)
+    with pytest.raises(errors.OwnableUnauthorizedAccount):
+        four[0].exclude_masked_update(round_id, excluded, ExclusionReason.MISSING)
+    with pytest.raises(errors.OwnableUnauthorizedAccount):
+        four[0].end_review(round_id)
+    with pytest.raises(errors.NotSubmitted):  # posted shares, never submitted: already dropped
+        organization.exclude_masked_update(round_id, four[3].account.address, ExclusionReason.MISSING)
+    result = organization.exclude_masked_update(round_id, excluded, ExclusionReason.MALFORMED)
+    (event,) = organization.web3_contract.events.MaskedUpdateExcluded().process_receipt(result.receipt,
+                                                                                        errors=DISCARD)
+    assert (event["args"]["client"], event["args"]["reason"]) == (excluded, ExclusionReason.MALFORMED)
+    with pytest.raises(errors.ParticipantExcluded):
+        organization.exclude_masked_update(round_id, excluded, ExclusionReason.MISSING)
+    assert organization.participant_status(round_id, excluded) is ParticipantStatus.EXCLUDED
+    with pytest.raises(errors.ReviewInProgress):
+        four[0].reveal_shares(round_id, fresh_cid())
+    organization.end_review(round_id)
+    with pytest.raises(errors.ReviewOver):
+        organization.end_review(round_id)
+    with pytest.raises(errors.ReviewOver):  # exclusions are final once anyone may reveal
+        organization.exclude_masked_update(round_id, four[2].account.address, ExclusionReason.MISSING)
+    with pytest.raises(errors.ParticipantExcluded):
+        four[1].reveal_shares(round_id, fresh_cid())
+    four[0].reveal_shares(round_id, fresh_cid())
+    four[2].reveal_shares(round_id, fresh_cid())
+    phases = organization.secure_round(round_id)
+    assert (phases.excluded, phases.review_ended, phases.threshold) == (1, True, 3)
+    with pytest.raises(errors.QuorumNotMet):  # 3 submissions, 1 excluded: 2 kept, below the quorum of 3
+        organization.finalize_secure_round(round_id, fresh_cid())
+    result = four[3].abort_secure_round(round_id)  # anyone: too few kept masked updates
+    (event,) = organization.web3_contract.events.SecureRoundAborted().process_receipt(result.receipt, errors=DISCARD)
+    assert event["args"]["reason"] == 2
+
+
+def test_a_round_with_an_exclusion_finalizes_on_the_kept_updates_and_history_marks_it(chain, organization, four):
+    round_id, deadlines = _review_round(chain, organization, four)  # everyone submitted: the review is on
+    excluded = four[3].account.address
+    organization.exclude_masked_update(round_id, excluded, ExclusionReason.OVERSIZED)
+    mine_past(chain, organization, deadlines.review)  # the review also ends at its deadline
+    with pytest.raises(errors.ReviewOver):
+        organization.end_review(round_id)
+    for client in four[:3]:
+        client.reveal_shares(round_id, fresh_cid())
+    organization.finalize_secure_round(round_id, fresh_cid())
+    record = HistoryReader(organization).round(round_id)
+    assert record.excluded == {excluded.lower(): ExclusionReason.OVERSIZED}
+    assert [s.accepted for s in record.submissions] == [True, True, True, False]

@@ -16,7 +16,7 @@ from organization.driver import RoundDriver
 from protocol.engine import Act, RoundView, organization_decision, participant_decision
 from tests.protocol.conftest import build_federation
 
-JOIN, SHARE, SUBMIT, REVEAL = 10, 15, 20, 30
+JOIN, SHARE, SUBMIT, REVIEW, REVEAL = 10, 15, 20, 25, 30
 
 
 def plain(block: int, submissions: int = 0, quorum: int = 2, deadline: int = 50, closed: bool = False,
@@ -27,11 +27,12 @@ def plain(block: int, submissions: int = 0, quorum: int = 2, deadline: int = 50,
 
 
 def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0, quorum: int = 3,
-           shared: int | None = None, threshold: int = 0) -> RoundView:
+           shared: int | None = None, threshold: int = 0, excluded: int = 0, reviewed: bool = False) -> RoundView:
+    """`reviewed`: the organization ended the review (it is over anyway after block REVIEW)."""
     info = RoundInfo(1, RoundState.OPEN, None, None, 0, quorum, submissions, 0, 100, False, 0, RoundKind.SECURE, 0,
                      EMPTY_SUBMISSIONS_DIGEST)
-    phases = SecurePhases(SecureDeadlines(JOIN, SHARE, SUBMIT, REVEAL), joined,
-                          joined if shared is None else shared, revealed, threshold)
+    phases = SecurePhases(SecureDeadlines(JOIN, SHARE, SUBMIT, REVIEW, REVEAL), joined,
+                          joined if shared is None else shared, revealed, threshold, excluded, reviewed)
     return RoundView(info, block, phases)
 
 
@@ -52,13 +53,19 @@ def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0,
     (secure(11, joined=2), 3, Act.ABORT, "2 joined, fewer than 3"),
     (secure(11, joined=6, threshold=5), 3, Act.WAIT, "share phase until block 15"),
     (secure(16, joined=6, shared=4, threshold=5), 3, Act.ABORT, "4 posted shares, fewer than 5"),
-    (secure(16, joined=4, submissions=4), 3, Act.WAIT, "reveal phase"),  # everyone submitted: reveal at once
-    (secure(16, joined=4, submissions=4, revealed=3), 3, Act.WAIT, "reveal phase"),  # a 4th may still come
-    (secure(16, joined=4, submissions=4, revealed=4), 3, Act.CLOSE, ""),
+    (secure(16, joined=4, submissions=4), 3, Act.REVIEW, "until block 25"),  # everyone submitted: review at once
+    (secure(16, joined=4, submissions=4, reviewed=True), 3, Act.WAIT, "reveal phase"),
+    (secure(16, joined=4, submissions=4, revealed=3, reviewed=True), 3, Act.WAIT, "reveal phase"),  # a 4th may come
+    (secure(16, joined=4, submissions=4, revealed=4, reviewed=True), 3, Act.CLOSE, ""),
     (secure(17, joined=4, submissions=3), 3, Act.WAIT, "submission phase until block 20"),
     (secure(21, joined=4, submissions=2), 3, Act.ABORT, "2 masked updates, fewer than 3"),
-    (secure(21, joined=4, submissions=3, revealed=2), 3, Act.WAIT, "reveal phase until block 30"),
-    (secure(21, joined=4, submissions=3, revealed=3), 3, Act.CLOSE, ""),
+    (secure(21, joined=4, submissions=3), 3, Act.REVIEW, "review of 3 masked updates until block 25"),
+    (secure(25, joined=4, submissions=3, excluded=1), 3, Act.ABORT, "2 masked updates (1 excluded), fewer than 3"),
+    (secure(21, joined=5, submissions=5, excluded=1), 3, Act.REVIEW, ""),  # 4 kept: the review goes on
+    (secure(21, joined=5, submissions=5, excluded=1, revealed=4, reviewed=True), 3, Act.CLOSE, ""),  # all kept
+    (secure(21, joined=5, submissions=5, excluded=1, revealed=3, reviewed=True), 3, Act.WAIT, "3 of 4 revealed"),
+    (secure(26, joined=4, submissions=3, revealed=2), 3, Act.WAIT, "reveal phase until block 30"),  # review over
+    (secure(26, joined=4, submissions=3, revealed=3), 3, Act.CLOSE, ""),
     (secure(31, joined=5, submissions=5, revealed=3), 3, Act.CLOSE, ""),  # n - t silent survivors
     (secure(31, joined=5, submissions=4, revealed=2), 3, Act.ABORT, "2 survivors revealed their shares, fewer"),
 ])
@@ -85,9 +92,12 @@ def test_the_organization_decides_from_the_view(view, target, act, reason) -> No
     (secure(16, joined=4), P.SHARED, False, True, Act.DONE),  # the demo's dropout
     (secure(21, joined=4), P.SHARED, False, False, Act.DONE),  # missed the submission phase
     (secure(17, joined=4, submissions=3), P.SUBMITTED, False, False, Act.WAIT),
-    (secure(17, joined=4, submissions=4), P.SUBMITTED, False, False, Act.REVEAL),  # everyone submitted
-    (secure(21, joined=4, submissions=3), P.SUBMITTED, False, False, Act.REVEAL),
+    (secure(17, joined=4, submissions=4), P.SUBMITTED, False, False, Act.WAIT),  # everyone submitted: the review
+    (secure(21, joined=4, submissions=3), P.SUBMITTED, False, False, Act.WAIT),  # the review until block 25
+    (secure(17, joined=4, submissions=4, reviewed=True), P.SUBMITTED, False, False, Act.REVEAL),  # review ended
+    (secure(26, joined=4, submissions=3), P.SUBMITTED, False, False, Act.REVEAL),  # the review deadline passed
     (secure(31, joined=4, submissions=3), P.SUBMITTED, False, False, Act.DONE),
+    (secure(26, joined=4, submissions=3, excluded=1), P.EXCLUDED, False, False, Act.DONE),  # reveals nothing
     (secure(25, joined=4, submissions=3, revealed=1), P.REVEALED, False, False, Act.DONE),
 ])
 def test_a_participant_decides_from_the_view(view, status, answered, drop_out, act) -> None:

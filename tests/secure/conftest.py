@@ -73,6 +73,13 @@ def open_and_share(federation: SecureFederation) -> tuple[int, SecureDeadlines]:
     return round_id, deadlines
 
 
+def review(federation: SecureFederation) -> None:
+    """The organization's review of the submitted masked files; it ends the review (nothing postponed)."""
+    assert federation.driver.step() is None
+    assert federation.organization.contract.secure_round(
+        federation.organization.contract.round_count()).review_ended
+
+
 @pytest.fixture
 def federation(tmp_path: Path) -> SecureFederation:
     return build(tmp_path)

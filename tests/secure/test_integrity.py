@@ -34,7 +34,7 @@ from protocol.secure.participant import mask_delta
 from protocol.secure.public_round import read_secure_round
 from protocol.verification import verify_round
 from storage.model_file import expected_spec
-from tests.secure.conftest import CLIENTS, EXAMPLES, SecureFederation, open_and_share
+from tests.secure.conftest import CLIENTS, EXAMPLES, SecureFederation, open_and_share, review
 
 FRACTION = get_task("2nn").screening.base_norm_fraction
 
@@ -71,6 +71,7 @@ def poisoned_round(federation: SecureFederation, pool, coordinate: float | None,
     round_id, _ = open_and_share(federation)
     submit_crafted(attacker, round_id, coordinate, samples, ring_offset)
     list(pool.map(lambda participant: participant.submit(round_id), honest))
+    review(federation)
     assert [participant.step(round_id).action for participant in federation.participants] == ["revealed"] * CLIENTS
     return round_id, federation.driver.step()
 

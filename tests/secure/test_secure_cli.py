@@ -43,7 +43,8 @@ def test_secure_demo_with_a_dropout_on_ganache_and_ipfs_then_verify_elsewhere(
     rounds = summary["rounds"]
     assert all(r["state"] == "finalized" and r["joined"] == 4 and len(r["update_cids"]) == 3 for r in rounds)
     assert rounds[1]["accuracy"] > 0.7
-    assert all(list(r["phase_seconds"]) == ["open", "join", "share", "submit", "reveal", "close"] for r in rounds)
+    phases = ["open", "join", "share", "submit", "review", "reveal", "close"]
+    assert all(list(r["phase_seconds"]) == phases for r in rounds)
     assert all(v["ok"] and "1 dropped, 3 share reveals" in v["message"] for v in summary["verified"])
     code, out, err = run_main(capsys, "verify", "--round", "all", *backends)  # only reads: in this process
     assert code == 0, err

@@ -11,7 +11,7 @@ import pytest
 from web3.logs import DISCARD
 
 from chain import errors
-from chain.contract import RoundState, SecureDeadlines
+from chain.contract import ParticipantStatus, RoundState, SecureDeadlines
 from mlprocessor.task_registry import get_task
 from organization.secure import refuse_unmaskable_settings
 from organization.secure_local import advance_past, run_local_secure_round
@@ -21,7 +21,7 @@ from protocol.secure.masked_file import decode_masked, encode_masked
 from protocol.secure.public_round import read_secure_round
 from protocol.secure.shares import decode_reveal, encode_reveal
 from protocol.verification import verify_round
-from tests.secure.conftest import CLIENTS, SecureFederation, build, open_and_share
+from tests.secure.conftest import CLIENTS, SecureFederation, build, open_and_share, review
 
 SPEC_2NN = get_task("2nn").tensor_spec()
 
@@ -77,6 +77,7 @@ def reveal_round(federation: SecureFederation, pool: ThreadPoolExecutor, reveale
     survivors = federation.participants[dropped:]
     list(pool.map(lambda p: p.submit(round_id), survivors))
     advance_past(federation.organization.contract, deadlines.submit)
+    review(federation)
     for participant in survivors[:revealers]:
         assert participant.step(round_id).action == "revealed"
     return round_id, deadlines
@@ -155,8 +156,8 @@ def test_a_client_whose_submission_came_too_late_gets_key_shares_revealed_never_
     assert verify_round(contract, store, round_id).ok
 
 
-def test_late_and_replayed_masked_updates_are_refused(federation, pool):
-    driver, store = federation.driver, federation.store
+def test_replayed_masked_updates_are_refused_on_chain_or_excluded_as_malformed_in_the_review(federation, pool):
+    driver, store, contract = federation.driver, federation.store, federation.organization.contract
     first = run_local_secure_round(driver, federation.participants, pool)
     old_cid = first.submissions[0].participation.entry.update_cid
     replayer = federation.participants[0]
@@ -170,11 +171,17 @@ def test_late_and_replayed_masked_updates_are_refused(federation, pool):
     replayer.contract.submit_masked_update(round_id, store.add_bytes(disguised), old.sample_count)
     for participant in federation.participants[1:]:
         participant.submit(round_id)
-    for participant in federation.participants:
-        participant.step(round_id)
+    review(federation)
+    assert contract.participant_status(round_id, replayer.address) is ParticipantStatus.EXCLUDED
+    assert any(f"excluded masked update 0 ({replayer.address}) as malformed" in line
+               and f"it is for round {first.round_id}, not {round_id}" in line for line in federation.log)
+    assert replayer.step(round_id).action == "excluded"
+    assert [p.step(round_id).action for p in federation.participants[1:]] == ["revealed"] * (CLIENTS - 1)
     outcome = driver.step()
-    assert outcome.state is RoundState.ABORTED
-    assert any(f"it is for round {first.round_id}, not {round_id}" in line for line in federation.log)
+    assert outcome.state is RoundState.FINALIZED and outcome.accepted == [False] + [True] * (CLIENTS - 1)
+    verification = verify_round(contract, store, round_id)
+    assert verification.ok, verification.message
+    assert f"excluded in the review: {replayer.address.lower()} (malformed)" in verification.message
 
 
 def test_a_late_masked_update_after_the_submission_deadline_is_refused(federation, pool):

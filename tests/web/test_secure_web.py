@@ -137,11 +137,13 @@ def test_the_web_nodes_run_a_secure_round_to_finalized_and_it_verifies(secure_ro
 def test_the_dashboards_show_the_phases_with_deadlines_and_blocks_left(secure_round: SecureWebRound) -> None:
     join = secure_round.seen["join"]["round"]
     phases = join["secure"]["phases"]
-    assert [p["name"] for p in phases] == ["join", "share", "submit", "reveal"]
+    assert [p["name"] for p in phases] == ["join", "share", "submit", "review", "reveal"]
     deadlines = [p["deadline"] for p in phases]
     assert deadlines == sorted(deadlines) and deadlines[1] - deadlines[0] == 12
     assert phases[0]["current"] and phases[0]["blocks_left"] > 0 and join["secure"]["threshold"] == 3
     assert join["next"]["act"] == "wait" and "join phase until block" in join["next"]["reason"]
+    review = secure_round.seen["review"]["round"]  # the organization reviews the masked files, then ends it
+    assert review["next"]["act"] == "review" and review["secure"]["excluded"] == 0
     reveal = secure_round.seen["reveal"]["round"]["secure"]
     assert reveal["submitted"] == 3 and reveal["shared"] == 4 and reveal["phases"][2]["blocks_left"] == 0
     client = secure_round.seen["client join"]["round"]
@@ -153,13 +155,14 @@ def test_the_round_page_shows_joins_reveals_and_the_recovered_dropout(secure_rou
     detail = secure_round.web.get("/api/rounds/1").get_json()
     assert detail["secure"] is True and detail["state"] == "finalized" and detail["abort_reason"] is None
     secure = detail["secure_round"]
-    assert secure["phase"] == "finalized" and [p["blocks_left"] for p in secure["phases"]] == [0, 0, 0, 0]
+    assert secure["phase"] == "finalized" and [p["blocks_left"] for p in secure["phases"]] == [0] * 5
     statuses = {p["address"]: p["status"] for p in secure["participants"]}
     dropout = secure_round.headless[1].client.address
     assert statuses.pop(dropout) == "dropped" and set(statuses.values()) == {"revealed"}
     assert [p["index"] for p in secure["participants"]] == [0, 1, 2, 3]
     assert len(secure["reveals"]) == 3 and all(r["key_shares"] == 1 for r in secure["reveals"])
-    assert secure["recoveries"] == [{"address": dropout, "key_shares": 3, "threshold": 3, "recovered": True}]
+    assert secure["recoveries"] == [{"address": dropout, "key_shares": 3, "threshold": 3, "recovered": True,
+                                     "why": "no masked update"}]
     survivors = [p for p in secure["participants"] if p["status"] == "revealed"]
     assert all(p["self_shares_revealed"] == 3 and p["update_cid"] for p in survivors)
     page = secure_round.web.get("/rounds/1").get_data(as_text=True)
@@ -191,7 +194,7 @@ def test_the_pages_render_the_secure_round_in_a_browser(secure_round: SecureWebR
         page.goto(f"http://127.0.0.1:{port}/rounds/1")
         page.locator("#participants tbody tr").nth(3).wait_for()
         assert page.is_visible("#secure-card")
-        assert page.locator("#secure-phases tbody tr").count() == 4
+        assert page.locator("#secure-phases tbody tr").count() == 5
         assert page.locator("#recoveries tbody").inner_text().count("yes: recovered") == 1
         assert page.locator("#reveals tbody tr").count() == 3
         assert page.locator("#outcome").inner_text() == "finalized"

@@ -64,14 +64,14 @@ function securePart(secure) {
   const phase = secure.phases.find((p) => p.current);
   fc.text("secure-phase", `Phase: ${phase ? phase.name : secure.phase}; threshold t = ${secure.threshold}; ` +
           `${secure.joined} joined, ${secure.shared} posted shares, ${secure.submitted} submitted, ` +
-          `${secure.revealed} revealed`);
+          `${secure.excluded} excluded, ${secure.revealed} revealed`);
   fc.phaseTable("secure-phases", secure);
   const count = (value) => (value === null || value === undefined ? "—" : value);
   fc.fillTable("participants", secure.participants, (row, p) => {
     row.dataset.address = p.address;
     fc.cell(row, p.index);
     fc.cell(row, fc.addressLink(p.address));
-    fc.cell(row, p.status, `status ${p.status === "dropped" ? "bad" : ""}`);
+    fc.cell(row, p.status, `status ${p.status === "dropped" || p.status.startsWith("excluded") ? "bad" : ""}`);
     fc.cell(row, p.shares_cid, "mono");  // share bundles and reveals are JSON files, not models
     fc.cell(row, fc.cidLink(p.update_cid), "update-cid");
     fc.cell(row, count(p.samples));
@@ -86,6 +86,7 @@ function securePart(secure) {
   }, "no reveal yet");
   fc.fillTable("recoveries", secure.recoveries, (row, r) => {
     fc.cell(row, fc.addressLink(r.address));
+    fc.cell(row, r.why, r.why.startsWith("excluded") ? "bad" : "");
     fc.cell(row, r.key_shares);
     fc.cell(row, r.threshold);
     fc.cell(row, r.recovered ? "yes: recovered" : "not yet", r.recovered ? "ok" : "bad");

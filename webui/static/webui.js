@@ -138,7 +138,8 @@ const fc = (() => {
   }
 
   // A secure round's phases: each one's last block, the blocks left and what it counted.
-  const PHASE_COUNTS = {join: "joined", share: "shared", submit: "submitted", reveal: "revealed"};
+  const PHASE_COUNTS = {join: "joined", share: "shared", submit: "submitted", review: "excluded",
+                        reveal: "revealed"};
   function phaseTable(id, secure) {
     fillTable(id, secure.phases, (row, p) => {
       row.dataset.phase = p.name;
