@@ -1,9 +1,10 @@
 """Secure rounds when the content store fails them. In the review, a masked update that no node
 holds while the store serves the rest is excluded (reason Missing), as is one over the size cap
 (Oversized): survivors reveal its key share, never its self-mask share, and the round finalizes and
-verifies without it; a store that delivers nothing is an outage: the review waits and excludes nobody. After the review (the reveals are made)
-a lost masked update can no longer be treated as dropped, so the round aborts with the reason,
-while an outage makes the close wait until the store is back."""
+verifies without it; a store that delivers nothing is an outage: the review waits and excludes
+nobody. After the review (the reveals are made) a lost masked update can no longer be treated as
+dropped, so the round aborts with the reason, while an outage makes the close wait until the store
+is back."""
 
 from __future__ import annotations
 
