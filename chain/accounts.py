@@ -6,15 +6,11 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-
-if TYPE_CHECKING:
-    from chain.backends import Chain
 
 # Ganache's `--wallet.deterministic` mnemonic: the embedded chain funds the same accounts,
 # so `--account I` names the same address on both dev chains.
@@ -54,21 +50,6 @@ class InvalidKeyError(ValueError):
 
 class DevKeysRefusedError(ValueError):
     """A dev-mnemonic account was about to sign on a chain that is not a dev chain."""
-
-
-def is_dev_chain(chain: Chain) -> bool:
-    """The in-process EVM, or a node with a dev chain id: where the public dev keys may sign."""
-    return not chain.persistent or chain.web3.eth.chain_id in DEV_CHAIN_IDS
-
-
-def require_dev_chain(chain: Chain) -> None:
-    """Refuse to let the dev mnemonic's accounts sign on any other chain: their keys are public."""
-    if not is_dev_chain(chain):
-        raise DevKeysRefusedError(
-            f"{chain.name} has chain id {chain.web3.eth.chain_id}, not a dev chain "
-            f"({', '.join(map(str, sorted(DEV_CHAIN_IDS)))}), and the dev mnemonic's keys are public: "
-            f"sign with --key-file PATH or ${KEY_ENVIRONMENT_VARIABLE}, or pass --allow-dev-keys if you mean it"
-        )
 
 
 def account_from_key(private_key: str) -> LocalAccount:

@@ -22,7 +22,14 @@ from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint
 
-from chain.accounts import DEV_HD_PATH, DEV_MNEMONIC, dev_accounts
+from chain.accounts import (
+    DEV_CHAIN_IDS,
+    DEV_HD_PATH,
+    DEV_MNEMONIC,
+    KEY_ENVIRONMENT_VARIABLE,
+    DevKeysRefusedError,
+    dev_accounts,
+)
 from chain.nodes import (
     ANVIL_DEFAULT_PORT,
     GANACHE_CHAIN_ID,
@@ -80,6 +87,21 @@ class Chain(ABC):
         arrives, so an idle one would never reach a deadline: they mine an empty block here.
         A real network has its own clock and does nothing."""
         return None
+
+
+def is_dev_chain(chain: Chain) -> bool:
+    """The in-process EVM, or a node with a dev chain id: where the public dev keys may sign."""
+    return not chain.persistent or chain.web3.eth.chain_id in DEV_CHAIN_IDS
+
+
+def require_dev_chain(chain: Chain) -> None:
+    """Refuse to let the dev mnemonic's accounts sign on any other chain: their keys are public."""
+    if not is_dev_chain(chain):
+        raise DevKeysRefusedError(
+            f"{chain.name} has chain id {chain.web3.eth.chain_id}, not a dev chain "
+            f"({', '.join(map(str, sorted(DEV_CHAIN_IDS)))}), and the dev mnemonic's keys are public: "
+            f"sign with --key-file PATH or ${KEY_ENVIRONMENT_VARIABLE}, or pass --allow-dev-keys if you mean it"
+        )
 
 
 class _SerializedTesterProvider(EthereumTesterProvider):

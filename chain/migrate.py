@@ -16,8 +16,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from chain.accounts import is_dev_chain
-from chain.backends import Chain
+from chain.backends import Chain, is_dev_chain
 from chain.compiler import Artifact
 from chain.contract import CONTRACT_NAME, FederatedLearningContract
 from chain.deployments import Deployment, DeploymentBook

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from chain.accounts import DEV_CHAIN_IDS, KEY_ENVIRONMENT_VARIABLE, AccountChoice, choose_account, require_dev_chain
-from chain.backends import LOCAL_NODES, Chain, connect
+from chain.accounts import DEV_CHAIN_IDS, KEY_ENVIRONMENT_VARIABLE, AccountChoice, choose_account
+from chain.backends import LOCAL_NODES, Chain, connect, require_dev_chain
 from chain.contract import ContractNotFoundError, FederatedLearningContract
 from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach

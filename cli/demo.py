@@ -22,8 +22,8 @@ from typing import Any, get_args
 
 import torch
 
-from chain.accounts import dev_account, require_dev_chain
-from chain.backends import Chain, run_chain
+from chain.accounts import dev_account
+from chain.backends import Chain, require_dev_chain, run_chain
 from chain.contract import CONTRACT_NAME
 from chain.deployments import DeploymentBook
 from chain.history import HistoryReader

@@ -17,9 +17,8 @@ from chain.accounts import (
     InvalidKeyError,
     choose_account,
     dev_account,
-    require_dev_chain,
 )
-from chain.backends import RpcChain
+from chain.backends import RpcChain, require_dev_chain
 from chain.contract import ClientStatus
 from chain.deployments import DeploymentBook
 from chain.migrate import attach
