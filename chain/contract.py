@@ -22,6 +22,7 @@ from web3.logs import DISCARD
 from chain.backends import Chain
 from chain.compiler import Artifact
 from chain.errors import InvalidMaxSamples, RevertDecoder, TooManySamples
+from chain.events import EventDecoder
 from chain.transactions import TransactionSender, TxResult
 from storage.cid import Cid, as_cid
 
@@ -234,6 +235,7 @@ class FederatedLearningContract:
             )
         self.web3_contract = chain.web3.eth.contract(address=self.address, abi=self.artifact.abi)
         self.decoder = RevertDecoder(self.artifact.abi)
+        self.event_decoder = EventDecoder(self.artifact.abi)
         self._sender = TransactionSender(chain.web3, account, self.decoder)
 
     @property
@@ -377,6 +379,13 @@ class FederatedLearningContract:
         """Where `client` stands in a secure round, by eth_call (at `block` when given)."""
         return ParticipantStatus(self._sender.call(
             self._functions.participantStatus(round_id, Web3.to_checksum_address(client)), block))
+
+    def participant_statuses(self, round_id: int, clients: Sequence[str], block: int | None = None
+                             ) -> list[ParticipantStatus]:
+        """Where each of `clients` stands in a secure round, in one eth_call (at `block` when given)."""
+        addresses = [Web3.to_checksum_address(client) for client in clients]
+        return [ParticipantStatus(s) for s in self._sender.call(
+            self._functions.participantStatuses(round_id, addresses), block)]
 
     # ---------------------------------------------------------------- views
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import event_abi_to_log_topic
-
 from chain.contract import (
     ExclusionReason,
     FederatedLearningContract,
@@ -122,15 +120,8 @@ class HistoryReader:
         self._contract = contract
         self._from_block = from_block
         self.confirmations = confirmations
-        events = contract.web3_contract.events
-        self._events_by_topic = {
-            event_abi_to_log_topic(entry): getattr(events, entry["name"])()
-            for entry in contract.artifact.abi if entry["type"] == "event"
-        }
-        self._round_topics = {topic for topic, event in self._events_by_topic.items()
-                              if event.event_name in _ROUND_EVENTS}
-        self._registered_topic = next(topic for topic, event in self._events_by_topic.items()
-                                      if event.event_name == "ClientRegistered")
+        self._round_topics = contract.event_decoder.topics(_ROUND_EVENTS)
+        self._registered_topic = contract.event_decoder.topic("ClientRegistered")
         self._gas_cache: dict[str, int] = {}
         self._closed_rounds: dict[int, RoundRecord] = {}  # finalized or aborted: final, with gas
         self._clients: dict[str, int] = {}  # address -> block of its registration
@@ -193,8 +184,8 @@ class HistoryReader:
         if topics:
             query["topics"] = topics
         logs = read_logs(self._contract.chain.web3, query, first, last)
-        return [self._events_by_topic[bytes(log["topics"][0])].process_log(log) for log in logs
-                if bytes(log["topics"][0]) in keep]
+        decoder = self._contract.event_decoder
+        return [decoder.decode(log) for log in logs if bytes(log["topics"][0]) in keep]
 
     def _gas(self, tx_hash: str) -> int:
         if tx_hash not in self._gas_cache:

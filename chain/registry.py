@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_utils import event_abi_to_log_topic
-
 from chain.contract import ClientStatus, FederatedLearningContract
 from chain.logs import read_logs
 
@@ -28,15 +26,14 @@ class ClientRecord:
 
 def known_clients(contract: FederatedLearningContract) -> list[ClientRecord]:
     """Every client the owner allowed or that registered, in the order they first appeared."""
-    events = contract.web3_contract.events
-    abis = {entry["name"]: entry for entry in contract.artifact.abi if entry["type"] == "event"}
-    topics = {"0x" + event_abi_to_log_topic(abis[name]).hex(): getattr(events, name)() for name in _EVENTS}
+    decoder = contract.event_decoder
+    topics = ["0x" + decoder.topic(name).hex() for name in _EVENTS]
     web3 = contract.chain.web3
     last = web3.eth.block_number
     keys: dict[str, bytes | None] = {}
-    query = {"address": contract.address, "topics": [list(topics)]}
+    query = {"address": contract.address, "topics": [topics]}
     for log in read_logs(web3, query, contract.deployment_block(), last):
-        event = topics["0x" + bytes(log["topics"][0]).hex()].process_log(log)
+        event = decoder.decode(log)
         address = event["args"]["client"]
         if event["event"] == "ClientRegistered":
             key = bytes(event["args"]["encryptionKey"])

@@ -190,7 +190,7 @@ class SecureParticipant:
         if not record.phases.review_over(block):
             raise ReviewInProgress(roundId=round_id, reviewDeadline=record.phases.deadlines.review)
         bundles, problems = load_bundles(self.client.store, record)
-        statuses = {dealer: self.contract.participant_status(round_id, dealer, block) for dealer in bundles}
+        statuses = dict(zip(bundles, self.contract.participant_statuses(round_id, list(bundles), block), strict=True))
         submitted = {dealer: status in SUBMITTED for dealer, status in statuses.items()
                      if status in (*SUBMITTED, *DROPPED)}
         registered = {address: public for address, (_, public) in record.joined.items()}

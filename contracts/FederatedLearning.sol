@@ -529,6 +529,19 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
         return _participants[roundId][client];
     }
 
+    /// @inheritdoc IFederatedLearning
+    function participantStatuses(uint256 roundId, address[] calldata clients)
+        external
+        view
+        returns (ParticipantStatus[] memory statuses)
+    {
+        mapping(address => ParticipantStatus) storage status = _participants[roundId];
+        statuses = new ParticipantStatus[](clients.length);
+        for (uint256 i = 0; i < clients.length; ++i) {
+            statuses[i] = status[clients[i]];
+        }
+    }
+
     /// @dev The phases of round `roundId`; reverts unless it is an open secure round.
     function _openSecureRound(uint256 roundId) private view returns (SecurePhases storage phases) {
         RoundHeader storage round = _rounds[roundId];

@@ -432,6 +432,16 @@ interface IFederatedLearning {
     /// @return the participant's status.
     function participantStatus(uint256 roundId, address client) external view returns (ParticipantStatus);
 
+    /// @notice Where each of `clients` stands in secure round `roundId`: one call instead of one per
+    /// participant, for a survivor deciding which share of every other participant to reveal.
+    /// @param roundId any round id.
+    /// @param clients any addresses.
+    /// @return statuses each participant's status, in the order of `clients`.
+    function participantStatuses(uint256 roundId, address[] calldata clients)
+        external
+        view
+        returns (ParticipantStatus[] memory statuses);
+
     // ------------------------------------------------------------------ views
 
     /// @notice The block of the deployment: where readers of the event history start.

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from eth_utils import event_abi_to_log_topic
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
@@ -374,15 +373,13 @@ class Explorer:
 
     @staticmethod
     def _events(contract: FederatedLearningContract, logs: list[Any]) -> list[dict[str, Any]]:
-        events = contract.web3_contract.events
-        by_topic = {event_abi_to_log_topic(entry): getattr(events, entry["name"])()
-                    for entry in contract.artifact.abi if entry["type"] == "event"}
         decoded = []
         for log in logs:
-            event = by_topic.get(bytes(log["topics"][0])) if log["topics"] else None
-            if event is None or Web3.to_checksum_address(log["address"]) != contract.address:
+            if Web3.to_checksum_address(log["address"]) != contract.address:
                 continue
-            processed = event.process_log(log)
+            processed = contract.event_decoder.decode(log)
+            if processed is None:
+                continue
             decoded.append({"event": processed["event"], "args": _jsonable(dict(processed["args"]))})
         return decoded
 

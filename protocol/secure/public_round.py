@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from eth_utils import event_abi_to_log_topic
-
 from chain.contract import ExclusionReason, FederatedLearningContract, SecurePhases
 from chain.history import HistoryReader, SubmissionRecord
 from chain.logs import read_logs
@@ -124,13 +122,12 @@ def registered_keys(contract: FederatedLearningContract, clients: list[str], unt
     keys = dict.fromkeys(clients, bytes(32))
     if not clients:
         return keys
-    event = contract.web3_contract.events.ClientRegistered()
-    topic = "0x" + event_abi_to_log_topic(event.abi).hex()
+    topic = "0x" + contract.event_decoder.topic("ClientRegistered").hex()
     wanted = ["0x" + bytes(12).hex() + client.lower().removeprefix("0x") for client in clients]  # indexed: padded
     query = {"address": contract.address, "topics": [topic, wanted]}
     last = min(until_block, contract.block_number())
     for log in read_logs(contract.chain.web3, query, contract.deployment_block(), last):
-        decoded = event.process_log(log)
+        decoded = contract.event_decoder.decode(log)
         keys[decoded["args"]["client"].lower()] = bytes(decoded["args"]["encryptionKey"])
     return keys
 

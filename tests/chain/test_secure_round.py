@@ -133,6 +133,10 @@ def test_a_participant_that_posted_no_shares_cannot_submit_and_survivors_finaliz
     four[2].reveal_shares(round_id, fresh_cid())
     assert organization.participant_status(round_id, four[3].account.address) is ParticipantStatus.JOINED
     assert organization.participant_status(round_id, four[0].account.address) is ParticipantStatus.REVEALED
+    everyone = [c.account.address for c in (*reversed(four), organization)]
+    assert organization.participant_statuses(round_id, everyone) == [  # one call, in the order asked
+        organization.participant_status(round_id, address) for address in everyone]
+    assert organization.participant_statuses(round_id, everyone)[-1] is ParticipantStatus.NONE
     organization.finalize_secure_round(round_id, fresh_cid())
     phases = organization.secure_round(round_id)
     assert (phases.joined, phases.shared, phases.revealed, phases.threshold) == (4, 3, 3, 3)
