@@ -2,7 +2,8 @@
 
 Like plain rounds, everything is derived from the chain and IPFS, so a restarted organization
 resumes an open secure round where its phases stand. The organization never sees an individual
-update: in each round's review it fetches every masked file with its size cap and deadline and
+update: in each round's review it fetches every masked file with its size cap and deadline, pins
+on its own node those it keeps (a submitter's node may forget them once the review is over) and
 excludes on-chain, with the reason, the missing (while the store serves the round's base: otherwise
 it is an outage and the review waits), oversized and malformed ones, so that they count as dropped;
 then it ends the review. At the close it sums the masked updates not excluded, removes the
@@ -115,6 +116,8 @@ class SecureRounds:
         for submission in record.survivors:  # a review resumed after a restart skips the excluded
             try:
                 load_masked_update(organization.store, record, submission, base)
+                organization.store.pin(submission.cid)  # kept on the organization's node from now on: the
+                # reveals that follow make a masked file lost after the review impossible to treat as dropped
             except (StorageError, ModelFileError) as error:
                 reason = exclusion_reason(error)
                 if reason is None or (reason is ExclusionReason.MISSING

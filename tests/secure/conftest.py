@@ -23,6 +23,7 @@ from organization.secure_local import advance_past
 from organization.service import Organization, OrganizationSettings
 from protocol.plan import TrainingPlan
 from storage.embedded import EmbeddedStore
+from storage.store import ContentStore
 from tests.protocol.conftest import small_data
 
 CLIENTS = 5
@@ -32,16 +33,17 @@ EXAMPLES = 100
 @dataclass
 class SecureFederation:
     chain: EmbeddedChain
-    store: EmbeddedStore
+    store: ContentStore
     organization: Organization
     driver: RoundDriver
     participants: list[SecureParticipant]
     log: list[str]
 
 
-def build(home: Path, clients: int = CLIENTS) -> SecureFederation:
+def build(home: Path, clients: int = CLIENTS, store: ContentStore | None = None) -> SecureFederation:
+    """Everyone on one in-process chain and one store (the embedded one unless `store` is given)."""
     chain = EmbeddedChain()
-    store = EmbeddedStore(home / "ipfs")
+    store = store or EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     train, test = small_data()
     log: list[str] = []

@@ -3,13 +3,15 @@ holds while the store serves the rest is excluded (reason Missing), as is one ov
 (Oversized): survivors reveal its key share, never its self-mask share, and the round finalizes and
 verifies without it; a store that delivers nothing is an outage: the review waits and excludes
 nobody. After the review (the reveals are made) a lost masked update can no longer be treated as
-dropped, so the round aborts with the reason, while an outage makes the close wait until the store
-is back."""
+dropped: the review pins every file it keeps on the organization's node, so only the loss of that
+node's own copy aborts the round, with the reason, while an outage makes the close wait until the
+store is back."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import ipfshttpclient
 import pytest
 
 from chain.contract import ExclusionReason, ParticipantStatus, RoundState
@@ -29,7 +31,7 @@ from storage.store import (
     StorageError,
     StoreUnavailableError,
 )
-from tests.secure.conftest import CLIENTS, open_and_share, review
+from tests.secure.conftest import CLIENTS, build, open_and_share, review
 from tests.secure.test_secure_rounds import reveal_round
 from tests.support import free_port
 from webui.secure_round import secure_round_view
@@ -119,12 +121,32 @@ def test_an_outage_during_the_review_excludes_nobody_and_the_review_ends_once_th
     assert contract.secure_round(round_id).excluded == 0
 
 
-def test_a_masked_update_lost_after_the_review_aborts_the_round_naming_its_cid(federation, pool):
+def test_the_review_pins_what_it_keeps_so_a_submitter_node_forgetting_its_file_costs_nothing(tmp_path,
+                                                                                           jsipfs_daemon, pool):
+    federation = build(tmp_path, store=IpfsHttpStore(jsipfs_daemon.api_multiaddr, timeout=30))
+    contract = federation.organization.contract
+    round_id = _all_submitted(federation, pool)
+    advance_past(contract, contract.secure_round(round_id).deadlines.submit)
+    forgotten = read_secure_round(contract, round_id).submissions[1].cid
+    node = ipfshttpclient.Client(jsipfs_daemon.api_multiaddr, timeout=30)
+    node.pin.rm(str(forgotten))  # the node holds it only as a cache of the submitter's node from now on
+    review(federation)
+    for participant in federation.participants:
+        assert participant.step(round_id).action == "revealed"
+    node.repo.gc()  # a cache that is not pinned goes
+    advance_past(contract, contract.secure_round(round_id).deadlines.reveal)
+    outcome = federation.driver.step()
+    assert outcome.state is RoundState.FINALIZED and len(outcome.accepted) == CLIENTS
+    assert verify_round(contract, federation.store, round_id).ok
+
+
+def test_a_masked_update_lost_from_the_organizations_own_node_after_the_review_aborts_naming_its_cid(federation,
+                                                                                                   pool):
     organization, contract = federation.organization, federation.organization.contract
     round_id, deadlines = reveal_round(federation, pool, revealers=5)
     record = read_secure_round(contract, round_id)
     lost = record.submissions[1]
-    federation.store.path_of(lost.cid).unlink()  # the only node that held it lost it
+    federation.store.path_of(lost.cid).unlink()  # the one store, the organization's, lost it
     advance_past(contract, deadlines.reveal)
     outcome = federation.driver.step()
     assert outcome.state is RoundState.ABORTED
