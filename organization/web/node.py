@@ -30,6 +30,8 @@ from webui.link import ChainLink
 from webui.node import ServiceNode, deadline_view, phases_view
 
 # The one tunable parameter of each rule, as the open-round form names it.
+# What manual mode still does by itself: duties that decide nothing (a wait mines a block on a dev chain).
+MANUAL_DUTIES = (Act.SCREEN, Act.REVIEW, Act.WAIT)
 STRATEGY_PARAMETER = {"fedprox": "mu", "trimmed-mean": "beta", "krum": "f", "multi-krum": "f"}
 
 
@@ -244,14 +246,17 @@ class OrganizationNode(ServiceNode):
         return f"registration {mode} (tx {result.tx_hash})"
 
     def idle_tick(self) -> None:
-        """Manual mode: while a round is open on a dev chain, mine a block per poll so its deadline
-        passes, as the headless organization does (a real network keeps its own time)."""
+        """Manual mode: the open round's duties that decide nothing are still done (screening updates
+        as they land, a secure round's review, so that it does not run to its deadline), and on a dev
+        chain a block is mined per poll so deadlines pass, as the headless organization does (a real
+        network keeps its own time). Opening, closing and aborting are left to the buttons."""
         if self.link.contract() is None:
             return
         with self._lock:
-            organization = self.organization()
-            if organization.current_round() is not None:
-                organization.contract.chain.tick()
+            driver = self.driver()
+            view, decision = driver.decide()
+            if decision.act in MANUAL_DUTIES:
+                self._record(driver.execute(view, decision))
 
     def auto_tick(self) -> None:
         """One pass of the round driver, through the same lock as the buttons; a close runs as a
