@@ -13,13 +13,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import requests
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_canonical_address
 from web3 import Web3
-from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint
 
 from chain.accounts import (
@@ -30,6 +28,7 @@ from chain.accounts import (
     DevKeysRefusedError,
     dev_accounts,
 )
+from chain.embedded_provider import EmbeddedProvider
 from chain.nodes import (
     ANVIL_DEFAULT_PORT,
     GANACHE_CHAIN_ID,
@@ -104,18 +103,6 @@ def require_dev_chain(chain: Chain) -> None:
         )
 
 
-class _SerializedTesterProvider(EthereumTesterProvider):
-    """py-evm is not thread-safe; clients training in threads share one chain through this lock."""
-
-    def __init__(self, tester: Any, lock: threading.RLock) -> None:
-        super().__init__(tester)
-        self._lock = lock
-
-    def make_request(self, method: Any, params: Any) -> Any:
-        with self._lock:
-            return super().make_request(method, params)
-
-
 class EmbeddedChain(Chain):
     """The in-process EVM of eth-tester + py-evm: nothing to install, gone when the process ends."""
 
@@ -131,7 +118,8 @@ class EmbeddedChain(Chain):
         backend = PyEVMBackend(genesis_state=genesis_state, mnemonic=DEV_MNEMONIC, hd_path=DEV_HD_PATH)
         self._tester = EthereumTester(backend)
         self._lock = threading.RLock()
-        self._web3 = Web3(_SerializedTesterProvider(self._tester, self._lock))
+        self._provider = EmbeddedProvider(self._tester, self._lock)
+        self._web3 = Web3(self._provider)
         self.name = "embedded EVM"
 
     @property
@@ -149,6 +137,7 @@ class EmbeddedChain(Chain):
     def mine_blocks(self, count: int = 1) -> None:
         with self._lock:
             self._tester.mine_blocks(count)
+            self._provider.chain_changed()
 
     def tick(self) -> None:
         self.mine_blocks(1)
