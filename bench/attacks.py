@@ -161,7 +161,14 @@ def run_key(settings: SuiteSettings, run: dict[str, Any]) -> dict[str, Any]:
             "attackers": settings.attackers, "rounds": rounds_for(settings, run["epochs"]),
             "batch_size": settings.batch_size, "lr": settings.lr, "seed": settings.seed,
             "alpha": settings.dirichlet_alpha, "fedcurv_lambda": settings.fedcurv_lambda if run["fedcurv"] else 0.0,
-            "test_data": bool(settings.test_data), "lean": 19}
+            "test_data": bool(settings.test_data), "lean": 19, **_root_key(run)}
+
+
+def _root_key(run: dict[str, Any]) -> dict[str, Any]:
+    """The root screen's own parameters, for the runs that screen with it."""
+    if run["rule"] != ROOT_RULE:
+        return {}
+    return {"root_per_class": ROOT_PER_CLASS, "min_root_cosine": screening().min_root_cosine}
 
 
 def run(settings: SuiteSettings) -> dict[str, Any]:
