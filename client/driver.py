@@ -44,7 +44,8 @@ class ParticipantDriver:
             return view, Decision(Act.WAIT, "a secure round: this client runs without --secure-aggregation")
         status = contract.participant_status(round_id, address) if view.secure else ParticipantStatus.NONE
         answered = not view.secure and contract.client_info(address).last_round == round_id
-        return view, participant_decision(view, status, answered, self.drop_out)
+        prepared = view.secure and self.secure().prepared(round_id)
+        return view, participant_decision(view, status, answered, self.drop_out, prepared)
 
     def execute(self, view: RoundView | None, decision: Decision) -> bool:
         """Carry out one decision; True when this client is through with the round."""
@@ -59,6 +60,8 @@ class ParticipantDriver:
             secure.join(round_id)
         elif decision.act is Act.SHARE:
             secure.share(round_id)
+        elif decision.act is Act.PREPARE:
+            secure.prepare(round_id)
         elif decision.act is Act.TRAIN:
             secure.submit(round_id)
         elif decision.act is Act.REVEAL:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from chain.contract import ParticipantStatus
 from chain.errors import DeadlinePassed, DuplicateEncryptionKey, ReviewInProgress, RoundNotOpen
 from client.keys import load_or_create_keys
-from client.service import Client, Participation, RefusedBase
+from client.service import Client, LocalTraining, Participation, RefusedBase
 from client.state import HistoryEntry
 from protocol.engine import Act, RoundView, participant_decision
 from protocol.secure.bounds import round_bounds
@@ -46,6 +46,8 @@ class SecureParticipant:
         self.contract = client.contract
         self.keys = load_or_create_keys(client.state.directory)
         self.drop_out = drop_out
+        self._prepared: dict[int, Participation] = {}  # round -> training done ahead (its timer, or a refusal)
+        self._trained: dict[int, LocalTraining] = {}
 
     @property
     def address(self) -> str:
@@ -61,11 +63,14 @@ class SecureParticipant:
         if view.phases is None:
             return SecureStep(round_id, "done", f"round {round_id} is not a secure round")
         status = self.contract.participant_status(round_id, self.address)
-        decision = participant_decision(view, status, answered=False, drop_out=self.drop_out)
+        decision = participant_decision(view, status, answered=False, drop_out=self.drop_out,
+                                        prepared=self.prepared(round_id))
         if decision.act is Act.JOIN:
             return self.join(round_id)
         if decision.act is Act.SHARE:
             return self.share(round_id)
+        if decision.act is Act.PREPARE:
+            return self.prepare(round_id)
         if decision.act is Act.TRAIN:
             return self.submit(round_id).step
         if decision.act is Act.REVEAL:
@@ -125,17 +130,38 @@ class SecureParticipant:
                         f"round {round_id}")
         return SecureStep(round_id, "shared", str(cid))
 
+    def prepared(self, round_id: int) -> bool:
+        """Whether this client already trained for `round_id` (or learned that it will not)."""
+        return round_id in self._prepared
+
+    def prepare(self, round_id: int) -> SecureStep:
+        """Train on the round's base while the participant and masking sets form: the submission
+        phase then only masks and publishes, however long training takes on a loaded machine."""
+        self._prepared = {r: p for r, p in self._prepared.items() if r == round_id}  # one round at a time
+        self._trained = {r: t for r, t in self._trained.items() if r == round_id}
+        participation = self._prepared[round_id] = Participation(round_id)
+        info = self.contract.round(round_id)
+        try:
+            self._trained[round_id] = self.client.train(info, participation.timer)
+        except RefusedBase as refusal:
+            participation.skipped = str(refusal)
+            return SecureStep(round_id, "dropped", str(refusal))
+        self.client.log(f"client {self.address}: trained for secure round {round_id} while its masking set forms")
+        return SecureStep(round_id, "trained")
+
     def submit(self, round_id: int) -> SecureSubmission:
-        """Train, clip to the base's published bound, mask for the round's fixed participant set,
-        publish and record the masked update (claiming at most the published cap)."""
-        participation = Participation(round_id)
+        """Train (unless done ahead), clip to the base's published bound, mask for the round's fixed
+        participant set, publish and record the masked update (claiming at most the published cap)."""
+        participation = self._prepared.pop(round_id, None) or Participation(round_id)
         timer = participation.timer
         with timer.phase("chain"):
             info = self.contract.round(round_id)
             record = read_secure_round(self.contract, round_id, complete=True)
         assert record is not None and info.base_cid is not None
+        if participation.skipped is not None:
+            return SecureSubmission(SecureStep(round_id, "dropped", participation.skipped), participation, 0)
         try:
-            trained = self.client.train(info, timer)
+            trained = self._trained.pop(round_id, None) or self.client.train(info, timer)
         except RefusedBase as refusal:
             participation.skipped = str(refusal)
             return SecureSubmission(SecureStep(round_id, "dropped", str(refusal)), participation, 0)
@@ -164,7 +190,8 @@ class SecureParticipant:
             with timer.phase("chain"):
                 receipt = self.contract.submit_masked_update(round_id, cid, samples)
         except (DeadlinePassed, RoundNotOpen) as closed:
-            participation.skipped = str(closed)
+            participation.skipped = f"secure round {round_id}: masked update {cid} came too late: {closed}"
+            self.client.log(f"client {self.address}: {participation.skipped}")
             return SecureSubmission(SecureStep(round_id, "dropped", str(closed)), participation, len(data))
         participation.entry = HistoryEntry(
             round=round_id, base_cid=str(info.base_cid), update_cid=str(cid), samples=samples,

@@ -32,7 +32,8 @@ class Act(StrEnum):
     # a participant
     JOIN = "join"  # secure: join the participant set
     SHARE = "share"  # secure: post the masking key and the encrypted share bundle
-    TRAIN = "train"  # train and submit (plain update or masked update)
+    PREPARE = "prepare"  # secure: train while the masking set forms, so the submission phase only masks
+    TRAIN = "train"  # train (unless prepared) and submit (plain update or masked update)
     REVEAL = "reveal"  # secure: reveal one kind of share for every other participant
     # both
     WAIT = "wait"  # nothing to do until the chain moves
@@ -124,9 +125,10 @@ def _secure_organization(view: RoundView, phases: SecurePhases) -> Decision:
 
 
 def participant_decision(view: RoundView | None, status: ParticipantStatus, answered: bool,
-                         drop_out: bool = False) -> Decision:
+                         drop_out: bool = False, prepared: bool = False) -> Decision:
     """A client's next act. `answered`: the chain records this client's update for the round (its
-    `lastRound`); `status`: its place in a secure round; `drop_out`: join and never submit (demo)."""
+    `lastRound`); `status`: its place in a secure round; `drop_out`: join and never submit (demo);
+    `prepared`: this client already trained for the secure round (its update waits to be masked)."""
     if view is None or not view.open:
         return Decision(Act.WAIT, "no open round")
     if view.phases is None:
@@ -135,21 +137,22 @@ def participant_decision(view: RoundView | None, status: ParticipantStatus, answ
         if view.info.submissions_closed or view.block >= view.info.deadline:
             return Decision(Act.DONE, "the round no longer takes updates")
         return Decision(Act.TRAIN)
-    return _secure_participant(view, view.phases, status, drop_out)
+    return _secure_participant(view, view.phases, status, drop_out, prepared)
 
 
 def _secure_participant(view: RoundView, phases: SecurePhases, status: ParticipantStatus,
-                        drop_out: bool) -> Decision:
+                        drop_out: bool, prepared: bool) -> Decision:
     block, deadlines = view.block, phases.deadlines
+    ahead = not (drop_out or prepared)  # training needs only the base: it fills the join and share phases
     if status is ParticipantStatus.NONE:
         return Decision(Act.JOIN) if block <= deadlines.join else Decision(Act.DONE, "the join phase is over")
     if status is ParticipantStatus.JOINED:
         if block <= deadlines.join:
-            return Decision(Act.WAIT, "the participant set is not fixed yet")
+            return Decision(Act.PREPARE) if ahead else Decision(Act.WAIT, "the participant set is not fixed yet")
         return Decision(Act.SHARE) if block <= deadlines.share else Decision(Act.DONE, "missed the share phase")
     if status is ParticipantStatus.SHARED:
         if block <= deadlines.share:
-            return Decision(Act.WAIT, "the masking set is not fixed yet")
+            return Decision(Act.PREPARE) if ahead else Decision(Act.WAIT, "the masking set is not fixed yet")
         if drop_out:
             return Decision(Act.DONE, "asked to drop out after posting shares")
         if block > deadlines.submit:

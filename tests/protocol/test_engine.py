@@ -84,10 +84,11 @@ def test_the_organization_decides_from_the_view(view, target, act, reason) -> No
     (plain(5, closed=True), P.NONE, False, False, Act.DONE),
     (secure(5), P.NONE, False, False, Act.JOIN),
     (secure(11), P.NONE, False, False, Act.DONE),  # too late to join
-    (secure(5), P.JOINED, False, False, Act.WAIT),
+    (secure(5), P.JOINED, False, False, Act.PREPARE),  # trains while the participant set forms
+    (secure(5), P.JOINED, False, True, Act.WAIT),  # the demo's dropout never trains
     (secure(11, joined=4), P.JOINED, False, False, Act.SHARE),
     (secure(16, joined=4), P.JOINED, False, False, Act.DONE),  # missed the share phase
-    (secure(12, joined=4), P.SHARED, False, False, Act.WAIT),  # the masking set is not fixed yet
+    (secure(12, joined=4), P.SHARED, False, False, Act.PREPARE),  # not trained yet: trains while it waits
     (secure(16, joined=4), P.SHARED, False, False, Act.TRAIN),
     (secure(16, joined=4), P.SHARED, False, True, Act.DONE),  # the demo's dropout
     (secure(21, joined=4), P.SHARED, False, False, Act.DONE),  # missed the submission phase
@@ -102,6 +103,16 @@ def test_the_organization_decides_from_the_view(view, target, act, reason) -> No
 ])
 def test_a_participant_decides_from_the_view(view, status, answered, drop_out, act) -> None:
     assert participant_decision(view, status, answered, drop_out).act is act
+
+
+@pytest.mark.parametrize(("view", "status", "act"), [
+    (secure(5), P.JOINED, Act.WAIT),  # the participant set is not fixed yet
+    (secure(12, joined=4), P.SHARED, Act.WAIT),  # the masking set is not fixed yet
+    (secure(16, joined=4), P.SHARED, Act.TRAIN),  # masks and submits what it trained
+    (secure(21, joined=4), P.SHARED, Act.DONE),  # missed the submission phase all the same
+])
+def test_a_prepared_participant_waits_for_the_masking_set_then_submits(view, status, act) -> None:
+    assert participant_decision(view, status, answered=False, prepared=True).act is act
 
 
 def test_a_plain_round_run_by_fresh_drivers_at_every_step_finalizes_once(tmp_path: Path) -> None:

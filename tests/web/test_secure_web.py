@@ -148,7 +148,7 @@ def test_the_dashboards_show_the_phases_with_deadlines_and_blocks_left(secure_ro
     assert reveal["submitted"] == 3 and reveal["shared"] == 4 and reveal["phases"][2]["blocks_left"] == 0
     client = secure_round.seen["client join"]["round"]
     assert [p["deadline"] for p in client["secure"]["phases"]] == deadlines and client["secure"]["phase"] == "join"
-    assert client["participant"] in ("none", "joined") and client["next"]["act"] in ("join", "wait")
+    assert client["participant"] in ("none", "joined") and client["next"]["act"] in ("join", "prepare", "wait")
 
 
 def test_the_round_page_shows_joins_reveals_and_the_recovered_dropout(secure_round: SecureWebRound) -> None:

@@ -1,0 +1,58 @@
+"""A secure-round participant trains while the participant and masking sets form (the join and
+share phases), once, so that the submission phase only masks and publishes; a masked update that
+lands after the submission phase anyway is said in one line, never silently dropped."""
+
+from __future__ import annotations
+
+from chain.contract import ParticipantStatus
+from organization.secure_local import advance_past
+from tests.secure.conftest import SecureFederation
+
+
+def _count_training(federation: SecureFederation, monkeypatch) -> list[int]:
+    """The block at which each participant's training started, in call order."""
+    blocks: list[int] = []
+    contract = federation.organization.contract
+    for participant in federation.participants:
+        train = participant.client.train
+
+        def counted(info, timer, train=train):
+            blocks.append(contract.block_number())
+            return train(info, timer)
+
+        monkeypatch.setattr(participant.client, "train", counted)
+    return blocks
+
+
+def test_participants_train_in_the_join_phase_once_and_submit_without_training_again(federation, monkeypatch):
+    contract = federation.organization.contract
+    trained_at = _count_training(federation, monkeypatch)
+    round_id, _ = federation.driver.secure_rounds().open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    steps = [[p.step(round_id).action for _ in range(2)] for p in federation.participants]
+    assert steps == [["joined", "trained"]] * len(federation.participants)
+    assert len(trained_at) == len(federation.participants) and max(trained_at) <= deadlines.join
+    advance_past(contract, deadlines.join)
+    assert {p.step(round_id).action for p in federation.participants} == {"shared"}
+    advance_past(contract, deadlines.share)
+    assert {p.step(round_id).action for p in federation.participants} == {"submitted"}
+    assert len(trained_at) == len(federation.participants)  # nobody trained twice
+    statuses = contract.participant_statuses(round_id, [p.address for p in federation.participants])
+    assert set(statuses) == {ParticipantStatus.SUBMITTED}
+
+
+def test_a_masked_update_after_the_submission_phase_is_said_in_one_line(federation):
+    contract = federation.organization.contract
+    round_id, _ = federation.driver.secure_rounds().open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    for participant in federation.participants:
+        participant.join(round_id)
+    advance_past(contract, deadlines.join)
+    for participant in federation.participants:
+        participant.share(round_id)
+    advance_past(contract, deadlines.submit)  # its training outlasted the submission phase
+    late = federation.participants[0]
+    submission = late.submit(round_id)
+    assert submission.step.action == "dropped"
+    said = [line for line in federation.log if "came too late" in line]
+    assert len(said) == 1 and late.address in said[0] and f"secure round {round_id}" in said[0]
