@@ -146,6 +146,13 @@ class SecureParticipant:
         except RefusedBase as refusal:
             participation.skipped = str(refusal)
             return SecureStep(round_id, "dropped", str(refusal))
+        deadline = self.contract.secure_round(round_id).deadlines.submit
+        if self.contract.block_number() > deadline:
+            took = sum(participation.timer.totals().values())
+            participation.skipped = (f"secure round {round_id}: training took {took:.0f}s and outlasted the "
+                                     f"submission phase (until block {deadline})")
+            self.client.log(f"client {self.address}: {participation.skipped}")
+            return SecureStep(round_id, "dropped", participation.skipped)
         self.client.log(f"client {self.address}: trained for secure round {round_id} while its masking set forms")
         return SecureStep(round_id, "trained")
 

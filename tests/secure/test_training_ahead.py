@@ -56,3 +56,16 @@ def test_a_masked_update_after_the_submission_phase_is_said_in_one_line(federati
     assert submission.step.action == "dropped"
     said = [line for line in federation.log if "came too late" in line]
     assert len(said) == 1 and late.address in said[0] and f"secure round {round_id}" in said[0]
+
+
+def test_a_training_that_outlasts_the_submission_phase_is_said_in_one_line(federation):
+    contract = federation.organization.contract
+    round_id, _ = federation.driver.secure_rounds().open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    slow = federation.participants[0]
+    assert slow.step(round_id).action == "joined"
+    advance_past(contract, deadlines.submit)  # as if training took that long
+    step = slow.prepare(round_id)
+    assert step.action == "dropped" and "outlasted the submission phase" in step.detail
+    assert [line for line in federation.log if "outlasted" in line] == [f"client {slow.address}: {step.detail}"]
+    assert slow.step(round_id).action == "dropped"  # nothing more to do: it never shared, so it is not masked
