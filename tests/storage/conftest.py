@@ -48,10 +48,3 @@ def started() -> Iterator[Start]:
     """Services stopped at the end of the test."""
     with services_stopped_at_the_end() as start:
         yield start
-
-
-@pytest.fixture(scope="module")
-def started_for_module() -> Iterator[Start]:
-    """Services shared by a module's tests (e.g. IPFS nodes), stopped at its end."""
-    with services_stopped_at_the_end() as start:
-        yield start

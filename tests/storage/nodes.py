@@ -23,10 +23,12 @@ class IpfsNode:
     gateway: str  # gateway+http://HOST:PORT, for --ipfs
     addresses: list[str]  # its swarm multiaddrs, for another node's --peer
 
-    def store(self, timeout: float = 30.0) -> IpfsHttpStore:
-        multiaddr = daemon_multiaddr(self.api)
-        assert multiaddr is not None
-        return IpfsHttpStore(multiaddr, timeout=timeout)
+
+def pinned(api: str, cid: str) -> bool:
+    """Whether the node at `api` (http://HOST:PORT) pins `cid`."""
+    multiaddr = daemon_multiaddr(api)
+    assert multiaddr is not None
+    return IpfsHttpStore(multiaddr, timeout=30.0).has(cid)
 
 
 def start_ipfs_node(start: Start, home: str, *options: str, prefix: Sequence[str] = ()) -> IpfsNode:

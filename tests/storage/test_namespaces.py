@@ -1,12 +1,15 @@
 """Three machines in one test: the organization with its IPFS node, the clients with theirs, and the
 chain (Anvil), each in a network namespace of its own. Only the swarm and the chain's JSON-RPC cross
-between them; every API stays on its host's loopback. A round finalizes and verifies through the
-clients' node. Runs as root (CI is root); fails under CI=true when namespaces cannot be made."""
+between them; every API stays on its host's loopback. A round finalizes and an outsider verifies it
+through the clients' node (its API, then its read-only gateway alone); the organization's node keeps
+(pins) the base, the accepted updates and the result it never had from its own clients. Runs as root
+(CI is root); fails under CI=true when namespaces cannot be made."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,11 +78,27 @@ def test_organization_clients_and_chain_on_three_hosts(hosts: Hosts, chain_host:
                        prefix=clients_host)
                for account in (1, 2)]
     organization.finish(ROUND_SECONDS)
-    organization.wait_for(r"round 1: finalized with 2/2 updates -> Qm\w+", timeout=1)
+    result = organization.wait_for(r"round 1: finalized with 2/2 updates -> (Qm\w+)", timeout=1).group(1)
+    updates = []
     for client in clients:
         client.finish(ROUND_SECONDS)
+        updates.append(client.wait_for(r"round 1 submitted (Qm\w+)", timeout=1).group(1))
 
-    verify = started("verify", "--chain", chain_host, "--contract", contract, "--ipfs", clients_node.api,
-                     "--home", str(tmp_path / "outsider"), prefix=clients_host)
-    verify.finish(ROUND_SECONDS)
-    assert verify.lines[-1] == "1/1 finalized rounds verified"
+    for ipfs in (clients_node.api, clients_node.gateway):  # the outsider with the clients' API, then their gateway
+        verify = started("verify", "--chain", chain_host, "--contract", contract, "--ipfs", ipfs,
+                         "--home", str(tmp_path / "outsider"), prefix=clients_host)
+        verify.finish(ROUND_SECONDS)
+        assert verify.lines[-1] == "1/1 finalized rounds verified"
+    # The clients added their updates on their node; the organization's node pinned them, the base and the result.
+    base = organization.wait_for(r"round 1: opened on (Qm\w+)", timeout=1).group(1)
+    assert _pinned(org_host, org_node.api, [base, result, *updates]) == [True] * (2 + len(updates))
+
+
+def _pinned(host: list[str], api: str, cids: list[str]) -> list[bool]:
+    """Whether a node pins each CID, asked from the node's own host (its API is on that host's loopback)."""
+    script = ("import sys; from tests.storage.nodes import pinned; "
+              "print(' '.join(str(pinned(sys.argv[1], cid)) for cid in sys.argv[2:]))")
+    asked = subprocess.run([*host, sys.executable, "-c", script, api, *cids], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert asked.returncode == 0, asked.stderr
+    return [word == "True" for word in asked.stdout.split()]
