@@ -28,7 +28,6 @@ from chain.accounts import (
     DevKeysRefusedError,
     dev_accounts,
 )
-from chain.embedded_provider import EmbeddedProvider
 from chain.nodes import (
     ANVIL_DEFAULT_PORT,
     GANACHE_CHAIN_ID,
@@ -108,8 +107,10 @@ class EmbeddedChain(Chain):
 
     def __init__(self, extra_accounts: Sequence[LocalAccount] = ()) -> None:
         """The dev accounts, plus `extra_accounts`, start with ether (1,000,000 each)."""
-        from eth_tester import EthereumTester, PyEVMBackend
+        from eth_tester import EthereumTester, PyEVMBackend  # py-evm: 0.3 s of imports only this chain needs
         from eth_tester.backends.pyevm.main import get_default_account_state
+
+        from chain.embedded_provider import EmbeddedProvider
 
         self._accounts = dev_accounts() + list(extra_accounts)
         genesis_state = {

@@ -11,15 +11,15 @@ the replacement of a stuck transaction are chain/replacement.py's.
 from __future__ import annotations
 
 import ast
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
@@ -27,6 +27,9 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from chain.errors import RevertDecoder, UnknownRevert
 from chain.per_connection import PerConnection
 from chain.replacement import NonceSender
+
+if TYPE_CHECKING:
+    from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 
 GAS_MARGIN = 1.5  # unused gas is refunded: a generous limit costs nothing and absorbs cold storage slots
 
@@ -178,8 +181,15 @@ def reverts_decoded(decoder: RevertDecoder) -> Iterator[None]:
     except ContractLogicError as error:
         data = _ganache_revert_data(error)
         raise (decoder.decode(data) if data else UnknownRevert(reason=error.message or str(error))) from None
-    except TesterTransactionFailed as error:
+    except _tester_failures() as error:
         raise _decode_tester_revert(decoder, error) from None
+
+
+def _tester_failures() -> tuple[type[Exception], ...]:
+    """eth-tester's revert, once the in-process EVM is loaded: only it raises one, and importing it
+    would cost every other command 0.3 s of py-evm."""
+    module = sys.modules.get("eth_tester.exceptions")
+    return (module.TransactionFailed,) if module is not None else ()
 
 
 def _ganache_revert_data(error: ContractLogicError) -> str | None:
@@ -194,7 +204,7 @@ def _decode_tester_revert(decoder: RevertDecoder, error: TesterTransactionFailed
     """web3's eth-tester provider re-raises reverts as text; the raw data is on the original
     (an `eth_call` in eth-tester keeps only the repr of the revert bytes: a Python bytes literal)."""
     original = error.__context__
-    raw = original.args[0] if isinstance(original, TesterTransactionFailed) and original.args else None
+    raw = original.args[0] if isinstance(original, _tester_failures()) and original.args else None
     if isinstance(raw, Exception) and raw.args:
         raw = raw.args[0]
     if isinstance(raw, str) and raw.startswith(("b'", 'b"')):
