@@ -21,6 +21,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # Small models on two cores: one torch thread is as fast, and leaves room for the
     # Ganache and IPFS processes the tests start (oversubscription costs 10x here).
     torch.set_num_threads(1)
+    config.addinivalue_line("markers", "costly: a module of long end-to-end runs, scheduled first")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules marked costly first, each module's tests kept in order: under `--dist loadfile`
+    the workers then take the long modules while the queue is full and end together, rather than
+    one of them starting a minute-long module when the other has nothing left."""
+    items.sort(key=lambda item: item.get_closest_marker("costly") is None)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,8 @@ from storage.store import ContentNotFoundError, ContentTooLargeError
 from tests.adversarial.conftest import hostile_federation
 from tests.support import require_component
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 HELLO = "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"  # b"hello world"
 
 

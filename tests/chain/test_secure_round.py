@@ -26,6 +26,8 @@ from chain.transactions import TxResult
 from tests.chain.conftest import fresh_cid, key_of
 from tests.chain.test_gas import _gas
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 PHASE = 10
 KEY = b"\x05" * 32  # a masking key; the contract only refuses zero (clients check the curve)
 

@@ -21,6 +21,8 @@ from tests.chain.rpc_proxy import ProviderLimits, limited_provider
 from tests.processes import DemoRun, Service
 from tests.support import run_main, wait_until
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def empty_contract(ganache: GanacheChain, tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -15,6 +15,8 @@ from storage.jsipfs import jsipfs_available
 from tests.processes import Service
 from tests.support import free_port, require_component, run_main
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 ROUNDS = 2
 
 

@@ -9,7 +9,11 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.processes import SMALL_DEMO, DemoRun, run_py
+
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
 
 
 def test_continual_demo_narrates_tasks_then_the_plain_demo_reruns_alike(small_demo: DemoRun, tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from chain.history import HistoryReader
 from chain.migrate import attach
 from tests.processes import Service
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 
 @pytest.fixture
 def services():

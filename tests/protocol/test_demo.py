@@ -14,6 +14,8 @@ from storage.jsipfs import JsIpfsDaemon
 from tests.processes import SMALL_DEMO, DemoRun, run_py
 from tests.support import run_main
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 
 def _check_summary(summary: dict[str, Any]) -> None:
     rounds = summary["rounds"]

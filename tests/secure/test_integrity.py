@@ -36,6 +36,8 @@ from protocol.verification import verify_round
 from storage.model_file import expected_spec
 from tests.secure.conftest import CLIENTS, EXAMPLES, SecureFederation, open_and_share, review
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 FRACTION = get_task("2nn").screening.base_norm_fraction
 
 

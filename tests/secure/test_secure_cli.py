@@ -12,6 +12,8 @@ from storage.jsipfs import JsIpfsDaemon
 from tests.processes import run_py
 from tests.support import run_main
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 SECURE_DEMO = ["--model", "2nn", "--clients", "4", "--rounds", "2", "--epochs", "1", "--lr", "0.1",
                "--secure-aggregation"]
 

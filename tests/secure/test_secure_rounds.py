@@ -23,6 +23,8 @@ from protocol.secure.shares import decode_reveal, encode_reveal
 from protocol.verification import verify_round
 from tests.secure.conftest import CLIENTS, SecureFederation, build, open_and_share, review
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 SPEC_2NN = get_task("2nn").tensor_spec()
 
 

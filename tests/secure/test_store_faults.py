@@ -36,6 +36,8 @@ from tests.secure.test_secure_rounds import reveal_round
 from tests.support import free_port
 from webui.secure_round import secure_round_view
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 
 @pytest.mark.parametrize(("error", "reason"), [
     (ContentTooLargeError("a 300 MiB file"), ExclusionReason.OVERSIZED),

@@ -21,6 +21,8 @@ from tests.storage.namespaces import Hosts, NamespaceError, namespaces_possible
 from tests.storage.nodes import Start, start_ipfs_node
 from tests.support import require_component
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 CHAIN_PORT = 8545  # each namespace has its own ports: the usual ones are free there
 API = "/ip4/127.0.0.1/tcp/5001"
 SWARM_PORT = 4001

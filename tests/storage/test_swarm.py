@@ -16,6 +16,8 @@ from storage.jsipfs import JsIpfsDaemon
 from tests.storage.nodes import Start, start_ipfs_node
 from tests.support import free_port
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 NOBODY = "/ip4/127.0.0.1/tcp/{port}/p2p/12D3KooWKFLBwp4AGqQe4uxaa6d1yH9VZe7qcMd2CR7R3QLhN97C"  # no node listens there
 
 

@@ -8,6 +8,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "TASKS.md"
 DISTRIBUTION = "fedchain-task-breast-cancer"

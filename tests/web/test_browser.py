@@ -19,6 +19,8 @@ from chain.paths import REPO_ROOT
 from tests.processes import Service
 from tests.support import free_port
 
+pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
+
 # The README's screenshots are refreshed only on request, so a test run leaves the work tree clean:
 # FEDCHAIN_UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/web/test_browser.py
 DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
