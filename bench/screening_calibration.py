@@ -6,8 +6,13 @@ IID, Dirichlet(0.3), and a round mixing both sizes), honest clients train with t
 training defaults for a few FedAvg rounds from the task's initial model. Each update's norm is
 recorded against the three references screening uses (mlprocessor.validation): the base model's
 norm, this round's median, the previous round's accepted median; and the round is screened with
-the task's defaults by the real screening code, counting rejections (the target is zero). Every
-update is aggregated, rejected or not, so the trajectory is the honest one whatever the bounds.
+the task's defaults by the real screening code, counting rejections (the target is zero). Each
+update's cosine with the base's descent direction on a root set (`run.py organization --root-data`:
+ROOT_EXAMPLES examples drawn from the task's test set) is recorded too, against the root screen's
+threshold (the task's `min_root_cosine`), for small clients (at most SMALL_ROOT_LIMIT examples)
+and larger ones apart: with a few dozen examples of one or two labels, an honest update may point
+against the root direction, which the screen cannot tell from an attack. Every update is
+aggregated, rejected or not, so the trajectory is the honest one whatever the bounds.
 
 Training here is a minimal local SGD loop on the task's own optimiser and loss (no proximal term):
 the honest baseline the bounds must admit.
@@ -34,10 +39,18 @@ from mlprocessor.aggregation.base import ClientUpdate
 from mlprocessor.aggregation.fedavg import FedAvg
 from mlprocessor.data import Dataset
 from mlprocessor.partition import partition
+from mlprocessor.root_direction import root_direction
 from mlprocessor.specs import StateDict
 from mlprocessor.task import ScreeningDefaults, Task, TrainingDefaults, state_to_numpy
 from mlprocessor.task_registry import BUILTIN, get_task
-from mlprocessor.validation import ValidationConfig, base_norm_bound, history_norm_bound, l2_norm, validate_updates
+from mlprocessor.validation import (
+    ValidationConfig,
+    base_norm_bound,
+    history_norm_bound,
+    l2_norm,
+    root_cosine,
+    validate_updates,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "docs" / "bench" / "screening-calibration.json"
@@ -46,6 +59,8 @@ SMALL_CLIENTS, LARGE_CLIENTS = 5, 3
 DIRICHLET_ALPHA = 0.3
 ROUNDS = 3  # round 0 trains from the initial model, rounds 1 and 2 from aggregated ones
 MARGIN = 1.5  # suggested bound = MARGIN x the largest honest ratio, rounded up
+ROOT_EXAMPLES = 100  # FLTrust's root size; drawn from the test set, as an organization's own examples
+SMALL_ROOT_LIMIT = 200  # clients of at most this many examples are "small" in the root screen's columns
 
 
 @dataclass(frozen=True)
@@ -110,9 +125,10 @@ def rejections(record: dict, screening: ScreeningDefaults) -> list[str]:
     return [r.reason for r in report.rejected]
 
 
-def run_scenario(task: Task, train: Dataset, scenario: Scenario, seed: int = 0) -> dict[str, object]:
-    """Per round: each honest update's norm and its ratios to the three references. Every update is
-    aggregated, so the trajectory is the honest one whatever the bounds."""
+def run_scenario(task: Task, train: Dataset, root: Dataset, scenario: Scenario, seed: int = 0) -> dict[str, object]:
+    """Per round: each honest update's norm, its ratios to the three references and its cosine with
+    the descent direction on `root`. Every update is aggregated, so the trajectory is the honest one
+    whatever the bounds."""
     training = TrainingDefaults(scenario.epochs, task.training.batch_size, task.training.lr, task.training.momentum)
     clients = [train.subset(i) for i in client_indices(train.y, scenario, seed)]
     base = task.initial_state(seed)
@@ -122,10 +138,12 @@ def run_scenario(task: Task, train: Dataset, scenario: Scenario, seed: int = 0) 
         updates = [ClientUpdate(local_update(task, base, data, training, seed=1000 * round_number + k), len(data))
                    for k, data in enumerate(clients)]
         norms = [float(np.float32(l2_norm(u.delta))) for u in updates]
+        direction = root_direction(task, base, root)
+        cosines = [root_cosine(u.delta, direction) for u in updates]
         base_norm, median = l2_norm(base), float(np.median(norms))
         rounds.append({
             "round": round_number, "sizes": [len(d) for d in clients], "base_norm": base_norm,
-            "norms": norms, "median": median, "previous_median": previous_median,
+            "norms": norms, "median": median, "previous_median": previous_median, "root_cosines": cosines,
             "ratio_base": max(norms) / base_norm,
             "ratio_round_median": max(norms) / median,
             "ratio_previous_median": None if previous_median is None else max(norms) / previous_median,
@@ -144,8 +162,15 @@ def round_up(value: float) -> float:
 
 def summarise(task: Task, results: Sequence[dict[str, object]]) -> dict[str, object]:
     """The largest ratio to each reference, the bounds MARGIN x those would give, the task's
-    defaults and how many honest updates they rejected."""
+    defaults and how many honest updates they rejected; for small and larger clients apart, the
+    smallest cosine with the root direction and how many updates the root screen's threshold
+    rejected (None: recorded before the root screen, or the screen is off for the task)."""
     rounds = [r for result in results for r in result["rounds"]]  # type: ignore[attr-defined]
+    root = {"small": [], "large": []}
+    for r in rounds:
+        for size, cosine in zip(r["sizes"], r.get("root_cosines", []), strict=False):
+            root["small" if size <= SMALL_ROOT_LIMIT else "large"].append(cosine)
+    threshold = task.screening.min_root_cosine
     maxima = {key: max((r[key] for r in rounds if r[key] is not None), default=0.0)
               for key in ("ratio_base", "ratio_round_median", "ratio_previous_median")}
     return {
@@ -157,17 +182,28 @@ def summarise(task: Task, results: Sequence[dict[str, object]]) -> dict[str, obj
         "training": asdict(task.training),
         "updates": sum(len(r["norms"]) for r in rounds),
         "honest_rejections": sum(len(rejections(r, task.screening)) for r in rounds),
+        "root_threshold": threshold,
+        **{f"min_root_cosine_{kind}": min(found) if found else None for kind, found in root.items()},
+        **{f"root_rejections_{kind}": (sum(c < threshold for c in found) if found and threshold is not None else None)
+           for kind, found in root.items()},
+        **{f"root_updates_{kind}": len(found) for kind, found in root.items()},
     }
+
+
+def root_examples(test: Dataset) -> Dataset:
+    """ROOT_EXAMPLES examples of the test set, drawn at random: an organization's own few clean examples."""
+    return test.subset(np.sort(np.random.default_rng(0).permutation(len(test))[:ROOT_EXAMPLES]))
 
 
 def calibrate_task(name: str, extra_epochs: Sequence[int] = ()) -> dict[str, object]:
     """Every scenario for one task (and again at each of `extra_epochs`, e.g. NIID-Bench's E=10)."""
     task = get_task(name)
-    train, _ = task.load_data()
+    train, test = task.load_data()
+    root = root_examples(test)
     found = scenarios(task, len(train))
     found += [Scenario(f"{s.name} E={e}", s.sizes, s.scheme, e) for e in extra_epochs for s in found[:4]]
     started = time.perf_counter()
-    results = [run_scenario(task, train, scenario) for scenario in found]
+    results = [run_scenario(task, train, root, scenario) for scenario in found]
     return {"seconds": round(time.perf_counter() - started, 1), "scenarios": results}
 
 
@@ -177,7 +213,8 @@ EXTRA_EPOCHS = {"fashion-mnist": (10,)}  # the benchmark trains it in NIID-Bench
 def calibrate(names: Sequence[str]) -> dict[str, object]:
     return {
         "settings": {"small": SMALL, "large": LARGE, "small_clients": SMALL_CLIENTS, "large_clients": LARGE_CLIENTS,
-                     "dirichlet_alpha": DIRICHLET_ALPHA, "rounds": ROUNDS, "margin": MARGIN},
+                     "dirichlet_alpha": DIRICHLET_ALPHA, "rounds": ROUNDS, "margin": MARGIN,
+                     "root_examples": ROOT_EXAMPLES},
         "tasks": {name: calibrate_task(name, EXTRA_EPOCHS.get(name, ())) for name in names},
     }
 
@@ -198,10 +235,24 @@ def markdown(result: dict) -> str:
                      f"{maxima['ratio_base']:.3f}", defaults["base_norm_fraction"],
                      f"{maxima['ratio_round_median']:.2f}", defaults["round_norm_factor"],
                      f"{maxima['ratio_previous_median']:.2f}", defaults["history_norm_factor"],
-                     summary["honest_rejections"]])
+                     summary["honest_rejections"],
+                     "off" if summary["root_threshold"] is None else summary["root_threshold"],
+                     *(_root_cell(summary, kind) for kind in ("large", "small"))])
     return table(["task", "honest updates", "max norm / base norm", "base_norm_fraction",
                   "max norm / round median", "round_norm_factor", "max norm / previous median",
-                  "history_norm_factor", "honest rejections"], rows) + "\n"
+                  "history_norm_factor", "honest rejections", "root screen: min_root_cosine",
+                  f"clients of over {SMALL_ROOT_LIMIT} examples: min cosine / rejections",
+                  f"clients of {SMALL_ROOT_LIMIT} or fewer: min cosine / rejections"], rows) + "\n"
+
+
+def _root_cell(summary: dict, kind: str) -> str:
+    """'smallest cosine / rejections of updates' for the small or the larger clients."""
+    return (f"{_or_not_recorded(summary[f'min_root_cosine_{kind}'], '{:.3f}')} / "
+            f"{_or_not_recorded(summary[f'root_rejections_{kind}'], '{}')} of {summary[f'root_updates_{kind}']}")
+
+
+def _or_not_recorded(value: float | None, form: str) -> str:
+    return "-" if value is None else form.format(value)
 
 
 def main() -> None:
@@ -218,8 +269,10 @@ def main() -> None:
     args.json.with_suffix(".md").write_text(markdown(result))
     for name, summary in result["tasks"].items():  # type: ignore[union-attr]
         print(f"{name}: max ratios {json.dumps(summary['max_ratio'])}; suggested {json.dumps(summary['suggested'])}; "
-              f"honest rejections with the defaults: {summary['honest_rejections']} of {summary['updates']} "
-              f"({summary['seconds']} s)")
+              f"honest rejections with the defaults: {summary['honest_rejections']} of {summary['updates']}; "
+              f"root screen (min_root_cosine {summary['root_threshold']}): smallest cosine and rejections, "
+              f"larger clients {summary['min_root_cosine_large']} {summary['root_rejections_large']}, small "
+              f"{summary['min_root_cosine_small']} {summary['root_rejections_small']} ({summary['seconds']} s)")
 
 
 if __name__ == "__main__":

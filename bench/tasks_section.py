@@ -182,4 +182,7 @@ def _render_calibration(calibration: dict[str, Any]) -> str:
     body = markdown.read_text().strip() if markdown.exists() else "(docs/bench/screening-calibration.md missing)"
     return ("**Screening calibration** (`python -m bench.screening_calibration`): honest clients of 50 and up to "
             "20,000 examples, IID and Dirichlet(0.3), three rounds each; every honest update screened with the "
-            "task's defaults. Each bound leaves at least 1.5x margin over the largest honest ratio.\n\n" + body)
+            "task's defaults. Each bound leaves at least 1.5x margin over the largest honest ratio. The last columns: "
+            "each update's cosine with the base's descent direction on 100 examples of the test set (the root-data "
+            "screen, `--root-data`, rejects below the task's min_root_cosine), for clients of over 200 examples and "
+            "for smaller ones apart.\n\n" + body)

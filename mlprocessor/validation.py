@@ -37,13 +37,14 @@ class ValidationConfig:
     fisher_max: float = 100.0  # largest plausible entry of a diagonal Fisher
     # with root data (mlprocessor/root_direction.py): reject an update whose cosine with the base's
     # descent direction on it is below this; slightly below 0, as honest skewed updates stray a little
-    min_root_cosine: float = -0.1
+    min_root_cosine: float | None = -0.1
 
     @classmethod
     def for_task(cls, defaults: ScreeningDefaults) -> ValidationConfig:
         """The bounds a task's authors calibrated for it (docs/BENCHMARKS.md, screening calibration)."""
         return cls(norm_factor=defaults.round_norm_factor, base_norm_fraction=defaults.base_norm_fraction,
-                   history_norm_factor=defaults.history_norm_factor, fisher_max=defaults.fisher_max)
+                   history_norm_factor=defaults.history_norm_factor, fisher_max=defaults.fisher_max,
+                   min_root_cosine=defaults.min_root_cosine)
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,18 @@ def free_ride_problem(delta: Mapping[str, np.ndarray], base: Mapping[str, np.nda
     return None
 
 
+def root_cosine(delta: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]) -> float:
+    """The cosine between an update and the descent direction on the root data (0 for a zero one)."""
+    dot = sum(float(np.vdot(np.asarray(delta[k], np.float64), reference[k])) for k in reference)
+    norms = l2_norm(delta) * l2_norm(reference)
+    return dot / norms if norms > 0 else 0.0
+
+
 def direction_problem(delta: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray],
                       min_cosine: float) -> str | None:
     """Why an update points against the descent direction on the organization's root data (a
     sign-flipped or reversed update), or None."""
-    dot = sum(float(np.vdot(np.asarray(delta[k], np.float64), reference[k])) for k in reference)
-    norms = l2_norm(delta) * l2_norm(reference)
-    cosine = dot / norms if norms > 0 else 0.0
+    cosine = root_cosine(delta, reference)
     if cosine < min_cosine:
         return (f"points against the descent direction on the organization's root data: cosine {cosine:.3f}, "
                 f"below {min_cosine:g}")
@@ -164,7 +170,7 @@ def update_problem(update: ClientUpdate, spec: TensorSpec, config: ValidationCon
         problem = fisher_problem(fisher, spec, config.fisher_max)
     if problem is None and bound is not None:
         problem = bound.problem(l2_norm(update.delta))
-    if problem is None and reference is not None:
+    if problem is None and reference is not None and config.min_root_cosine is not None:
         problem = direction_problem(update.delta, reference, config.min_root_cosine)
     return problem
 

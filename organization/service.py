@@ -245,6 +245,11 @@ class Organization:
             raise RoundSettingsError(f"strategy {settings.strategy.name}: {error}") from None
         if settings.window_blocks < 0 or settings.confirmations < 0:
             raise RoundSettingsError("the collection window and the confirmation depth are 0 or more blocks")
+        if self.root_data is not None and self.validation.min_root_cosine is None:
+            raise RoundSettingsError(
+                f"task {self.task.name} turns the root-data screen off: its honest clients with skewed data point "
+                "against the descent direction on root data as far as attackers do (docs/BENCHMARKS.md, screening "
+                "calibration); run without --root-data")
         if settings.quorum < needed:
             raise RoundSettingsError(
                 f"strategy {settings.strategy.name} {settings.strategy.params or ''} needs at least {needed} "

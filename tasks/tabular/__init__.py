@@ -66,7 +66,9 @@ class Shuttle(Task):
     num_classes = len(SCHEMA.classes)
     training = TrainingDefaults(epochs=1, batch_size=32, lr=0.01, momentum=0.9)
     # Calibrated (bench/screening_calibration.py): honest maxima 0.50 x base, 10.4 x round median, 9.5 x previous.
-    screening = ScreeningDefaults(base_norm_fraction=0.8, history_norm_factor=16.0, round_norm_factor=16.0)
+    # The root screen is off: a skewed client of 471 honest examples pointed at cosine -0.73 from the root direction.
+    screening = ScreeningDefaults(base_norm_fraction=0.8, history_norm_factor=16.0, round_norm_factor=16.0,
+                                  min_root_cosine=None)
     source_modules: ClassVar[tuple[str, ...]] = ("tasks.csv_table",)
 
     def create_model(self) -> nn.Module:

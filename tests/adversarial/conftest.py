@@ -18,6 +18,7 @@ from client.adversary import Adversary
 from client.service import Client, ClientSettings
 from client.state import ClientState
 from mlprocessor.partition import partition
+from mlprocessor.validation import ValidationConfig
 from organization.service import Organization, OrganizationSettings, RoundOutcome
 from protocol.plan import StrategySpec, TrainingPlan
 from storage.embedded import EmbeddedStore
@@ -54,7 +55,7 @@ def hostile_federation(home: Path, attack: str | None = None, *, attackers: int 
                        quorum: int | None = None, strategy: StrategySpec | None = None,
                        plan: TrainingPlan = ONE_EPOCH, store: ContentStore | None = None,
                        fetch_seconds: float = 20.0, client_settings: ClientSettings | None = None,
-                       root_data: Path | None = None) -> Hostile:
+                       root_data: Path | None = None, validation: ValidationConfig | None = None) -> Hostile:
     chain = EmbeddedChain()
     store = store or EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
@@ -63,7 +64,7 @@ def hostile_federation(home: Path, attack: str | None = None, *, attackers: int 
     settings = OrganizationSettings(task="2nn", quorum=quorum or honest, target=honest + attackers,
                                     deadline_blocks=200, plan=plan, strategy=strategy or StrategySpec(),
                                     fetch_seconds=fetch_seconds, window_blocks=0,  # tests close at once
-                                    root_data=str(root_data) if root_data else None)
+                                    root_data=str(root_data) if root_data else None, validation=validation)
     organization = Organization(contract, store, settings, test, log=lines.append)
     total = honest + (attackers if attack else 0)
     parts = partition(train.y, total, "iid", seed=0)

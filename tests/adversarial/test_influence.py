@@ -17,7 +17,10 @@ from client.service import ClientSettings
 from mlprocessor.aggregation.bounds import l2_norm
 from mlprocessor.data import stratified_holdout
 from mlprocessor.evaluation import evaluate
+from mlprocessor.task_registry import get_task
+from mlprocessor.validation import ValidationConfig
 from protocol.artifacts import FEDCURV_U, decode_artifact
+from protocol.outages import RoundSettingsError
 from protocol.plan import TrainingPlan
 from protocol.verification import verify_round
 from tests.adversarial.conftest import Hostile, hostile_federation
@@ -130,3 +133,16 @@ def test_root_data_screens_out_a_sign_flipped_update_and_keeps_the_honest_ones(t
     unscreened = hostile_federation(tmp_path / "unscreened", "sign-flip")
     _, outcome = unscreened.round()
     assert outcome.accepted == [True, True, True, True]
+
+
+def test_root_data_is_refused_for_a_task_whose_screening_turns_the_root_screen_off(tmp_path) -> None:
+    """Where honest skewed clients point against the root direction as far as attackers do (the
+    task's `min_root_cosine` is None), root data would only reject honest updates: no round opens."""
+    _, test = small_data()
+    np.savez(tmp_path / "root.npz", x=test.x[:50], y=test.y[:50])
+    off = replace(ValidationConfig.for_task(get_task("mnist-2nn").screening), min_root_cosine=None)
+    hostile = hostile_federation(tmp_path, root_data=tmp_path / "root.npz", validation=off)
+    with pytest.raises(RoundSettingsError, match=r"^task mnist-2nn turns the root-data screen off: .* run without "
+                                                 r"--root-data$"):
+        hostile.organization.open_round()
+    assert hostile.organization.contract.round_count() == 0
