@@ -9,18 +9,22 @@ rounds, mean and standard deviation over seeds (`FLOWER_FEDAVG`); its partitions
 
 Runs use the lean in-process federation (the services' training and aggregation code without chain
 and IPFS) and are kept one file each in docs/bench/runs/, so `python -m bench.niid_fashion` resumes
-where an interrupted run stopped.
+where an interrupted run stopped: a finished run is kept whole, and a run in progress leaves a
+checkpoint after every round (`<run>.rounds.npz`: the global model, the server rule's state and the
+accuracies; each client's training seed derives from the round, so a resumed run continues exactly).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from bench.lean_federation import LeanFederation, Method
-from bench.run_cache import cached_run
+from bench.run_cache import cached_run, run_path
 from mlprocessor.aggregation import FedAdam, FedAvg, FedAvgM
 from mlprocessor.evaluation import evaluate
 from mlprocessor.partition import partition
@@ -53,11 +57,46 @@ def run_one(partition_name: str, method: str, rounds: int, dataset_seed: int) ->
     parts = partition(train.y, CLIENTS, scheme, seed=dataset_seed, alpha=alpha or 0.5)
     federation = LeanFederation(TASK, [train.subset(p) for p in parts], METHODS[method], EPOCHS, BATCH, LR, SEED,
                                 momentum=MOMENTUM)
-    accuracy = []
-    for _ in range(rounds):
+    checkpoint = run_path("niid-fashion", run_key(partition_name, method, rounds, dataset_seed)).with_suffix(
+        ".rounds.npz")
+    accuracy = resume_from(federation, checkpoint)
+    resumed_at = len(accuracy)
+    while len(accuracy) < rounds:
         accuracy.append(evaluate(task.model_from_state(federation.run_round()), test).accuracy)
+        save_checkpoint(federation, accuracy, checkpoint)
         print(f"{partition_name} {method} round {len(accuracy)}: {accuracy[-1]:.4f}", flush=True)
-    return {"accuracy": accuracy, "sizes": [len(p) for p in parts], "task": TaskRef.of(TASK).short()}
+    checkpoint.unlink(missing_ok=True)
+    return {"accuracy": accuracy, "sizes": [len(p) for p in parts], "task": TaskRef.of(TASK).short(),
+            **({"resumed_after_round": resumed_at} if resumed_at else {})}
+
+
+def save_checkpoint(federation: LeanFederation, accuracy: list[float], checkpoint: Path) -> None:
+    """The run after this round: global model, the server rule's state, accuracies so far (no EWC
+    or FedCurv memory: NIID-Bench's rules keep none on the clients)."""
+    arrays = {f"model/{name}": value for name, value in federation.state.items()}
+    arrays.update({f"server/{slot}/{name}": value for slot, tensors in federation.server_state.items()
+                   for name, value in tensors.items()})
+    partial = checkpoint.with_suffix(".partial.npz")
+    np.savez(partial, accuracy=np.array(accuracy), **arrays)
+    partial.replace(checkpoint)
+
+
+def resume_from(federation: LeanFederation, checkpoint: Path) -> list[float]:
+    """The accuracies of the rounds a checkpoint holds, with the federation put back after them."""
+    if not checkpoint.exists():
+        return []
+    with np.load(checkpoint, allow_pickle=False) as saved:
+        arrays = {name: saved[name] for name in saved.files}
+    accuracy = arrays.pop("accuracy").tolist()
+    federation.state = {name[len("model/"):]: value for name, value in arrays.items() if name.startswith("model/")}
+    federation.server_state = {}
+    for name, value in arrays.items():
+        if name.startswith("server/"):
+            _, slot, tensor = name.split("/", 2)
+            federation.server_state.setdefault(slot, {})[tensor] = value
+    federation.round = len(accuracy)
+    print(f"resuming after round {federation.round} from {checkpoint.name}", flush=True)
+    return accuracy
 
 
 def main() -> None:
