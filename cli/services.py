@@ -183,6 +183,7 @@ def _run_organization(args: argparse.Namespace, web: bool, home: Path) -> int:
                                     target=args.target or args.quorum, deadline_blocks=args.deadline_blocks,
                                     window_blocks=args.window_blocks, confirmations=args.confirmations,
                                     max_samples=args.max_samples, seed=args.seed, root_data=args.root_data)
+    settings.check()  # before anything is deployed, opened or served with settings no round could finalize with
     store = open_ipfs(args, wait=True, say=_say, writes=True)
     if args.secure_aggregation:
         refuse_shared_home(home, None)

@@ -83,7 +83,7 @@ class RoundDriver:
 
         Chain and store problems cost one log line and a retry; settings that cannot work raise
         RoundSettingsError before any round is opened with them."""
-        self.organization.check_settings()
+        self.organization.settings.check()
         closed = 0
         while closed < rounds and not should_stop():
             try:

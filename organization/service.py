@@ -100,6 +100,28 @@ class OrganizationSettings:
     fetch_seconds: float = 60.0  # one deadline for all the downloads of one screening pass
     root_data: str | None = None  # a path: the organization's own clean examples, to screen update directions
 
+    def check(self) -> None:
+        """Refuse settings no round could finalize with, before a contract is deployed or a round
+        opened with them (RoundSettingsError, one line)."""
+        try:
+            needed = self.strategy.build().minimum_updates()
+        except ValueError as error:
+            raise RoundSettingsError(f"strategy {self.strategy.name}: {error}") from None
+        if self.window_blocks < 0 or self.confirmations < 0:
+            raise RoundSettingsError("the collection window and the confirmation depth are 0 or more blocks")
+        task = get_task(self.task)
+        validation = self.validation or ValidationConfig.for_task(task.screening)
+        if self.root_data is not None and validation.min_root_cosine is None:
+            raise RoundSettingsError(
+                f"task {task.name} turns the root-data screen off: its honest clients with skewed data point "
+                "against the descent direction on root data as far as attackers do (docs/BENCHMARKS.md, screening "
+                "calibration); run without --root-data")
+        if self.quorum < needed:
+            raise RoundSettingsError(
+                f"strategy {self.strategy.name} {self.strategy.params or ''} needs at least {needed} "
+                f"accepted updates, but the quorum is {self.quorum}: raise the quorum or choose other "
+                "parameters")
+
 
 class ScreeningPostponed(Exception):
     """The store could not deliver some updates (an outage, not their fault): close later."""
@@ -236,28 +258,8 @@ class Organization:
         info = self.contract.round(count)
         return info if info.state is RoundState.OPEN else None
 
-    def check_settings(self) -> None:
-        """Refuse settings no round could finalize with, before a round is opened with them."""
-        settings = self.settings
-        try:
-            needed = settings.strategy.build().minimum_updates()
-        except ValueError as error:
-            raise RoundSettingsError(f"strategy {settings.strategy.name}: {error}") from None
-        if settings.window_blocks < 0 or settings.confirmations < 0:
-            raise RoundSettingsError("the collection window and the confirmation depth are 0 or more blocks")
-        if self.root_data is not None and self.validation.min_root_cosine is None:
-            raise RoundSettingsError(
-                f"task {self.task.name} turns the root-data screen off: its honest clients with skewed data point "
-                "against the descent direction on root data as far as attackers do (docs/BENCHMARKS.md, screening "
-                "calibration); run without --root-data")
-        if settings.quorum < needed:
-            raise RoundSettingsError(
-                f"strategy {settings.strategy.name} {settings.strategy.params or ''} needs at least {needed} "
-                f"accepted updates, but the quorum is {settings.quorum}: raise the quorum or choose other "
-                "parameters")
-
     def open_round(self) -> tuple[int, TxResult]:
-        self.check_settings()
+        self.settings.check()
         base = self.next_base_cid()
         self.store.pin(base)  # the organization keeps every base, accepted update and result it publishes
         settings = self.settings

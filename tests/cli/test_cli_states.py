@@ -117,3 +117,12 @@ def test_a_client_started_first_waits_and_says_so_once(ganache: GanacheChain, tm
         finally:
             client.stop()
             hangup.server.close()
+
+
+def test_settings_no_round_could_finalize_with_are_refused_before_anything_is_deployed(
+        ganache: GanacheChain, tmp_path: Path, capsys) -> None:
+    code, out, err = run_main(capsys, "organization", "--headless", "--chain", ganache.url, "--home", str(tmp_path),
+                              "--task", "mnist-2nn", "--strategy", "krum", "--quorum", "2", "--rounds", "1")
+    assert code == 1 and err.count("\n") == 1, err
+    assert "krum" in err and "needs at least" in err and "raise the quorum" in err
+    assert not (tmp_path / "deployments.json").exists() and "deployed" not in out
