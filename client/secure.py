@@ -9,6 +9,7 @@ the contract's state (`participantStatus` by eth_call), never from logs.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chain.contract import ParticipantStatus
@@ -46,8 +47,9 @@ class SecureParticipant:
         self.contract = client.contract
         self.keys = load_or_create_keys(client.state.directory)
         self.drop_out = drop_out
-        self._prepared: dict[int, Participation] = {}  # round -> training done ahead (its timer, or a refusal)
-        self._trained: dict[int, LocalTraining] = {}
+        # training started ahead, per round: its step, timer (or refusal) and result
+        self._ahead: dict[int, Future[tuple[SecureStep, Participation, LocalTraining | None]]] = {}
+        self._trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"train-ahead-{client.address[:8]}")
 
     @property
     def address(self) -> str:
@@ -131,35 +133,53 @@ class SecureParticipant:
         return SecureStep(round_id, "shared", str(cid))
 
     def prepared(self, round_id: int) -> bool:
-        """Whether this client already trained for `round_id` (or learned that it will not)."""
-        return round_id in self._prepared
+        """Whether this client started training for `round_id` ahead of its submission phase."""
+        return round_id in self._ahead
 
     def prepare(self, round_id: int) -> SecureStep:
-        """Train on the round's base while the participant and masking sets form: the submission
-        phase then only masks and publishes, however long training takes on a loaded machine."""
-        self._prepared = {r: p for r, p in self._prepared.items() if r == round_id}  # one round at a time
-        self._trained = {r: t for r, t in self._trained.items() if r == round_id}
-        participation = self._prepared[round_id] = Participation(round_id)
+        """Start training on the round's base in the background while the participant and masking
+        sets form: the client still posts its shares on time however long training takes on a loaded
+        machine, and the submission phase then only masks and publishes."""
+        self._ahead = {r: training for r, training in self._ahead.items() if r == round_id}  # one round at a time
+        if round_id not in self._ahead:
+            self._ahead[round_id] = self._trainer.submit(self._train_ahead, round_id)
+        return SecureStep(round_id, "training", "on the round's base, while the masking set forms")
+
+    def trained_ahead(self, round_id: int) -> SecureStep | None:
+        """Wait for the training started ahead for `round_id`: "trained", or "dropped" with the reason;
+        None if none was started. A store outage during it is raised here, as in `submit`."""
+        training = self._ahead.get(round_id)
+        if training is None:
+            return None
+        try:
+            return training.result()[0]
+        except Exception:
+            del self._ahead[round_id]  # an outage, say: the next look at the round trains again
+            raise
+
+    def _train_ahead(self, round_id: int) -> tuple[SecureStep, Participation, LocalTraining | None]:
+        participation = Participation(round_id)
         info = self.contract.round(round_id)
         try:
-            self._trained[round_id] = self.client.train(info, participation.timer)
+            trained = self.client.train(info, participation.timer)
         except RefusedBase as refusal:
             participation.skipped = str(refusal)
-            return SecureStep(round_id, "dropped", str(refusal))
+            return SecureStep(round_id, "dropped", str(refusal)), participation, None
         deadline = self.contract.secure_round(round_id).deadlines.submit
         if self.contract.block_number() > deadline:
             took = sum(participation.timer.totals().values())
             participation.skipped = (f"secure round {round_id}: training took {took:.0f}s and outlasted the "
                                      f"submission phase (until block {deadline})")
             self.client.log(f"client {self.address}: {participation.skipped}")
-            return SecureStep(round_id, "dropped", participation.skipped)
+            return SecureStep(round_id, "dropped", participation.skipped), participation, None
         self.client.log(f"client {self.address}: trained for secure round {round_id} while its masking set forms")
-        return SecureStep(round_id, "trained")
+        return SecureStep(round_id, "trained"), participation, trained
 
     def submit(self, round_id: int) -> SecureSubmission:
         """Train (unless done ahead), clip to the base's published bound, mask for the round's fixed
         participant set, publish and record the masked update (claiming at most the published cap)."""
-        participation = self._prepared.pop(round_id, None) or Participation(round_id)
+        ahead = self.trained_ahead(round_id)  # waits for the training started ahead, if any
+        participation, trained = self._ahead.pop(round_id).result()[1:] if ahead else (Participation(round_id), None)
         timer = participation.timer
         with timer.phase("chain"):
             info = self.contract.round(round_id)
@@ -168,7 +188,7 @@ class SecureParticipant:
         if participation.skipped is not None:
             return SecureSubmission(SecureStep(round_id, "dropped", participation.skipped), participation, 0)
         try:
-            trained = self._trained.pop(round_id, None) or self.client.train(info, timer)
+            trained = trained or self.client.train(info, timer)
         except RefusedBase as refusal:
             participation.skipped = str(refusal)
             return SecureSubmission(SecureStep(round_id, "dropped", str(refusal)), participation, 0)

@@ -1,8 +1,11 @@
-"""A secure-round participant trains while the participant and masking sets form (the join and
-share phases), once, so that the submission phase only masks and publishes; a masked update that
-lands after the submission phase anyway is said in one line, never silently dropped."""
+"""A secure-round participant trains in the background while the participant and masking sets form
+(the join and share phases), once, so that the submission phase only masks and publishes and a long
+training never makes it miss the share phase; a masked update that lands after the submission phase
+anyway is said in one line, never silently dropped."""
 
 from __future__ import annotations
+
+import threading
 
 from chain.contract import ParticipantStatus
 from organization.secure_local import advance_past
@@ -29,8 +32,9 @@ def test_participants_train_in_the_join_phase_once_and_submit_without_training_a
     trained_at = _count_training(federation, monkeypatch)
     round_id, _ = federation.driver.secure_rounds().open_round()
     deadlines = contract.secure_round(round_id).deadlines
-    steps = [[p.step(round_id).action for _ in range(2)] for p in federation.participants]
-    assert steps == [["joined", "trained"]] * len(federation.participants)
+    steps = [[p.step(round_id).action for _ in range(3)] for p in federation.participants]
+    assert steps == [["joined", "training", "wait"]] * len(federation.participants)  # started once
+    assert {p.trained_ahead(round_id).action for p in federation.participants} == {"trained"}
     assert len(trained_at) == len(federation.participants) and max(trained_at) <= deadlines.join
     advance_past(contract, deadlines.join)
     assert {p.step(round_id).action for p in federation.participants} == {"shared"}
@@ -65,7 +69,32 @@ def test_a_training_that_outlasts_the_submission_phase_is_said_in_one_line(feder
     slow = federation.participants[0]
     assert slow.step(round_id).action == "joined"
     advance_past(contract, deadlines.submit)  # as if training took that long
-    step = slow.prepare(round_id)
+    assert slow.prepare(round_id).action == "training"
+    step = slow.trained_ahead(round_id)
     assert step.action == "dropped" and "outlasted the submission phase" in step.detail
     assert [line for line in federation.log if "outlasted" in line] == [f"client {slow.address}: {step.detail}"]
     assert slow.step(round_id).action == "dropped"  # nothing more to do: it never shared, so it is not masked
+
+
+def test_a_participant_still_training_posts_its_shares_on_time_then_submits(federation, monkeypatch):
+    """Training on a loaded machine can outlast the join and share phases: it runs beside them."""
+    contract = federation.organization.contract
+    slow = federation.participants[0]
+    release = threading.Event()
+    train = slow.client.train
+
+    def held(info, timer):
+        assert release.wait(60), "the test never released the training"
+        return train(info, timer)
+
+    monkeypatch.setattr(slow.client, "train", held)
+    round_id, _ = federation.driver.secure_rounds().open_round()
+    deadlines = contract.secure_round(round_id).deadlines
+    for participant in federation.participants:
+        assert [participant.step(round_id).action for _ in range(2)] == ["joined", "training"]
+    advance_past(contract, deadlines.join)
+    assert {p.step(round_id).action for p in federation.participants} == {"shared"}  # slow is still training
+    assert contract.participant_status(round_id, slow.address) is ParticipantStatus.SHARED
+    release.set()
+    advance_past(contract, deadlines.share)
+    assert {p.step(round_id).action for p in federation.participants} == {"submitted"}
