@@ -206,14 +206,19 @@ def run_chain(spec: str, home: Path) -> Iterator[Chain]:
             node.stop()
 
 
+def local_node_port(spec: str) -> int:
+    """The port of the local node `ganache` or `anvil`: its default, or its environment variable's."""
+    variable, default_port = LOCAL_NODES[spec]
+    return int(os.environ.get(variable, default_port))
+
+
 def connect(spec: str, home: Path, *, start: bool = True) -> Chain:
     """`embedded`, `ganache` or `anvil` (started on demand unless `start` is false) or an http(s)
     JSON-RPC URL."""
     if spec == "embedded":
         return EmbeddedChain()
     if spec in LOCAL_NODES:
-        variable, default_port = LOCAL_NODES[spec]
-        port = int(os.environ.get(variable, default_port))
+        port = local_node_port(spec)
         return GanacheChain(ensure_local_node(spec, home, port) if start else ganache_url(port))
     if spec.startswith(("http://", "https://")):
         chain = RpcChain(spec)

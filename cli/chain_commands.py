@@ -82,7 +82,7 @@ def run_chain(args: argparse.Namespace) -> int:
     home = home_of(args)
     url = ganache_url(args.port, args.host)
     database = home / "ganache" / "db"
-    with local_node_lock(home):  # services of this home starting now wait instead of starting their own
+    with local_node_lock(args.port):  # commands starting now wait for this node instead of starting their own
         if ganache_answers(ganache_url(args.port)):
             raise UserError(f"a node already answers on port {args.port}: stop it or choose another --port")
         ganache = start_ganache(args.port, database, block_time=block_time_of(args), host=args.host)

@@ -7,15 +7,16 @@ import fcntl
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
 from chain.accounts import DEV_CHAIN_IDS, KEY_ENVIRONMENT_VARIABLE, AccountChoice, choose_account
-from chain.backends import LOCAL_NODES, Chain, connect, require_dev_chain
+from chain.backends import LOCAL_NODES, Chain, connect, local_node_port, require_dev_chain
 from chain.contract import ContractNotFoundError, FederatedLearningContract
 from chain.deployments import DeploymentBook, DeploymentNotFoundError
 from chain.migrate import attach
@@ -152,22 +153,17 @@ def deployment_book(chain: Chain, home: Path) -> DeploymentBook:
 
 
 @contextmanager
-def _home_lock(home: Path, name: str) -> Iterator[None]:
-    """Serializes check-then-start between processes sharing a home (all started at once)."""
-    path = home / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def local_node_lock(home: Path, spec: str = "ganache") -> AbstractContextManager[None]:
-    """Held while a local node (`ganache`, `anvil`) is looked for and started, by `run.py chain` or on
-    demand, so processes of one home started at once start one node between them."""
-    return _home_lock(home, f"{spec}/start.lock")
+def local_node_lock(port: int) -> Iterator[None]:
+    """Held while a local node is looked for and started on `port`, by `run.py chain` or on demand:
+    processes started at once, whatever their homes (the port is the machine's), start one node
+    between them, and a command started beside `run.py chain` waits for its node instead of
+    starting another that takes the port first."""
+    descriptor = os.open(Path(tempfile.gettempdir()) / f"fedchain-node-{port}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def connect_chain(args: argparse.Namespace, *, wait: bool = False, say: Say = say_on_stderr) -> Chain:
@@ -191,7 +187,7 @@ def _reach_chain(args: argparse.Namespace, wait: bool, say: Say) -> Chain:
     home = home_of(args)
     start = getattr(args, "start_chain", True)  # commands without the option start local nodes on demand
     if start and args.chain in LOCAL_NODES:  # started (and announced) by connect: one per home at a time
-        with local_node_lock(home, args.chain):
+        with local_node_lock(local_node_port(args.chain)):
             return connect(args.chain, home)
     waiting = False
     while True:
