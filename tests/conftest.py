@@ -1,4 +1,5 @@
-"""Fixtures shared by every suite: a real Ganache on a free port, started once and stopped by PID."""
+"""Fixtures shared by every suite: a real Ganache and a real Anvil on free ports, started once per
+worker and stopped by PID; a js-ipfs daemon; the small demo."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from chain.backends import GanacheChain
-from chain.nodes import GanacheProcess, start_ganache
+from chain.nodes import GanacheProcess, anvil_executable, start_anvil, start_ganache
 from chain.paths import NODE_BIN
 from storage.jsipfs import JsIpfsDaemon, jsipfs_available
 from tests.processes import SMALL_DEMO, DemoRun, run_py
@@ -43,6 +44,16 @@ def ganache_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ganach
 @pytest.fixture(scope="session")
 def ganache(ganache_process: GanacheProcess) -> GanacheChain:
     return GanacheChain(ganache_process.url)
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GanacheChain]:
+    """An Anvil node for protocol tests that send hundreds of transactions (each test deploys its own
+    contract): it executes them in about a millisecond, the in-process EVM in about 50."""
+    require_component(anvil_executable() is not None, "Anvil", "run ./setup.sh to install @foundry-rs/anvil")
+    process = start_anvil(free_port(), None, tmp_path_factory.mktemp("anvil") / "anvil.log")
+    yield GanacheChain(process.url)
+    process.stop()
 
 
 @pytest.fixture(scope="session")

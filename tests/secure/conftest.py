@@ -1,4 +1,5 @@
-"""A secure federation on the in-process chain and the embedded store, shared by the secure-round tests."""
+"""A secure federation on an Anvil node (a contract of its own) and the embedded store, shared by the
+secure-round tests."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chain.accounts import dev_account
-from chain.backends import EmbeddedChain
+from chain.backends import Chain
 from chain.contract import SecureDeadlines
 from chain.deployments import DeploymentBook
 from chain.migrate import deploy
@@ -32,7 +33,7 @@ EXAMPLES = 100
 
 @dataclass
 class SecureFederation:
-    chain: EmbeddedChain
+    chain: Chain
     store: ContentStore
     organization: Organization
     driver: RoundDriver
@@ -40,9 +41,9 @@ class SecureFederation:
     log: list[str]
 
 
-def build(home: Path, clients: int = CLIENTS, store: ContentStore | None = None) -> SecureFederation:
-    """Everyone on one in-process chain and one store (the embedded one unless `store` is given)."""
-    chain = EmbeddedChain()
+def build(home: Path, chain: Chain, clients: int = CLIENTS, store: ContentStore | None = None) -> SecureFederation:
+    """Everyone on one chain, with a contract of their own, and one store (the embedded one unless
+    `store` is given)."""
     store = store or EmbeddedStore(home / "ipfs")
     contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
     train, test = small_data()
@@ -83,8 +84,8 @@ def review(federation: SecureFederation) -> None:
 
 
 @pytest.fixture
-def federation(tmp_path: Path) -> SecureFederation:
-    return build(tmp_path)
+def federation(tmp_path: Path, anvil: Chain) -> SecureFederation:
+    return build(tmp_path, anvil)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Secure rounds end to end on the in-process chain and the embedded store: dropouts at each phase,
+"""Secure rounds end to end on Anvil and the embedded store: dropouts at each phase,
 the result equals plain FedAvg, wrong seeds and replayed updates are caught, and `verify` passes."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_a_secure_round_equals_plain_fedavg_and_verifies(tmp_path, federation, p
     contract = federation.organization.contract
     assert verify_round(contract, federation.store, secure.round_id).ok
 
-    plain = build(tmp_path / "plain")  # the same accounts, data and seeds, aggregated in the clear
+    plain = build(tmp_path / "plain", federation.chain)  # the same accounts, data and seeds, aggregated in the clear
     round_id, _ = plain.organization.open_round()
     for participant in plain.participants:
         participant.client.participate(round_id)

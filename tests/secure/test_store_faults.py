@@ -123,9 +123,9 @@ def test_an_outage_during_the_review_excludes_nobody_and_the_review_ends_once_th
     assert contract.secure_round(round_id).excluded == 0
 
 
-def test_the_review_pins_what_it_keeps_so_a_submitter_node_forgetting_its_file_costs_nothing(tmp_path,
+def test_the_review_pins_what_it_keeps_so_a_submitter_node_forgetting_its_file_costs_nothing(tmp_path, anvil,
                                                                                            jsipfs_daemon, pool):
-    federation = build(tmp_path, store=IpfsHttpStore(jsipfs_daemon.api_multiaddr, timeout=30))
+    federation = build(tmp_path, anvil, store=IpfsHttpStore(jsipfs_daemon.api_multiaddr, timeout=30))
     contract = federation.organization.contract
     round_id = _all_submitted(federation, pool)
     advance_past(contract, contract.secure_round(round_id).deadlines.submit)
