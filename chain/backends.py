@@ -110,6 +110,7 @@ class EmbeddedChain(Chain):
         from eth_tester import EthereumTester, PyEVMBackend  # py-evm: 0.3 s of imports only this chain needs
         from eth_tester.backends.pyevm.main import get_default_account_state
 
+        from chain.embedded_gas import one_pass_gas_estimate
         from chain.embedded_provider import EmbeddedProvider
 
         self._accounts = dev_accounts() + list(extra_accounts)
@@ -117,6 +118,7 @@ class EmbeddedChain(Chain):
             to_canonical_address(account.address): get_default_account_state() for account in self._accounts
         }
         backend = PyEVMBackend(genesis_state=genesis_state, mnemonic=DEV_MNEMONIC, hd_path=DEV_HD_PATH)
+        backend.chain.gas_estimator = one_pass_gas_estimate
         self._tester = EthereumTester(backend)
         self._lock = threading.RLock()
         self._provider = EmbeddedProvider(self._tester, self._lock)

@@ -62,3 +62,27 @@ def test_reads_follow_every_transaction_and_mined_block() -> None:
     before = len(chain.web3.eth.get_logs({"fromBlock": 0, "toBlock": "latest"}))
     contract.with_account(dev_account(2)).register()
     assert len(chain.web3.eth.get_logs({"fromBlock": 0, "toBlock": "latest"})) > before
+
+
+@pytest.mark.parametrize("kind", ["deploy", "register"])
+def test_the_gas_estimate_is_enough_and_at_most_the_sstore_margin_above_the_least_that_is(kind: str) -> None:
+    """The in-process chain estimates in two runs of a transaction (chain/embedded_gas.py); py-evm's
+    exact bisection gives the least limit that succeeds: ours is never below it, nor far above."""
+    from eth.estimators.gas import binary_gas_search_exact
+
+    from chain.embedded_gas import SSTORE_SENTRY_GAS
+
+    chain = EmbeddedChain()
+    contract = deploy(chain, dev_account(0), DeploymentBook(None), log=lambda _: None)
+    if kind == "deploy":
+        deployment = chain.web3.eth.get_transaction(chain.web3.eth.get_block(1)["transactions"][0])
+        transaction = {"from": dev_account(1).address, "data": deployment["input"].to_0x_hex()}
+    else:
+        transaction = contract.with_account(dev_account(2))._functions.register(bytes(range(32))).build_transaction(
+            {"from": dev_account(2).address})
+        transaction = {key: transaction[key] for key in ("from", "to", "data")}
+    ours = _uncached(chain, "eth_estimateGas", (transaction, "latest"))
+    py_evm = chain._tester.backend.chain
+    py_evm.gas_estimator = binary_gas_search_exact
+    least = _uncached(chain, "eth_estimateGas", (transaction, "latest"))
+    assert least <= ours <= least + SSTORE_SENTRY_GAS
