@@ -133,6 +133,11 @@ class SecurePhases:
         """The Shamir threshold t as it stands (the contract's `secureThreshold`)."""
         return self.threshold_opened or self.joined // 2 + 1
 
+    def shares_over(self, block: int) -> bool:
+        """Whether the masking set is fixed at `block`: the share deadline passed, or every joined
+        participant posted its shares once joining was over (the contract's `submitMaskedUpdate`)."""
+        return block > self.deadlines.share or (block > self.deadlines.join and self.shared >= self.joined)
+
     def submissions_over(self, submissions: int, block: int) -> bool:
         """Whether the masking set can no longer submit at `block` (`submissions` on-chain): the review is on."""
         return block > self.deadlines.submit or submissions >= self.shared

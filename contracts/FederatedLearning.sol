@@ -278,7 +278,9 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     /// 2. share (after join, up to the share deadline): each participant posts a fresh masking
     ///    public key for this round and the CID of its share bundle: Shamir shares of its self-mask
     ///    seed and of its masking private key, one per joined participant, each encrypted to it.
-    ///    Those who posted (`shared`) are the masking set, fixed before anyone masks.
+    ///    Those who posted (`shared`) are the masking set, fixed before anyone masks. The phase
+    ///    ends at the share deadline, or as soon as every joined participant posted (no one else
+    ///    can: joining is over), so quick participants need not wait for it.
     /// 3. masked submission (after share, up to the submit deadline): a participant of the masking
     ///    set submits its update plus its self-mask plus one pairwise mask per other member.
     ///    Late submissions are refused, so who submitted is final when this phase ends.
@@ -387,7 +389,9 @@ contract FederatedLearning is IFederatedLearning, Ownable2Step {
     function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external {
         SecurePhases storage phases = _openSecureRound(roundId);
         if (_clients[msg.sender].status != ClientStatus.Registered) revert NotRegistered(msg.sender);
-        if (block.number <= phases.shareDeadline) revert PhaseNotStarted(roundId, phases.shareDeadline);
+        if (block.number <= phases.shareDeadline && phases.shared < phases.joined) {
+            revert PhaseNotStarted(roundId, phases.shareDeadline);
+        }
         if (block.number > phases.submitDeadline) revert DeadlinePassed(roundId, phases.submitDeadline);
         mapping(address => ParticipantStatus) storage status = _participants[roundId];
         if (status[msg.sender] == ParticipantStatus.None) revert NotJoined(roundId, msg.sender);

@@ -373,7 +373,8 @@ interface IFederatedLearning {
 
     /// @notice Record the sender's masked update `cid` for secure round `roundId` (phase 3); the
     /// round's `submissions` and `totalSamples` count it even if it is excluded later.
-    /// @param roundId an open secure round in its submission phase.
+    /// @param roundId an open secure round in its submission phase: past its share deadline, or
+    /// past its join deadline with every joined participant's shares posted.
     /// @param cid sha2-256 digest of the masked update's CIDv0; never used before.
     /// @param samples examples the update was trained on.
     function submitMaskedUpdate(uint256 roundId, bytes32 cid, uint32 samples) external;

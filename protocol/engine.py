@@ -7,11 +7,11 @@ restarted party decides exactly as it would have before (nothing here depends on
 
 Plain rounds: open, collect until the target (once the round's collection window is over) or
 the deadline, close (screen, aggregate, finalize) or abort under the quorum. Secure rounds: join
-until the join deadline, post share bundles until the share deadline, submit masked updates until
-the submission deadline (or until everyone submitted), let the organization review the masked
-files (it excludes the missing, oversized or malformed ones, then ends the review), reveal shares
-once the review is over until the reveal deadline, then unmask and finalize with at least the
-threshold of reveals, or abort naming the phase that fell short.
+until the join deadline, post share bundles until the share deadline (or until everyone who joined
+posted), submit masked updates until the submission deadline (or until everyone submitted), let the
+organization review the masked files (it excludes the missing, oversized or malformed ones, then
+ends the review), reveal shares once the review is over until the reveal deadline, then unmask and
+finalize with at least the threshold of reveals, or abort naming the phase that fell short.
 """
 
 from __future__ import annotations
@@ -103,8 +103,9 @@ def _secure_organization(view: RoundView, phases: SecurePhases) -> Decision:
         return Decision(Act.WAIT, f"join phase until block {deadlines.join}")
     if phases.joined < needed:
         return Decision(Act.ABORT, f"{phases.joined} joined, fewer than {needed}")
-    if block <= deadlines.share:
-        return Decision(Act.WAIT, f"share phase until block {deadlines.share}")
+    if not phases.shares_over(block):
+        return Decision(Act.WAIT, f"share phase until block {deadlines.share} ({phases.shared} of "
+                                  f"{phases.joined} posted)")
     if phases.shared < needed:
         return Decision(Act.ABORT, f"{phases.shared} posted shares, fewer than {needed}")
     if not phases.submissions_over(info.submissions, block):
@@ -151,7 +152,7 @@ def _secure_participant(view: RoundView, phases: SecurePhases, status: Participa
             return Decision(Act.PREPARE) if ahead else Decision(Act.WAIT, "the participant set is not fixed yet")
         return Decision(Act.SHARE) if block <= deadlines.share else Decision(Act.DONE, "missed the share phase")
     if status is ParticipantStatus.SHARED:
-        if block <= deadlines.share:
+        if not phases.shares_over(block):
             return Decision(Act.PREPARE) if ahead else Decision(Act.WAIT, "the masking set is not fixed yet")
         if drop_out:
             return Decision(Act.DONE, "asked to drop out after posting shares")

@@ -32,6 +32,8 @@ def phases_view(phases: SecurePhases, submissions: int, block: int, is_open: boo
     counters of joins, share posts, exclusions and reveals against the threshold."""
     deadlines = phases.deadlines.as_list()
     current = next((name for name, end in zip(PHASES, deadlines, strict=True) if block <= end), "over")
+    if current == "share" and phases.shares_over(block):
+        current = "submit"
     if current == "submit" and phases.submissions_over(submissions, block) and phases.shared:
         current = "review"
     if current == "review" and phases.review_ended:

@@ -36,8 +36,7 @@ def secure_round_view(contract: FederatedLearningContract, store: ContentStore, 
     view = phases_view(record.phases, len(record.submissions), block, not closed)
     if closed:
         view["phase"] = str(info.state)
-    deadlines = record.phases.deadlines
-    masking_fixed = closed or block > deadlines.share
+    masking_fixed = closed or record.phases.shares_over(block)
     submissions_final = closed or view["phase"] in ("review", "reveal", "over")
     threshold = record.phases.threshold
     view["participants"] = _participants(record, masking_fixed, submissions_final, self_shares, key_shares)

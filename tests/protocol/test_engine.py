@@ -51,7 +51,8 @@ def secure(block: int, joined: int = 0, submissions: int = 0, revealed: int = 0,
     (plain(5, submissions=2, closed=True), 3, Act.CLOSE, ""),  # frozen before a restart: finish it
     (secure(5, joined=2), 3, Act.WAIT, "join phase until block 10"),
     (secure(11, joined=2), 3, Act.ABORT, "2 joined, fewer than 3"),
-    (secure(11, joined=6, threshold=5), 3, Act.WAIT, "share phase until block 15"),
+    (secure(11, joined=6, shared=5, threshold=5), 3, Act.WAIT, "share phase until block 15 (5 of 6 posted)"),
+    (secure(11, joined=6, threshold=5), 3, Act.WAIT, "submission phase until block 20"),  # all posted: it ends early
     (secure(16, joined=6, shared=4, threshold=5), 3, Act.ABORT, "4 posted shares, fewer than 5"),
     (secure(16, joined=4, submissions=4), 3, Act.REVIEW, "until block 25"),  # everyone submitted: review at once
     (secure(16, joined=4, submissions=4, reviewed=True), 3, Act.WAIT, "reveal phase"),
@@ -86,9 +87,10 @@ def test_the_organization_decides_from_the_view(view, target, act, reason) -> No
     (secure(11), P.NONE, False, False, Act.DONE),  # too late to join
     (secure(5), P.JOINED, False, False, Act.PREPARE),  # trains while the participant set forms
     (secure(5), P.JOINED, False, True, Act.WAIT),  # the demo's dropout never trains
-    (secure(11, joined=4), P.JOINED, False, False, Act.SHARE),
+    (secure(11, joined=4, shared=3), P.JOINED, False, False, Act.SHARE),
     (secure(16, joined=4), P.JOINED, False, False, Act.DONE),  # missed the share phase
-    (secure(12, joined=4), P.SHARED, False, False, Act.PREPARE),  # not trained yet: trains while it waits
+    (secure(12, joined=4, shared=3), P.SHARED, False, False, Act.PREPARE),  # not trained yet: trains while it waits
+    (secure(12, joined=4), P.SHARED, False, False, Act.TRAIN),  # everyone who joined posted: the masking set is fixed
     (secure(16, joined=4), P.SHARED, False, False, Act.TRAIN),
     (secure(16, joined=4), P.SHARED, False, True, Act.DONE),  # the demo's dropout
     (secure(21, joined=4), P.SHARED, False, False, Act.DONE),  # missed the submission phase
@@ -107,7 +109,8 @@ def test_a_participant_decides_from_the_view(view, status, answered, drop_out, a
 
 @pytest.mark.parametrize(("view", "status", "act"), [
     (secure(5), P.JOINED, Act.WAIT),  # the participant set is not fixed yet
-    (secure(12, joined=4), P.SHARED, Act.WAIT),  # the masking set is not fixed yet
+    (secure(12, joined=4, shared=3), P.SHARED, Act.WAIT),  # the masking set is not fixed yet
+    (secure(12, joined=4), P.SHARED, Act.TRAIN),  # all four posted: the masking set is fixed before the deadline
     (secure(16, joined=4), P.SHARED, Act.TRAIN),  # masks and submits what it trained
     (secure(21, joined=4), P.SHARED, Act.DONE),  # missed the submission phase all the same
 ])
