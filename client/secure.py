@@ -9,8 +9,11 @@ the contract's state (`participantStatus` by eth_call), never from logs.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TypeVar
 
 from chain.contract import ParticipantStatus
 from chain.errors import DeadlinePassed, DuplicateEncryptionKey, ReviewInProgress, RoundNotOpen
@@ -26,6 +29,7 @@ from protocol.secure.public_round import load_bundles, read_secure_round, regist
 from protocol.secure.shares import ShareReveal, deal, encode_bundle, encode_reveal
 from storage.model_file import expected_spec
 
+T = TypeVar("T")
 SUBMITTED = (ParticipantStatus.SUBMITTED, ParticipantStatus.REVEALED)
 DROPPED = (ParticipantStatus.SHARED, ParticipantStatus.EXCLUDED)  # members that get their key share
 
@@ -49,7 +53,6 @@ class SecureParticipant:
         self.drop_out = drop_out
         # training started ahead, per round: its step, timer (or refusal) and result
         self._ahead: dict[int, Future[tuple[SecureStep, Participation, LocalTraining | None]]] = {}
-        self._trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"train-ahead-{client.address[:8]}")
 
     @property
     def address(self) -> str:
@@ -142,7 +145,7 @@ class SecureParticipant:
         machine, and the submission phase then only masks and publishes."""
         self._ahead = {r: training for r, training in self._ahead.items() if r == round_id}  # one round at a time
         if round_id not in self._ahead:
-            self._ahead[round_id] = self._trainer.submit(self._train_ahead, round_id)
+            self._ahead[round_id] = in_background(lambda: self._train_ahead(round_id), f"train ahead, round {round_id}")
         return SecureStep(round_id, "training", "on the round's base, while the masking set forms")
 
     def trained_ahead(self, round_id: int) -> SecureStep | None:
@@ -272,3 +275,19 @@ class SecureSubmission:
     step: SecureStep
     participation: Participation
     update_bytes: int
+
+
+def in_background(work: Callable[[], T], name: str) -> Future[T]:
+    """Run `work` on a daemon thread and return its future: a client stopped by Ctrl-C or SIGTERM
+    ends at once, never waiting for a training it no longer needs."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(work())
+        except BaseException as error:  # handed to whoever waits for the result
+            future.set_exception(error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future

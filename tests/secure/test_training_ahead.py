@@ -5,9 +5,12 @@ anyway is said in one line, never silently dropped."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 from chain.contract import ParticipantStatus
+from chain.paths import REPO_ROOT
 from organization.secure_local import advance_past
 from tests.secure.conftest import SecureFederation
 
@@ -98,3 +101,17 @@ def test_a_participant_still_training_posts_its_shares_on_time_then_submits(fede
     release.set()
     advance_past(contract, deadlines.share)
     assert {p.step(round_id).action for p in federation.participants} == {"submitted"}
+
+
+def test_a_client_stopping_never_waits_for_a_training_ahead() -> None:
+    """Ctrl-C or SIGTERM ends a client at once, even while it trains ahead (the bound is for a failing test)."""
+    script = ("import threading, time\n"
+              "from cli.exiting import exit_without_teardown\n"
+              "from client.secure import in_background\n"
+              "started = threading.Event()\n"
+              "in_background(lambda: (started.set(), time.sleep(600)), 'a long training')\n"
+              "started.wait()\n"
+              "exit_without_teardown(0)\n")
+    finished = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=120)
+    assert finished.returncode == 0, finished.stderr
