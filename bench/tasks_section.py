@@ -58,7 +58,9 @@ def niid_full_runs() -> dict[str, Any]:
                                      compute_missing=False))}
     return {"niid_full_rounds": full,
             "niid_full": {key: {"accuracy": r["data"]["accuracy"], "seconds": r["seconds"],
-                                "load": r["load_before"]["one_minute"]} for key, r in runs.items()}}
+                                "load": r["load_before"]["one_minute"],
+                                "resumed_after_round": r["data"].get("resumed_after_round", 0)}
+                          for key, r in runs.items()}}
 
 
 def _verdict(value: float, target: float) -> str:
@@ -130,6 +132,13 @@ def _render_niid(data: dict[str, Any]) -> str:
             f"above the anchor): {verdicts or 'no run yet'}." + _render_niid_full(data))
 
 
+def _run_time(run: dict[str, Any]) -> str:
+    """How long the run took where it ran last: a run resumed from its checkpoint timed only the rest."""
+    took = f"{run['seconds'] / 60:.0f} min, load {run['load']}"
+    resumed = run.get("resumed_after_round", 0)
+    return f"{took} for rounds {resumed + 1}-{len(run['accuracy'])} (resumed)" if resumed else took
+
+
 def _render_niid_full(data: dict[str, Any]) -> str:
     """The runs at NIID-Bench's own 50 rounds, with their curve every 10 rounds."""
     runs = data.get("niid_full", {})
@@ -142,7 +151,7 @@ def _render_niid_full(data: dict[str, Any]) -> str:
         rows.append([partition, rule, f"{100 * curve[-1]:.2f}%", f"{100 * max(curve):.2f}%",
                      " / ".join(f"{100 * curve[i]:.1f}" for i in range(9, len(curve), 10)),
                      f"{100 * niid_fashion.ANCHOR[partition]:.1f}%", f"{niid_fashion.FLOWER_FEDAVG[partition]}%",
-                     f"{run['seconds'] / 60:.0f} min, load {run['load']}"])
+                     _run_time(run)])
     return (f"\n\n**At NIID-Bench's {data['niid_full_rounds']} rounds** (the same configuration, on the partition "
             f"of Flower's reproduction, seed {niid_fashion.DATASET_SEED}: `python -m bench.niid_fashion --rounds "
             f"{data['niid_full_rounds']} --only PARTITION:RULE`). Flower's README reports FedAvg's best accuracy "
