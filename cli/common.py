@@ -186,7 +186,7 @@ def apply_sending_policy(args: argparse.Namespace, chain: Chain, say: Say) -> No
 def _reach_chain(args: argparse.Namespace, wait: bool, say: Say) -> Chain:
     home = home_of(args)
     start = getattr(args, "start_chain", True)  # commands without the option start local nodes on demand
-    if start and args.chain in LOCAL_NODES:  # started (and announced) by connect: one per home at a time
+    if start and args.chain in LOCAL_NODES:  # started (and announced) by connect: one per port at a time
         with local_node_lock(local_node_port(args.chain)):
             return connect(args.chain, home)
     waiting = False
