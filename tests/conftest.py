@@ -4,7 +4,7 @@ worker and stopped by PID; a js-ipfs daemon; the small demo."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from chain.backends import GanacheChain
 from chain.nodes import GanacheProcess, anvil_executable, start_anvil, start_ganache
 from chain.paths import NODE_BIN
 from storage.jsipfs import JsIpfsDaemon, jsipfs_available
-from tests.processes import SMALL_DEMO, DemoRun, run_py
+from tests.processes import SMALL_DEMO, DemoRun, Service, Start, run_py
 from tests.support import free_port, require_component
 
 
@@ -62,6 +62,21 @@ def jsipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsIpfsDa
     require_component(jsipfs_available(), "js-ipfs", "run ./setup.sh to install the npm package ipfs")
     with JsIpfsDaemon(tmp_path_factory.mktemp("jsipfs")) as daemon:
         yield daemon
+
+
+@pytest.fixture
+def started() -> Iterator[Start]:
+    """`started(*run_py_args, fault=None, prefix=())`: a `run.py` service stopped at the end of the test
+    (SIGTERM, so that daemons stop the nodes they started, then SIGKILL); the last started first."""
+    services: list[Service] = []
+
+    def start(*args: str, fault: str | None = None, prefix: Sequence[str] = ()) -> Service:
+        services.append(Service(*args, fault=fault, prefix=prefix))
+        return services[-1]
+
+    yield start
+    for service in reversed(services):
+        service.terminate()
 
 
 @pytest.fixture(scope="session")

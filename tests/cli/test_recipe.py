@@ -12,26 +12,12 @@ import pytest
 
 from chain.paths import NODE_BIN
 from storage.jsipfs import jsipfs_available
-from tests.processes import Service
+from tests.processes import Service, Start
 from tests.support import free_port, require_component, run_main
 
 pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
 
 ROUNDS = 2
-
-
-@pytest.fixture
-def started():
-    services: list[Service] = []
-
-    def start(*args: str) -> Service:
-        service = Service(*args)
-        services.append(service)
-        return service
-
-    yield start
-    for service in services:
-        service.stop()
 
 
 def _stop_with(service: Service, signum: signal.Signals) -> None:
@@ -40,7 +26,7 @@ def _stop_with(service: Service, signum: signal.Signals) -> None:
     service.wait_for(rf"{signum.name}: stopping", timeout=60)
 
 
-def test_readme_recipe_all_at_once_then_an_outsider_verifies(started, tmp_path: Path, capsys) -> None:
+def test_readme_recipe_all_at_once_then_an_outsider_verifies(started: Start, tmp_path: Path, capsys) -> None:
     require_component((NODE_BIN / "ganache").exists(), "Ganache", "run ./setup.sh to install the npm package")
     require_component(jsipfs_available(), "js-ipfs", "run ./setup.sh to install the npm package ipfs")
     home, outsider_home = str(tmp_path / "shared"), str(tmp_path / "outsider")

@@ -16,23 +16,9 @@ from chain.contract import RoundState
 from chain.deployments import DeploymentBook
 from chain.history import HistoryReader
 from chain.migrate import attach
-from tests.processes import Service
+from tests.processes import Start
 
 pytestmark = pytest.mark.costly  # a minute or so of end-to-end runs: scheduled first (tests/conftest.py)
-
-
-@pytest.fixture
-def services():
-    started: list[Service] = []
-
-    def start(*args: str, fault: str | None = None) -> Service:
-        service = Service(*args, fault=fault)
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.stop()
 
 
 def _common(ganache: GanacheChain, home: Path) -> list[str]:
@@ -54,25 +40,25 @@ def _contract(ganache: GanacheChain, home: Path):
 
 
 def test_a_client_killed_mid_training_and_the_organization_killed_before_finalize_come_back(
-        ganache, services, tmp_path) -> None:
+        ganache: GanacheChain, started: Start, tmp_path: Path) -> None:
     """One round, two crashes: the restarted client takes part, the restarted organization finalizes
     the result it had planned, once, and opens no second round."""
-    organization = services(*_organization_args(ganache, tmp_path), fault="before-finalize:300")
+    organization = started(*_organization_args(ganache, tmp_path), fault="before-finalize:300")
     organization.wait_for(r"round 1: opened")
-    services(*_client_args(ganache, tmp_path, 1)).finish()
-    crashing = services(*_client_args(ganache, tmp_path, 2), fault="during-training:300")
+    started(*_client_args(ganache, tmp_path, 1)).finish()
+    crashing = started(*_client_args(ganache, tmp_path, 2), fault="during-training:300")
     crashing.wait_for("fault injection: pausing at during-training")
     crashing.kill()
     contract = _contract(ganache, tmp_path)
     assert contract.round(1).submissions == 1
 
-    services(*_client_args(ganache, tmp_path, 2)).finish()
+    started(*_client_args(ganache, tmp_path, 2)).finish()
     planned = organization.wait_for(r"round 1: aggregated -> (Qm\w+)").group(1)
     organization.wait_for("fault injection: pausing at before-finalize")
     organization.kill()
     assert contract.round(1).state is RoundState.OPEN and contract.round(1).submissions == 2
 
-    services(*_organization_args(ganache, tmp_path)).finish()
+    started(*_organization_args(ganache, tmp_path)).finish()
     info = contract.round(1)
     assert info.state is RoundState.FINALIZED and str(info.result_cid) == planned  # the same result
     finalized = [e for e in HistoryReader(contract).events(1) if e["event"] == "RoundFinalized"]

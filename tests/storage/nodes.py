@@ -1,17 +1,16 @@
 """`run.py ipfs daemon` as a real process, for the tests that spread the parties over several IPFS
-nodes (and network namespaces); the `started` fixture (conftest.py) stops every process."""
+nodes (and network namespaces); the `started` fixture (tests/conftest.py) stops every process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cli.ipfs_address import daemon_multiaddr
 from storage.ipfs_daemon import IpfsHttpStore
-from tests.processes import Service
+from tests.processes import Service, Start
 
 NODE_START_SECONDS = 120  # a js-ipfs start takes about 3 s on a quiet machine, far more on a loaded one
-Start = Callable[..., Service]
 
 
 @dataclass(frozen=True)
