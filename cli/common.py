@@ -158,7 +158,12 @@ def local_node_lock(port: int) -> Iterator[None]:
     processes started at once, whatever their homes (the port is the machine's), start one node
     between them, and a command started beside `run.py chain` waits for its node instead of
     starting another that takes the port first."""
-    descriptor = os.open(Path(tempfile.gettempdir()) / f"fedchain-node-{port}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    path = Path(tempfile.gettempdir()) / f"fedchain-node-{port}.lock"
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError as error:  # e.g. another user's file, unreadable
+        raise UserError(f"cannot open the lock for starting a node on port {port}, {path}: {error.strerror} "
+                        "(remove it, or set TMPDIR to a directory of your own)") from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield

@@ -10,6 +10,7 @@ import pytest
 from chain.nodes import start_ganache
 from chain.paths import NODE_BIN
 from cli.common import local_node_lock
+from protocol.errors import UserError
 from tests.processes import Service
 from tests.support import free_port, require_component
 
@@ -28,3 +29,12 @@ def test_deploy_started_while_run_py_chain_starts_its_node_uses_that_node(tmp_pa
         assert not (tmp_path / "organization" / "ganache").exists()  # no database, log or PID file of its own
     finally:
         node.stop()
+
+
+def test_a_lock_that_cannot_be_opened_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another user's lock file, say, unreadable: a refusal that names the file, not a traceback."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    (tmp_path / "fedchain-node-8545.lock").mkdir()  # unopenable even by root, who may read any file
+    refusal = r"lock .* port 8545, .*fedchain-node-8545\.lock: Is a directory .*TMPDIR"
+    with pytest.raises(UserError, match=refusal), local_node_lock(8545):
+        pass
