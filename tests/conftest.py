@@ -3,7 +3,9 @@ worker and stopped by PID; a js-ipfs daemon; the small demo."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -80,9 +82,25 @@ def started() -> Iterator[Start]:
 
 
 @pytest.fixture(scope="session")
-def small_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+def small_demo(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DemoRun:
     """`run.py demo` with SMALL_DEMO on the default backends (a private Anvil), clients in two worker
-    processes, its summary in the home: run once, read by several tests (none may write to its home)."""
-    home = tmp_path_factory.mktemp("small-demo")
+    processes, its summary in the home: run once for the whole run, by the first xdist worker that
+    asks (the others wait on a lock, then read what it left), and read by several tests (none may
+    write to its home)."""
+    if worker_id == "master":  # no xdist: the base's parent outlives this run, so nothing is shared there
+        return _small_demo(tmp_path_factory.mktemp("small-demo"))
+    home = tmp_path_factory.getbasetemp().parent / "small-demo"  # this run's, common to its workers
+    with open(f"{home}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (output := home / "demo-output.json").exists():
+            completed = subprocess.CompletedProcess(**json.loads(output.read_text()))
+            return DemoRun(completed, home, json.loads((home / "demo-summary.json").read_text()))
+        run = _small_demo(home)
+        output.write_text(json.dumps({"args": run.completed.args, "returncode": run.completed.returncode,
+                                      "stdout": run.completed.stdout, "stderr": run.completed.stderr}))
+        return run
+
+
+def _small_demo(home: Path) -> DemoRun:
     completed = run_py("demo", *SMALL_DEMO, "--workers", "2", "--home", str(home))
     return DemoRun(completed, home, json.loads((home / "demo-summary.json").read_text()))
