@@ -171,14 +171,18 @@ def _root_key(run: dict[str, Any]) -> dict[str, Any]:
     return {"root_per_class": ROOT_PER_CLASS, "min_root_cosine": screening().min_root_cosine}
 
 
+def cached_attack_run(settings: SuiteSettings, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """One run from docs/bench/runs/, computed and kept there when missing (and allowed)."""
+    label = (f"attacks19-{spec['partition']}-e{spec['epochs']}-{spec['attack']}-{spec['rule']}"
+             f"{'-fedcurv' if spec['fedcurv'] else ''}{'' if spec['bounds'] else '-unbounded'}")
+    return cached_run(label, run_key(settings, spec), lambda: attack_run(settings, spec), settings.compute_missing)
+
+
 def run(settings: SuiteSettings) -> dict[str, Any]:
     """Every run, each kept in the run cache: an interrupted section resumes, processes share the work."""
     results = []
     for spec in runs(settings):
-        label = (f"attacks19-{spec['partition']}-e{spec['epochs']}-{spec['attack']}-{spec['rule']}"
-                 f"{'-fedcurv' if spec['fedcurv'] else ''}{'' if spec['bounds'] else '-unbounded'}")
-        record = cached_run(label, run_key(settings, spec), lambda s=spec: attack_run(settings, s),
-                            settings.compute_missing)
+        record = cached_attack_run(settings, spec)
         if record is not None:  # None: another process is still computing it
             results.append({**record["data"], "command": record["command"],
                             "load": record["load_before"]["one_minute"]})
