@@ -24,7 +24,9 @@ def final_accuracy(settings: SuiteSettings, regime: tuple[str, int], attack: str
     spec = {"partition": regime[0], "epochs": regime[1], "attack": attack, "rule": "fedavg", "bounds": True,
             "fedcurv": attack == "fisher-poison"}
     record = cached_attack_run(settings, spec)
-    assert record is not None, "another process is computing this run: try again when it is done"
+    if record is None:
+        raise SystemExit(f"another process is computing the {attack} run of seed {settings.seed}: "
+                         "try again when it is done")
     return record["data"]["accuracy"][-1]
 
 
