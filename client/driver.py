@@ -48,9 +48,12 @@ class ParticipantDriver:
         return view, participant_decision(view, status, answered, self.drop_out, prepared)
 
     def execute(self, view: RoundView | None, decision: Decision) -> bool:
-        """Carry out one decision; True when this client is through with the round."""
-        if view is None or decision.act in (Act.WAIT, Act.DONE):
-            return view is not None and decision.act is Act.DONE and self._took_part(view)
+        """Carry out one decision; True when this client is through with a round it took part in,
+        also when the round ended before this client looked again (the reveal that completed it was its own)."""
+        if view is None:
+            return False
+        if decision.act in (Act.WAIT, Act.DONE):
+            return (decision.act is Act.DONE or not view.open) and self._took_part(view)
         round_id = view.info.round_id
         if not view.secure:  # TRAIN: a refused base counts as answered too, it is not retried
             self.client.participate(round_id)

@@ -75,7 +75,11 @@ class Service:
         self.process.wait(10)
 
     def finish(self, timeout: float = TIMEOUT) -> int:
-        code = self.process.wait(timeout)
+        """Wait for the exit; a process still running after `timeout` fails the test with what it printed."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running after {timeout} s; output:\n" + "\n".join(self.lines)) from None
         self._reader.join(5)
         assert code == 0, "\n".join(self.lines)
         return code

@@ -64,3 +64,5 @@ def test_manual_mode_reviews_at_once_and_leaves_the_close_to_the_button(tmp_path
     assert web.post("/api/rounds/current/aggregate").status_code == 202
     node.jobs.wait(JOB_SECONDS)
     assert contract.round(1).state is RoundState.FINALIZED, node.jobs.current
+    # the round ended after each participant's last look: each is through with it all the same
+    assert [participant.execute(*participant.decide()) for participant in participants] == [True] * 3
