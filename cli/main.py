@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             print("interrupted", file=sys.stderr)
         _exit_now_if_threads_linger()
         return FORCED_EXIT_CODE
+    except BrokenPipeError:  # the reader of the output went away (`run.py demo | head`): stop, as `cat` would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's own flush cannot fail again
+        return 1
     except Exception as error:
         if not isinstance(error, expected_errors()):
             raise
