@@ -89,8 +89,8 @@ class ParticipantDriver:
                     self.client.ensure_registered()
                     registered = True
                 view, decision = self.decide()
-                if self.execute(view, decision) and view is not None:
-                    finished.add(view.info.round_id)
+                if self.execute(view, decision) and view is not None and view.info.round_id not in finished:
+                    finished.add(view.info.round_id)  # look again at once; a round already counted waits a poll
                     continue
             except (*TRANSIENT_ERRORS, ModelFileError, DataError, RecordIncompleteError) as error:
                 self.client.log(f"client {self.client.address}: cannot take part yet: {one_line(error)}")

@@ -27,7 +27,7 @@ from webui.link import ChainLink
 PHASE_BLOCKS = 12
 
 
-def test_manual_mode_reviews_at_once_and_leaves_the_close_to_the_button(tmp_path: Path) -> None:
+def test_manual_mode_reviews_at_once_and_leaves_the_close_to_the_button(tmp_path: Path, monkeypatch) -> None:
     chain, book, store = EmbeddedChain(), DeploymentBook(None), EmbeddedStore(tmp_path / "ipfs")
     train, test = small_data()
     node = OrganizationNode(ChainLink(lambda: chain, lambda _: book, dev_account(0)), store,
@@ -66,3 +66,8 @@ def test_manual_mode_reviews_at_once_and_leaves_the_close_to_the_button(tmp_path
     assert contract.round(1).state is RoundState.FINALIZED, node.jobs.current
     # the round ended after each participant's last look: each is through with it all the same
     assert [participant.execute(*participant.decide()) for participant in participants] == [True] * 3
+    sleeps: list[float] = []
+    monkeypatch.setattr("client.driver.time.sleep", sleeps.append)
+    looks = iter(range(4))
+    participants[0].run(poll_seconds=0.25, should_stop=lambda: next(looks) == 3)
+    assert sleeps == [0.25] * 2  # through with round 1 at the first look, it then waits a poll between looks
