@@ -161,7 +161,14 @@ def run_key(settings: SuiteSettings, run: dict[str, Any]) -> dict[str, Any]:
             "attackers": settings.attackers, "rounds": rounds_for(settings, run["epochs"]),
             "batch_size": settings.batch_size, "lr": settings.lr, "seed": settings.seed,
             "alpha": settings.dirichlet_alpha, "fedcurv_lambda": settings.fedcurv_lambda if run["fedcurv"] else 0.0,
-            "test_data": bool(settings.test_data), "lean": 19, **_root_key(run)}
+            "test_data": bool(settings.test_data), "lean": 19, **_root_key(run), **_bounds_key(run)}
+
+
+def _bounds_key(run: dict[str, Any]) -> dict[str, Any]:
+    """The influence bounds' factors, for the runs bounded by them (runs made before alignment
+    weighting have no key and stay the runs without it)."""
+    bounds = InfluenceBounds()
+    return {"alignment": bounds.alignment} if run["bounds"] and bounds.alignment else {}
 
 
 def _root_key(run: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +267,9 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
              f"{2 * data['rounds']} at E=1, B=10, lr 0.05; final test accuracy on the 10,000 MNIST test images. "
              "Lean in-process federation with the organization's screening (mnist-2nn defaults, claims up to "
              f"{MAX_CLAIM:,}) and influence bounds (clip 2 x the median norm, weights capped at the median claim, "
-             "Fisher sections at 2 x the median norm); FedCurv lambda 1. Rules: trimmed-mean beta=0.3, krum and "
+             "Fisher sections at 2 x the median norm, weights scaled down by alignment with the model's last "
+             f"step below {InfluenceBounds().alignment:g} x the round's median alignment); FedCurv lambda 1. "
+             "Rules: trimmed-mean beta=0.3, krum and "
              f"multi-krum f={data['attackers']}; {ROOT_RULE}: FedAvg, the organization rejecting updates whose "
              f"cosine with the base's descent direction on its root data ({ROOT_PER_CLASS} test images per class, "
              "FLTrust's root size) is below -0.1 (`run.py organization --root-data`). Attacks as "

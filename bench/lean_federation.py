@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlprocessor.aggregation import AggregationStrategy, ClientUpdate, FedAvg
+from mlprocessor.aggregation.alignment import movement
 from mlprocessor.aggregation.bounds import InfluenceBounds
 from mlprocessor.data import Dataset
 from mlprocessor.ewc import EwcMemory, EwcState, fedcurv_penalty, fisher_diagonal
@@ -74,6 +75,7 @@ class LeanFederation:
         self.round = 0
         self.attacks = dict(attacks or {})  # client index -> what it sends instead of its honest submission
         self.previous_median: float | None = None  # the last round's accepted median norm (published)
+        self.movement: StateDict | None = None  # the model's last step, base - its parent (alignment)
         self.rejections: list[dict[int, str]] = []  # per round: index -> reason
 
     def switch_data(self, datasets: Sequence[Dataset]) -> None:
@@ -99,13 +101,15 @@ class LeanFederation:
         accepted = self._screen(submissions)
         updates = [s.update for s in accepted]
         if self.method.bounds is not None:
-            updates = self.method.bounds.apply(updates, self.previous_median)
+            updates = self.method.bounds.apply(updates, self.previous_median, self.movement)
         if self.method.fedcurv_lambda > 0:
             sections = fedcurv_sections(self.state, [u.delta for u in updates], [s.fisher for s in accepted],
                                         self.method.bounds.fisher if self.method.bounds else None)
             self.fedcurv = (sections[FEDCURV_U], sections[FEDCURV_V]) if sections else None
+        parent = self.state
         self.state, self.server_state = self.method.strategy.aggregate_with_state(
             self.state, updates, self.server_state)
+        self.movement = movement(self.state, parent)
         self.previous_median = float(np.median([l2_norm(s.update.delta) for s in accepted]))
         return self.state
 

@@ -46,7 +46,14 @@ from mlprocessor.validation import (
     round_problems,
     update_problem,
 )
-from protocol.aggregate import AcceptedUpdate, Aggregate, accepted_update, aggregate_round, result_file
+from protocol.aggregate import (
+    AcceptedUpdate,
+    Aggregate,
+    accepted_update,
+    aggregate_round,
+    last_movement,
+    result_file,
+)
 from protocol.artifacts import (
     FISHER,
     Artifact,
@@ -179,6 +186,7 @@ class RoundScreen:
     bound: NormBound | None
     history: NormBound | None
     reference: StateDict | None  # the base's descent direction on the root data, when the organization holds some
+    movement: StateDict | None  # the base minus its parent, for alignment weighting; None: not weighed
     verdicts: dict[int, Verdict] = field(default_factory=dict)
     stages: PhaseTimer = field(default_factory=lambda: PhaseTimer(UPDATE_STAGES))
     screened: list[tuple[str, Cid, int]] = field(default_factory=list)  # (client, CID, samples) in chain order
@@ -413,8 +421,20 @@ class Organization:
                 base, expected_spec(base.tensors), TrainingPlan.from_extra(base.metadata.extra),
                 base_norm_bound(l2_norm(base.tensors), config),
                 history_norm_bound(published_median_norm(base.metadata), config),
-                root_direction(self.task, base.tensors, self.root_data) if self.root_data is not None else None)
+                root_direction(self.task, base.tensors, self.root_data) if self.root_data is not None else None,
+                self._movement(base, timer))
         return self._screens[info.round_id]
+
+    def _movement(self, base: Artifact, timer: PhaseTimer) -> StateDict | None:
+        """The base's last step, when the bounds weigh alignment (None otherwise)."""
+        if self.settings.bounds is None or not self.settings.bounds.alignment:
+            return None
+        try:
+            with timer.phase("ipfs"):
+                return last_movement(base, lambda cid: self.store.get_bounded(cid, self.size_limit,
+                                                                              self.settings.fetch_seconds))
+        except StorageError as error:
+            raise ScreeningPostponed(f"the base's parent model is not available: {one_line(error)}") from None
 
     def screen_new(self, round_id: int, timer: PhaseTimer | None = None) -> RoundScreen:
         """Screen the submissions that have no verdict yet; raise ScreeningPostponed when the
@@ -538,7 +558,7 @@ class Organization:
                                      screen.base.tensors, screen.reference)
             if problem is not None:
                 return Verdict(submission.client, reason=problem)
-            accepted = accepted_update(submission.client, artifact, fedcurv)
+            accepted = accepted_update(submission.client, artifact, fedcurv, screen.movement)
         with screen.stages.phase("fetch"):
             self.store.pin(submission.cid)  # kept while surely at hand: the round may aggregate it, verifiers read it
         return Verdict(submission.client, accepted)

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlprocessor.aggregation import ClientUpdate
+from mlprocessor.aggregation.alignment import cosine, movement
 from mlprocessor.aggregation.base import WeightedSum
-from mlprocessor.aggregation.bounds import InfluenceBounds, capped_claims, clip_limit, l2_norm, scaled_to
+from mlprocessor.aggregation.bounds import InfluenceBounds, clip_limit, l2_norm, scaled_to
 from mlprocessor.fedcurv_sums import FedCurvSums
 from mlprocessor.specs import StateDict
 from protocol.artifacts import (
@@ -32,15 +33,17 @@ from protocol.artifacts import (
     FEDCURV_V,
     FISHER,
     Artifact,
+    decode_artifact,
     encode_artifact,
     model_metadata,
     published_median_norm,
 )
 from protocol.plan import StrategySpec, TrainingPlan, bounds_to_extra
-from storage.cid import Cid
-from storage.model_file import ExtraValue
+from storage.cid import Cid, as_cid
+from storage.model_file import ExtraValue, ModelFileError, expected_spec
 
 SERVER_STATE_PREFIX = "server."
+WEIGHED_CLAIMS_KEY = "bounds_claims"  # the claims the rule weighed, after the bounds (explorer, verify)
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,28 @@ class AcceptedUpdate:
     samples: int
     norm: float  # L2 norm of its delta
     fisher_norm: float | None = None  # of its Fisher section, in FedCurv rounds; None without one
+    cosine: float | None = None  # with the model's last movement (alignment); None without one
 
 
-def accepted_update(client: str, artifact: Artifact, fedcurv: bool) -> AcceptedUpdate:
+def accepted_update(client: str, artifact: Artifact, fedcurv: bool,
+                    last_movement: StateDict | None = None) -> AcceptedUpdate:
     fisher = artifact.section(FISHER) if fedcurv else None
     return AcceptedUpdate(client, artifact.metadata.sample_count, l2_norm(artifact.tensors),
-                          l2_norm(fisher) if fisher is not None else None)
+                          l2_norm(fisher) if fisher is not None else None,
+                          cosine(artifact.tensors, last_movement) if last_movement is not None else None)
+
+
+def last_movement(base: Artifact, fetch: Callable[[Cid], bytes]) -> StateDict | None:
+    """The model's last step (base - the model it was aggregated from, fetched by CID), alignment
+    weighting's reference; None for a first model or a parent that is not a model of the same tensors.
+    A store outage raises StorageError."""
+    if base.metadata.base_cid is None:
+        return None
+    try:
+        parent = decode_artifact(fetch(as_cid(base.metadata.base_cid)), expected_spec(base.tensors))
+    except ModelFileError:
+        return None
+    return movement(base.tensors, parent.tensors) if parent.metadata.kind == "model" else None
 
 
 def uses_fedcurv(base: Artifact) -> bool:
@@ -67,20 +86,21 @@ def uses_fedcurv(base: Artifact) -> bool:
 @dataclass(frozen=True)
 class Aggregate:
     """The next model's tensors, the strategy's state for the round after (empty when stateless),
-    FedCurv's sections (empty unless the plan asks for them), the bounds it was made under and the
-    accepted updates' total claimed samples."""
+    FedCurv's sections (empty unless the plan asks for them), the bounds it was made under, the
+    claims the rule weighed under them and the accepted updates' total claimed samples."""
 
     tensors: StateDict
     server_state: dict[str, StateDict] = field(default_factory=dict)
     fedcurv: dict[str, StateDict] = field(default_factory=dict)
     bounds: InfluenceBounds | None = None
     samples: int = 0
+    weighed_claims: tuple[int, ...] = ()
 
 
 def aggregate_round(base: Artifact, accepted: Sequence[AcceptedUpdate], read: Callable[[int], Artifact],
                     strategy: StrategySpec, bounds: InfluenceBounds | None = None) -> Aggregate:
     """The strategy's combination of the accepted deltas (`read(i)` gives the i-th again, in
-    on-chain order), each clipped and its claim capped under `bounds` against the previous round's
+    on-chain order), each clipped and its claim bounded under `bounds` against the previous round's
     median norm that the base publishes, applied to the base, with the strategy's state read from
     the base file's `server.*` sections."""
     rule = strategy.build()
@@ -92,7 +112,8 @@ def aggregate_round(base: Artifact, accepted: Sequence[AcceptedUpdate], read: Ca
     clip = fisher_limit = None
     if bounds is not None:
         clip = clip_limit([u.norm for u in accepted], published_median_norm(base.metadata), bounds.clip)
-        counts = capped_claims(counts, bounds.weight_cap)
+        cosines = [u.cosine for u in accepted]
+        counts = bounds.claims(counts, None if None in cosines else cosines)
         fisher_norms = [u.fisher_norm for u in accepted if u.fisher_norm is not None]
         fisher_limit = bounds.fisher * float(np.median(fisher_norms)) if fisher_norms else None
     weights = rule.mean_weights(counts)
@@ -114,15 +135,15 @@ def aggregate_round(base: Artifact, accepted: Sequence[AcceptedUpdate], read: Ca
     else:
         tensors, following = rule.aggregate_with_state(base.tensors, held, previous)
     sections = dict(zip((FEDCURV_U, FEDCURV_V), curv.totals(), strict=True)) if curv and curv.added else {}
-    return Aggregate(tensors, following, sections, bounds, sum(u.samples for u in accepted))
+    return Aggregate(tensors, following, sections, bounds, sum(u.samples for u in accepted), tuple(counts))
 
 
 def aggregate_state(base: Artifact, accepted: Sequence[tuple[str, Artifact]], strategy: StrategySpec,
-              bounds: InfluenceBounds | None = None) -> Aggregate:
+                    bounds: InfluenceBounds | None = None, last_movement: StateDict | None = None) -> Aggregate:
     """`aggregate_round` over decoded updates at hand (tests, small rounds)."""
     fedcurv = uses_fedcurv(base)
-    return aggregate_round(base, [accepted_update(client, artifact, fedcurv) for client, artifact in accepted],
-                           lambda i: accepted[i][1], strategy, bounds)
+    summaries = [accepted_update(client, artifact, fedcurv, last_movement) for client, artifact in accepted]
+    return aggregate_round(base, summaries, lambda i: accepted[i][1], strategy, bounds)
 
 
 def fedcurv_sections(base: StateDict, deltas: Sequence[Mapping[str, np.ndarray]],
@@ -153,6 +174,8 @@ def result_file(base: Artifact, base_cid: Cid, round_id: int, aggregate: Aggrega
     """The bytes published as the round's result; `extra` carries the plan and the metrics."""
     sections = dict(aggregate.fedcurv)
     sections.update({SERVER_STATE_PREFIX + name: tensors for name, tensors in aggregate.server_state.items()})
+    weighed = {WEIGHED_CLAIMS_KEY: ",".join(map(str, aggregate.weighed_claims))} \
+        if aggregate.bounds is not None and aggregate.bounds.alignment else {}
     metadata = model_metadata(base.metadata.architecture, round_id, aggregate.samples, base_cid,
-                              {**extra, **strategy.to_extra(), **bounds_to_extra(aggregate.bounds)})
+                              {**extra, **strategy.to_extra(), **bounds_to_extra(aggregate.bounds), **weighed})
     return encode_artifact(aggregate.tensors, metadata, sections)

@@ -84,17 +84,25 @@ class StrategySpec:
 
 
 def bounds_to_extra(bounds: InfluenceBounds | None) -> dict[str, ExtraValue]:
-    """The influence bounds a result was aggregated under, for `verify`; none: no keys (as before them)."""
-    return {} if bounds is None else {_BOUNDS_PREFIX + k: float(v) for k, v in sorted(asdict(bounds).items())}
+    """The influence bounds a result was aggregated under, for `verify`; none: no keys (as before
+    them); alignment off: no alignment key (as before it)."""
+    if bounds is None:
+        return {}
+    values = asdict(bounds)
+    if not bounds.alignment:
+        del values["alignment"]
+    return {_BOUNDS_PREFIX + k: float(v) for k, v in sorted(values.items())}
 
 
 def bounds_from_extra(extra: Mapping[str, ExtraValue]) -> InfluenceBounds | None:
-    """The bounds a result records; None for results made before the bounds existed."""
+    """The bounds a result records; None for results made before the bounds existed, alignment off
+    for those made before alignment weighting."""
     known = {f.name for f in fields(InfluenceBounds)}
     values = {key.removeprefix(_BOUNDS_PREFIX): value for key, value in extra.items()
               if key.startswith(_BOUNDS_PREFIX)}
     if not values:
         return None
+    values.setdefault("alignment", 0.0)
     if set(values) != known or not all(isinstance(v, int | float) for v in values.values()):
         raise ValueError(f"the result's influence bounds {sorted(values)} are not {sorted(known)} as numbers")
     return InfluenceBounds(**{k: float(v) for k, v in values.items()})

@@ -14,7 +14,7 @@ from typing import Any
 
 from chain.contract import FederatedLearningContract, RoundState
 from chain.history import HistoryReader
-from protocol.aggregate import accepted_update, aggregate_round, result_file, uses_fedcurv
+from protocol.aggregate import accepted_update, aggregate_round, last_movement, result_file, uses_fedcurv
 from protocol.artifacts import Artifact, decode_artifact, expect_update_for
 from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.secure.public_round import read_secure_round
@@ -59,11 +59,13 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
             expect_update_for(update, round_id, info.base_cid, submission.samples)
             return update
 
-        # two passes, one update in memory at a time: the bounds need the round's medians first
-        accepted = [accepted_update(s.client, read(i), fedcurv) for i, s in enumerate(submissions)]
         published = decode_artifact(store.get(info.result_cid), spec)
         strategy = StrategySpec.from_extra(published.metadata.extra)
-        aggregate = aggregate_round(base, accepted, read, strategy, bounds_from_extra(published.metadata.extra))
+        bounds = bounds_from_extra(published.metadata.extra)
+        moved = last_movement(base, store.get) if bounds is not None and bounds.alignment else None
+        # two passes, one update in memory at a time: the bounds need the round's medians first
+        accepted = [accepted_update(s.client, read(i), fedcurv, moved) for i, s in enumerate(submissions)]
+        aggregate = aggregate_round(base, accepted, read, strategy, bounds)
         recomputed = cid_of_bytes(result_file(base, info.base_cid, round_id, aggregate, strategy,
                                               published.metadata.extra))
     except (StorageError, ModelFileError, ValueError, TypeError, KeyError) as error:  # a malformed result fails

@@ -21,6 +21,7 @@ from chain.contract import ClientStatus, FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
 from mlprocessor.aggregation.bounds import capped_claims
 from mlprocessor.task_registry import TaskMismatchError, TaskRef, get_task
+from protocol.aggregate import WEIGHED_CLAIMS_KEY
 from protocol.artifacts import Artifact, decode_artifact, max_update_bytes
 from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.rejections import published_rejections
@@ -272,14 +273,19 @@ class Explorer:
     def _weight_shares(record: RoundRecord, strategy: StrategySpec | None,
                        extra: Mapping[str, ExtraValue]) -> dict[int, float]:
         """Each accepted update's share of the aggregate, as the round's rule weighs it (none for
-        rules that weigh no single update), after the claim cap of the round's influence bounds."""
+        rules that weigh no single update), under the round's influence bounds: the claims the
+        result records it weighed, or, for results made before alignment weighting, the capped claims."""
         accepted = record.accepted
         if strategy is None or not accepted:
             return {}
         claims = [s.samples for s in accepted]
         try:
             bounds = bounds_from_extra(extra)
-            weights = strategy.build().weights(capped_claims(claims, bounds.weight_cap) if bounds else claims)
+            if WEIGHED_CLAIMS_KEY in extra:
+                weighed = [int(n) for n in str(extra[WEIGHED_CLAIMS_KEY]).split(",")]
+            else:
+                weighed = capped_claims(claims, bounds.weight_cap) if bounds else claims
+            weights = strategy.build().weights(weighed) if len(weighed) == len(claims) else None
         except ValueError:
             return {}
         return {} if weights is None else {s.index: w for s, w in zip(accepted, weights, strict=True)}

@@ -12,7 +12,10 @@ the screening limits still moves the model no more than a typical one:
   (the breakdown-point argument of Yin et al. 2018), so claiming the maximum buys nothing;
 - Fisher bounding (FedCurv, Shoham et al. 2019): each client's Fisher section is scaled down to at
   most `fisher` times the round's median section norm, so one section at the per-entry maximum
-  cannot pin every other client to its parameters.
+  cannot pin every other client to its parameters;
+- alignment weighting (alignment.py): each capped claim is scaled down by how far the update's
+  cosine with the model's last movement falls short of `alignment` times the round's median
+  cosine, so noise inside the other bounds weighs next to nothing.
 
 Pure, deterministic float64 math: `verify` recomputes it from the files and the rule's factors
 recorded in the result (`bounds.*`); results without them were made before the bounds existed.
@@ -25,6 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mlprocessor.aggregation.alignment import aligned_claims, alignment_factors, cosine
 from mlprocessor.aggregation.base import ClientUpdate
 
 
@@ -47,36 +51,41 @@ def scaled_to(tensors: Mapping[str, np.ndarray], limit: float) -> dict[str, np.n
     return {k: np.asarray(v, np.float64) * scale for k, v in tensors.items()}
 
 
-def clip_updates(updates: Sequence[ClientUpdate], limit: float) -> list[ClientUpdate]:
-    return [replace(u, delta=scaled_to(u.delta, limit)) for u in updates]
-
-
 def capped_claims(counts: Sequence[int], cap: float) -> list[int]:
     """Each sample count lowered to at most `cap` x the median claim (integer, rounded down)."""
     limit = int(cap * float(np.median(counts)))
     return [max(1, min(n, limit)) for n in counts]
 
 
-def cap_claims(updates: Sequence[ClientUpdate], cap: float) -> list[ClientUpdate]:
-    counts = capped_claims([u.sample_count for u in updates], cap)
-    return [replace(u, sample_count=n) for u, n in zip(updates, counts, strict=True)]
-
-
 @dataclass(frozen=True)
 class InfluenceBounds:
-    """The factors of the three bounds; each must be at least 1 (the median update is never touched)."""
+    """The factors of the bounds: clip, weight cap and Fisher at least 1 (the median update is never
+    touched); alignment in [0, 1], the share of the median agreement that keeps a whole weight (0: off)."""
 
     clip: float = 2.0
     weight_cap: float = 1.0
     fisher: float = 2.0
+    alignment: float = 0.25
 
     def __post_init__(self) -> None:
-        if not min(self.clip, self.weight_cap, self.fisher) >= 1:
-            raise ValueError(f"influence bounds must be at least 1 x the median, got {self}")
+        if not min(self.clip, self.weight_cap, self.fisher) >= 1 or not 0 <= self.alignment <= 1:
+            raise ValueError(f"influence bounds must be at least 1 x the median and alignment in [0, 1], got {self}")
 
-    def apply(self, updates: Sequence[ClientUpdate], previous_median: float | None) -> list[ClientUpdate]:
-        """The updates as the rule sees them: clipped deltas, capped claims."""
+    def claims(self, claims: Sequence[int], cosines: Sequence[float] | None) -> list[int]:
+        """The weights the rule sees: claims capped at the median, then scaled by each update's
+        alignment, given its cosine with the model's last movement (None: no movement yet)."""
+        capped = capped_claims(claims, self.weight_cap)
+        if not self.alignment or cosines is None:
+            return capped
+        return aligned_claims(capped, alignment_factors(cosines, self.alignment))
+
+    def apply(self, updates: Sequence[ClientUpdate], previous_median: float | None,
+              movement: Mapping[str, np.ndarray] | None = None) -> list[ClientUpdate]:
+        """The updates as the rule sees them: clipped deltas, bounded claims."""
         if not updates:
             return []
         limit = clip_limit([l2_norm(u.delta) for u in updates], previous_median, self.clip)
-        return cap_claims(clip_updates(updates, limit), self.weight_cap)
+        cosines = [cosine(u.delta, movement) for u in updates] if movement is not None else None
+        counts = self.claims([u.sample_count for u in updates], cosines)
+        return [replace(u, delta=scaled_to(u.delta, limit), sample_count=n)
+                for u, n in zip(updates, counts, strict=True)]

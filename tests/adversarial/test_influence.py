@@ -14,11 +14,12 @@ from chain.accounts import dev_account
 from chain.contract import RoundState
 from chain.errors import RegistrationClosed
 from client.service import ClientSettings
-from mlprocessor.aggregation.bounds import l2_norm
+from mlprocessor.aggregation.bounds import InfluenceBounds, l2_norm
 from mlprocessor.data import stratified_holdout
 from mlprocessor.evaluation import evaluate
 from mlprocessor.task_registry import get_task
 from mlprocessor.validation import ValidationConfig
+from protocol.aggregate import WEIGHED_CLAIMS_KEY
 from protocol.artifacts import FEDCURV_U, decode_artifact
 from protocol.outages import RoundSettingsError
 from protocol.plan import TrainingPlan
@@ -61,6 +62,21 @@ def test_inflated_claim_weighs_as_the_median_claim_and_its_noise_is_clipped(tmp_
         clipped = [d[name].astype(np.float64) * min(1.0, limit / n) for d, n in zip(deltas, norms, strict=True)]
         np.testing.assert_allclose(result.tensors[name], base[name] + sum(clipped) / 4, atol=1e-6)
     assert result.metadata.extra["bounds.weight_cap"] == 1.0  # the rule, recorded for verify
+    assert verify_round(hostile.organization.contract, hostile.store, round_id).ok
+
+
+def test_noise_weighs_next_to_nothing_once_the_model_has_moved(tmp_path) -> None:
+    """From round 2 the base has a parent: each claim is weighed by the update's alignment with the
+    model's last step. The noise keeps next to none of its capped claim, the honest updates keep
+    theirs, the result records what was weighed, and verify recomputes it from the files alone."""
+    hostile = hostile_federation(tmp_path, "inflate-samples")
+    hostile.round()
+    round_id, outcome = hostile.round()
+    assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True] * 4
+    result = decode_artifact(hostile.store.get(outcome.result_cid))
+    weighed = [int(n) for n in str(result.metadata.extra[WEIGHED_CLAIMS_KEY]).split(",")]
+    assert weighed[:3] == [300, 300, 300] and weighed[3] < 30
+    assert result.metadata.extra["bounds.alignment"] == InfluenceBounds().alignment
     assert verify_round(hostile.organization.contract, hostile.store, round_id).ok
 
 

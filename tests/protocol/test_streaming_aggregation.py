@@ -58,7 +58,9 @@ def _in_memory_bytes(base: Artifact, accepted: list[tuple[str, Artifact]], strat
     sections = fedcurv_sections(base.tensors, [u.delta for u in updates], [a.section(FISHER) for _, a in accepted],
                                 BOUNDS.fisher) if fedcurv else {}
     samples = sum(a.metadata.sample_count for _, a in accepted)
-    return result_file(base, BASE_CID, 2, Aggregate(tensors, following, sections, BOUNDS, samples), strategy, {})
+    weighed = tuple(u.sample_count for u in updates)
+    return result_file(base, BASE_CID, 2, Aggregate(tensors, following, sections, BOUNDS, samples, weighed),
+                       strategy, {})
 
 
 @pytest.mark.parametrize("name", ["fedavg", "fedprox", "fedavgm", "fedadam", "median"])
