@@ -12,7 +12,7 @@ import threading
 from chain.contract import ParticipantStatus
 from chain.paths import REPO_ROOT
 from organization.secure_local import advance_past
-from tests.secure.conftest import SecureFederation
+from tests.secure.conftest import SecureFederation, open_and_share
 
 
 def _count_training(federation: SecureFederation, monkeypatch) -> list[int]:
@@ -50,13 +50,7 @@ def test_participants_train_in_the_join_phase_once_and_submit_without_training_a
 
 def test_a_masked_update_after_the_submission_phase_is_said_in_one_line(federation):
     contract = federation.organization.contract
-    round_id, _ = federation.driver.secure_rounds().open_round()
-    deadlines = contract.secure_round(round_id).deadlines
-    for participant in federation.participants:
-        participant.join(round_id)
-    advance_past(contract, deadlines.join)
-    for participant in federation.participants:
-        participant.share(round_id)
+    round_id, deadlines = open_and_share(federation)
     advance_past(contract, deadlines.submit)  # its training outlasted the submission phase
     late = federation.participants[0]
     submission = late.submit(round_id)
