@@ -176,7 +176,8 @@ def _bounds_key(run: dict[str, Any]) -> dict[str, Any]:
     """The influence bounds' factors, for the runs bounded by them (runs made before alignment
     weighting have no key and stay the runs without it)."""
     bounds = InfluenceBounds()
-    return {"alignment": bounds.alignment} if run["bounds"] and bounds.alignment else {}
+    return {"alignment": bounds.alignment, "trajectory": bounds.trajectory} if run["bounds"] and bounds.alignment \
+        else {}
 
 
 def _root_key(run: dict[str, Any]) -> dict[str, Any]:
@@ -319,8 +320,9 @@ def render(data: dict[str, Any], figures: Path, mode: str) -> str:
              f"{2 * data['rounds']} at E=1, B=10, lr 0.05; final test accuracy on the 10,000 MNIST test images. "
              "Lean in-process federation with the organization's screening (mnist-2nn defaults, claims up to "
              f"{MAX_CLAIM:,}) and influence bounds (clip 2 x the median norm, weights capped at the median claim, "
-             "Fisher sections at 2 x the median norm, weights scaled down by alignment with the model's last "
-             f"step below {InfluenceBounds().alignment:g} x the round's median alignment); FedCurv lambda 1. "
+             "Fisher sections at 2 x the median norm, weights scaled down by alignment with the model's movement "
+             f"over its last {InfluenceBounds().trajectory} rounds below {InfluenceBounds().alignment:g} x the "
+             "round's median alignment); FedCurv lambda 1. "
              "Rules: trimmed-mean beta=0.3, krum and "
              f"multi-krum f={data['attackers']}; {ROOT_RULE}: FedAvg, the organization rejecting updates whose "
              f"cosine with the base's descent direction on its root data ({ROOT_PER_CLASS} test images per class, "

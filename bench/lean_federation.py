@@ -75,7 +75,7 @@ class LeanFederation:
         self.round = 0
         self.attacks = dict(attacks or {})  # client index -> what it sends instead of its honest submission
         self.previous_median: float | None = None  # the last round's accepted median norm (published)
-        self.movement: StateDict | None = None  # the model's last step, base - its parent (alignment)
+        self.ancestors: list[StateDict] = []  # the last bases before this one, oldest first (alignment)
         self.rejections: list[dict[int, str]] = []  # per round: index -> reason
 
     def switch_data(self, datasets: Sequence[Dataset]) -> None:
@@ -101,15 +101,16 @@ class LeanFederation:
         accepted = self._screen(submissions)
         updates = [s.update for s in accepted]
         if self.method.bounds is not None:
-            updates = self.method.bounds.apply(updates, self.previous_median, self.movement)
+            moved = movement(self.state, self.ancestors[0]) if self.ancestors else None
+            updates = self.method.bounds.apply(updates, self.previous_median, moved)
         if self.method.fedcurv_lambda > 0:
             sections = fedcurv_sections(self.state, [u.delta for u in updates], [s.fisher for s in accepted],
                                         self.method.bounds.fisher if self.method.bounds else None)
             self.fedcurv = (sections[FEDCURV_U], sections[FEDCURV_V]) if sections else None
-        parent = self.state
+        if self.method.bounds is not None:
+            self.ancestors = [*self.ancestors, self.state][-self.method.bounds.trajectory:]
         self.state, self.server_state = self.method.strategy.aggregate_with_state(
             self.state, updates, self.server_state)
-        self.movement = movement(self.state, parent)
         self.previous_median = float(np.median([l2_norm(s.update.delta) for s in accepted]))
         return self.state
 

@@ -51,7 +51,7 @@ from protocol.aggregate import (
     Aggregate,
     accepted_update,
     aggregate_round,
-    last_movement,
+    recent_movement,
     result_file,
 )
 from protocol.artifacts import (
@@ -186,7 +186,7 @@ class RoundScreen:
     bound: NormBound | None
     history: NormBound | None
     reference: StateDict | None  # the base's descent direction on the root data, when the organization holds some
-    movement: StateDict | None  # the base minus its parent, for alignment weighting; None: not weighed
+    movement: StateDict | None  # the model's recent movement, for alignment weighting; None: not weighed
     verdicts: dict[int, Verdict] = field(default_factory=dict)
     stages: PhaseTimer = field(default_factory=lambda: PhaseTimer(UPDATE_STAGES))
     screened: list[tuple[str, Cid, int]] = field(default_factory=list)  # (client, CID, samples) in chain order
@@ -426,15 +426,17 @@ class Organization:
         return self._screens[info.round_id]
 
     def _movement(self, base: Artifact, timer: PhaseTimer) -> StateDict | None:
-        """The base's last step, when the bounds weigh alignment (None otherwise)."""
-        if self.settings.bounds is None or not self.settings.bounds.alignment:
+        """The model's recent movement, when the bounds weigh alignment (None otherwise)."""
+        bounds = self.settings.bounds
+        if bounds is None or not bounds.alignment:
             return None
         try:
             with timer.phase("ipfs"):
-                return last_movement(base, lambda cid: self.store.get_bounded(cid, self.size_limit,
-                                                                              self.settings.fetch_seconds))
+                return recent_movement(base, bounds.trajectory, lambda cid: self.store.get_bounded(
+                    cid, self.size_limit, self.settings.fetch_seconds))
         except StorageError as error:
-            raise ScreeningPostponed(f"the base's parent model is not available: {one_line(error)}") from None
+            raise ScreeningPostponed(f"an earlier model of the base's history is not available: "
+                                     f"{one_line(error)}") from None
 
     def screen_new(self, round_id: int, timer: PhaseTimer | None = None) -> RoundScreen:
         """Screen the submissions that have no verdict yet; raise ScreeningPostponed when the

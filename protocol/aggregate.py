@@ -54,28 +54,36 @@ class AcceptedUpdate:
     samples: int
     norm: float  # L2 norm of its delta
     fisher_norm: float | None = None  # of its Fisher section, in FedCurv rounds; None without one
-    cosine: float | None = None  # with the model's last movement (alignment); None without one
+    cosine: float | None = None  # with the model's recent movement (alignment); None without one
 
 
 def accepted_update(client: str, artifact: Artifact, fedcurv: bool,
-                    last_movement: StateDict | None = None) -> AcceptedUpdate:
+                    moved: StateDict | None = None) -> AcceptedUpdate:
     fisher = artifact.section(FISHER) if fedcurv else None
     return AcceptedUpdate(client, artifact.metadata.sample_count, l2_norm(artifact.tensors),
                           l2_norm(fisher) if fisher is not None else None,
-                          cosine(artifact.tensors, last_movement) if last_movement is not None else None)
+                          cosine(artifact.tensors, moved) if moved is not None else None)
 
 
-def last_movement(base: Artifact, fetch: Callable[[Cid], bytes]) -> StateDict | None:
-    """The model's last step (base - the model it was aggregated from, fetched by CID), alignment
-    weighting's reference; None for a first model or a parent that is not a model of the same tensors.
-    A store outage raises StorageError."""
-    if base.metadata.base_cid is None:
-        return None
-    try:
-        parent = decode_artifact(fetch(as_cid(base.metadata.base_cid)), expected_spec(base.tensors))
-    except ModelFileError:
-        return None
-    return movement(base.tensors, parent.tensors) if parent.metadata.kind == "model" else None
+def recent_movement(base: Artifact, rounds: int, fetch: Callable[[Cid], bytes]) -> StateDict | None:
+    """The model's movement over its last `rounds` rounds: the base minus the model that many
+    results back along the `base_cid` links (fetched by CID), or the oldest model there is, for
+    alignment weighting; None for a first model. The walk stops at a file that is not a model of
+    the same tensors. A store outage raises StorageError."""
+    spec = expected_spec(base.tensors)
+    ancestor: Artifact | None = None
+    current = base
+    for _ in range(rounds):
+        if current.metadata.base_cid is None:
+            break
+        try:
+            parent = decode_artifact(fetch(as_cid(current.metadata.base_cid)), spec)
+        except ModelFileError:
+            break
+        if parent.metadata.kind != "model":
+            break
+        ancestor = current = parent
+    return movement(base.tensors, ancestor.tensors) if ancestor is not None else None
 
 
 def uses_fedcurv(base: Artifact) -> bool:
@@ -139,10 +147,10 @@ def aggregate_round(base: Artifact, accepted: Sequence[AcceptedUpdate], read: Ca
 
 
 def aggregate_state(base: Artifact, accepted: Sequence[tuple[str, Artifact]], strategy: StrategySpec,
-                    bounds: InfluenceBounds | None = None, last_movement: StateDict | None = None) -> Aggregate:
+                    bounds: InfluenceBounds | None = None, moved: StateDict | None = None) -> Aggregate:
     """`aggregate_round` over decoded updates at hand (tests, small rounds)."""
     fedcurv = uses_fedcurv(base)
-    summaries = [accepted_update(client, artifact, fedcurv, last_movement) for client, artifact in accepted]
+    summaries = [accepted_update(client, artifact, fedcurv, moved) for client, artifact in accepted]
     return aggregate_round(base, summaries, lambda i: accepted[i][1], strategy, bounds)
 
 

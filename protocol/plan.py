@@ -85,12 +85,12 @@ class StrategySpec:
 
 def bounds_to_extra(bounds: InfluenceBounds | None) -> dict[str, ExtraValue]:
     """The influence bounds a result was aggregated under, for `verify`; none: no keys (as before
-    them); alignment off: no alignment key (as before it)."""
+    them); alignment off: no alignment keys (as before it)."""
     if bounds is None:
         return {}
     values = asdict(bounds)
     if not bounds.alignment:
-        del values["alignment"]
+        del values["alignment"], values["trajectory"]
     return {_BOUNDS_PREFIX + k: float(v) for k, v in sorted(values.items())}
 
 
@@ -102,7 +102,11 @@ def bounds_from_extra(extra: Mapping[str, ExtraValue]) -> InfluenceBounds | None
               if key.startswith(_BOUNDS_PREFIX)}
     if not values:
         return None
-    values.setdefault("alignment", 0.0)
+    if "alignment" not in values and "trajectory" not in values:
+        values.update(alignment=0.0, trajectory=InfluenceBounds.trajectory)
     if set(values) != known or not all(isinstance(v, int | float) for v in values.values()):
         raise ValueError(f"the result's influence bounds {sorted(values)} are not {sorted(known)} as numbers")
-    return InfluenceBounds(**{k: float(v) for k, v in values.items()})
+    trajectory = values.pop("trajectory")
+    if trajectory != int(trajectory):
+        raise ValueError(f"the result's alignment trajectory {trajectory!r} is not a whole number of rounds")
+    return InfluenceBounds(**{k: float(v) for k, v in values.items()}, trajectory=int(trajectory))

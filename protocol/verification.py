@@ -14,7 +14,7 @@ from typing import Any
 
 from chain.contract import FederatedLearningContract, RoundState
 from chain.history import HistoryReader
-from protocol.aggregate import accepted_update, aggregate_round, last_movement, result_file, uses_fedcurv
+from protocol.aggregate import accepted_update, aggregate_round, recent_movement, result_file, uses_fedcurv
 from protocol.artifacts import Artifact, decode_artifact, expect_update_for
 from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.secure.public_round import read_secure_round
@@ -46,7 +46,7 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
     if secure is not None:
         check = verify_secure_round(store, info, secure)
         return Verification(round_id, check.ok, onchain, check.recomputed_cid, check.message)
-    record = HistoryReader(contract).round(round_id)
+    record = HistoryReader(contract).round(round_id, with_gas=False)  # gas plays no part in a check
     assert record is not None and info.base_cid is not None and info.result_cid is not None
     try:
         base = decode_artifact(store.get(info.base_cid))
@@ -62,7 +62,8 @@ def verify_round(contract: FederatedLearningContract, store: ContentStore, round
         published = decode_artifact(store.get(info.result_cid), spec)
         strategy = StrategySpec.from_extra(published.metadata.extra)
         bounds = bounds_from_extra(published.metadata.extra)
-        moved = last_movement(base, store.get) if bounds is not None and bounds.alignment else None
+        moved = recent_movement(base, bounds.trajectory, store.get) if bounds is not None and bounds.alignment \
+            else None
         # two passes, one update in memory at a time: the bounds need the round's medians first
         accepted = [accepted_update(s.client, read(i), fedcurv, moved) for i, s in enumerate(submissions)]
         aggregate = aggregate_round(base, accepted, read, strategy, bounds)

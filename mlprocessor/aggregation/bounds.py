@@ -14,8 +14,9 @@ the screening limits still moves the model no more than a typical one:
   most `fisher` times the round's median section norm, so one section at the per-entry maximum
   cannot pin every other client to its parameters;
 - alignment weighting (alignment.py): each capped claim is scaled down by how far the update's
-  cosine with the model's last movement falls short of `alignment` times the round's median
-  cosine, so noise inside the other bounds weighs next to nothing.
+  cosine with the model's movement over its last `trajectory` rounds falls short of `alignment`
+  times the round's median cosine, so noise and reversed updates inside the other bounds weigh
+  next to nothing.
 
 Pure, deterministic float64 math: `verify` recomputes it from the files and the rule's factors
 recorded in the result (`bounds.*`); results without them were made before the bounds existed.
@@ -30,6 +31,8 @@ import numpy as np
 
 from mlprocessor.aggregation.alignment import aligned_claims, alignment_factors, cosine
 from mlprocessor.aggregation.base import ClientUpdate
+
+MAX_TRAJECTORY = 16  # rounds of history alignment may look back: each is one model file to fetch
 
 
 def l2_norm(delta: Mapping[str, np.ndarray]) -> float:
@@ -60,20 +63,24 @@ def capped_claims(counts: Sequence[int], cap: float) -> list[int]:
 @dataclass(frozen=True)
 class InfluenceBounds:
     """The factors of the bounds: clip, weight cap and Fisher at least 1 (the median update is never
-    touched); alignment in [0, 1], the share of the median agreement that keeps a whole weight (0: off)."""
+    touched); alignment in [0, 1], the share of the median alignment that keeps a whole weight (0:
+    off), measured against the model's movement over its last `trajectory` rounds."""
 
     clip: float = 2.0
     weight_cap: float = 1.0
     fisher: float = 2.0
     alignment: float = 0.25
+    trajectory: int = 3
 
     def __post_init__(self) -> None:
         if not min(self.clip, self.weight_cap, self.fisher) >= 1 or not 0 <= self.alignment <= 1:
             raise ValueError(f"influence bounds must be at least 1 x the median and alignment in [0, 1], got {self}")
+        if not (isinstance(self.trajectory, int) and 1 <= self.trajectory <= MAX_TRAJECTORY):
+            raise ValueError(f"the trajectory must be 1 to {MAX_TRAJECTORY} rounds, got {self.trajectory!r}")
 
     def claims(self, claims: Sequence[int], cosines: Sequence[float] | None) -> list[int]:
         """The weights the rule sees: claims capped at the median, then scaled by each update's
-        alignment, given its cosine with the model's last movement (None: no movement yet)."""
+        alignment, given its cosine with the model's recent movement (None: no movement yet)."""
         capped = capped_claims(claims, self.weight_cap)
         if not self.alignment or cosines is None:
             return capped
@@ -81,7 +88,8 @@ class InfluenceBounds:
 
     def apply(self, updates: Sequence[ClientUpdate], previous_median: float | None,
               movement: Mapping[str, np.ndarray] | None = None) -> list[ClientUpdate]:
-        """The updates as the rule sees them: clipped deltas, bounded claims."""
+        """The updates as the rule sees them: clipped deltas, bounded claims; `movement` is the
+        model's over its last `trajectory` rounds (None in the first round)."""
         if not updates:
             return []
         limit = clip_limit([l2_norm(u.delta) for u in updates], previous_median, self.clip)

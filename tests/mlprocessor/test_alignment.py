@@ -58,6 +58,13 @@ def test_noise_weighs_next_to_nothing_and_honest_updates_keep_their_weight() -> 
     assert all(n < median_claim / 10 for n in claims[7:])  # noise: next to nothing, whatever it claims
 
 
+def test_a_reversed_update_weighs_nothing() -> None:
+    last, updates = _round(np.random.default_rng(5))
+    flipped = ClientUpdate({k: -v for k, v in updates[0].delta.items()}, updates[0].sample_count)
+    bounded = InfluenceBounds().apply([*updates[:7], flipped], None, last)
+    assert bounded[-1].sample_count == 1 and bounded[0].sample_count > 1
+
+
 def test_without_a_last_movement_only_the_cap_applies() -> None:
     _, updates = _round(np.random.default_rng(2))
     bounded = InfluenceBounds().apply(updates, None)
@@ -78,8 +85,13 @@ def test_alignment_is_recorded_and_results_made_before_it_read_as_off() -> None:
     bounds = InfluenceBounds()
     assert bounds.alignment > 0
     assert bounds_from_extra(bounds_to_extra(bounds)) == bounds
-    before = {k: v for k, v in bounds_to_extra(bounds).items() if k != "bounds.alignment"}
+    before = {k: v for k, v in bounds_to_extra(bounds).items() if k not in ("bounds.alignment", "bounds.trajectory")}
     assert bounds_from_extra(before) == InfluenceBounds(alignment=0.0)
-    assert "bounds.alignment" not in bounds_to_extra(InfluenceBounds(alignment=0.0))  # the bytes of old results
+    assert bounds_to_extra(InfluenceBounds(alignment=0.0)).keys() == before.keys()  # the bytes of old results
     with pytest.raises(ValueError, match="alignment in"):
         InfluenceBounds(alignment=1.5)
+    with pytest.raises(ValueError, match="trajectory"):
+        InfluenceBounds(trajectory=0)
+    assert bounds_from_extra({**bounds_to_extra(bounds), "bounds.trajectory": 5.0}).trajectory == 5
+    with pytest.raises(ValueError, match="whole number"):
+        bounds_from_extra({**bounds_to_extra(bounds), "bounds.trajectory": 2.5})
