@@ -210,9 +210,6 @@ def _start_worker(settings: ClientSettings, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     end_with_parent(parent)
     torch.set_num_threads(1)  # processes x threads <= cores: oversubscription costs 10x here
-    # A process's first torch optimizer imports torch._dynamo (about 2 s here): pay that now, while
-    # the caller deploys and registers, rather than in every worker's first round.
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
     global _worker
     _worker = _Worker(settings)
 

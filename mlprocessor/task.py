@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -26,8 +26,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlprocessor.data import Dataset
+from mlprocessor.local_sgd import LocalSgd
 from mlprocessor.specs import StateDict, TensorSpec
 from mlprocessor.task_defaults import ScreeningDefaults, TrainingDefaults
+
+
+class LocalOptimizer(Protocol):
+    """What local training asks of an optimiser (LocalSgd, or any torch.optim optimizer)."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None: ...
+
+    def step(self) -> Any: ...
 
 
 class Task(ABC):
@@ -69,9 +78,11 @@ class Task(ABC):
         """The mean training loss of a batch."""
         return F.cross_entropy(logits, targets)
 
-    def optimizer(self, parameters: Iterable[nn.Parameter], lr: float, momentum: float) -> torch.optim.Optimizer:
-        """The local optimiser; the proximal steps of EWC, FedProx and FedCurv follow each of its steps."""
-        return torch.optim.SGD(parameters, lr=lr, momentum=momentum)
+    def optimizer(self, parameters: Iterable[nn.Parameter], lr: float, momentum: float) -> LocalOptimizer:
+        """The local optimiser; the proximal steps of EWC, FedProx and FedCurv follow each of its steps.
+        Plain SGD by default (torch.optim.SGD's step without its import cost); any torch.optim
+        optimizer will do."""
+        return LocalSgd(parameters, lr, momentum)
 
     def describe_data(self, data: Dataset) -> dict[str, object]:
         """A short summary of a participant's data for the client page: examples and examples per class."""

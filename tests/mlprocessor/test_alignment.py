@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mlprocessor.aggregation.alignment import aligned_claims, alignment_factors, cosine, movement
-from mlprocessor.aggregation.bounds import InfluenceBounds
 from mlprocessor.aggregation.base import ClientUpdate
+from mlprocessor.aggregation.bounds import InfluenceBounds
 from protocol.plan import bounds_from_extra, bounds_to_extra
 
 SHAPES = {"fc1.weight": (200, 784), "fc1.bias": (200,), "fc2.weight": (10, 200)}  # the 2NN's size
