@@ -45,7 +45,7 @@ def run_on(settings: SuiteSettings, chain: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp, real_backends(Path(tmp), chain) as backends:
         args = demo_args(settings, model="2nn", clients=settings.scale_clients, rounds=settings.scale_rounds,
                          **backends.demo_options())
-        run = _summary_run(args, chain, settings.scale_clients)
+        run = _summary_run(args, f"{chain} + js-ipfs", settings.scale_clients)
     return {**run, "command": backends.anonymous(run["command"])}
 
 
