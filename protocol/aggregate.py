@@ -183,7 +183,14 @@ def result_file(base: Artifact, base_cid: Cid, round_id: int, aggregate: Aggrega
     sections = dict(aggregate.fedcurv)
     sections.update({SERVER_STATE_PREFIX + name: tensors for name, tensors in aggregate.server_state.items()})
     weighed = {WEIGHED_CLAIMS_KEY: ",".join(map(str, aggregate.weighed_claims))} \
-        if aggregate.bounds is not None and aggregate.bounds.alignment else {}
+        if aggregate.bounds is not None and aggregate.bounds.alignment else {}  # read by `weighed_claims`
     metadata = model_metadata(base.metadata.architecture, round_id, aggregate.samples, base_cid,
                               {**extra, **strategy.to_extra(), **bounds_to_extra(aggregate.bounds), **weighed})
     return encode_artifact(aggregate.tensors, metadata, sections)
+
+
+def weighed_claims(extra: Mapping[str, ExtraValue]) -> list[int] | None:
+    """The claims a result records its rule weighed, in on-chain order of the accepted updates; None
+    for results made before alignment weighting. Malformed text raises ValueError."""
+    value = extra.get(WEIGHED_CLAIMS_KEY)
+    return None if value is None else [int(n) for n in str(value).split(",")]

@@ -21,7 +21,7 @@ from chain.contract import ClientStatus, FederatedLearningContract, RoundState
 from chain.history import HistoryReader, RoundRecord
 from mlprocessor.aggregation.bounds import capped_claims
 from mlprocessor.task_registry import TaskMismatchError, TaskRef, get_task
-from protocol.aggregate import WEIGHED_CLAIMS_KEY
+from protocol.aggregate import weighed_claims
 from protocol.artifacts import Artifact, decode_artifact, max_update_bytes
 from protocol.plan import StrategySpec, bounds_from_extra
 from protocol.rejections import published_rejections
@@ -281,9 +281,8 @@ class Explorer:
         claims = [s.samples for s in accepted]
         try:
             bounds = bounds_from_extra(extra)
-            if WEIGHED_CLAIMS_KEY in extra:
-                weighed = [int(n) for n in str(extra[WEIGHED_CLAIMS_KEY]).split(",")]
-            else:
+            weighed = weighed_claims(extra)
+            if weighed is None:
                 weighed = capped_claims(claims, bounds.weight_cap) if bounds else claims
             weights = strategy.build().weights(weighed) if len(weighed) == len(claims) else None
         except ValueError:

@@ -19,7 +19,7 @@ from mlprocessor.data import stratified_holdout
 from mlprocessor.evaluation import evaluate
 from mlprocessor.task_registry import get_task
 from mlprocessor.validation import ValidationConfig
-from protocol.aggregate import WEIGHED_CLAIMS_KEY
+from protocol.aggregate import weighed_claims
 from protocol.artifacts import FEDCURV_U, decode_artifact
 from protocol.outages import RoundSettingsError
 from protocol.plan import TrainingPlan
@@ -74,7 +74,7 @@ def test_noise_weighs_next_to_nothing_once_the_model_has_moved(tmp_path) -> None
     round_id, outcome = hostile.round()
     assert outcome.state is RoundState.FINALIZED and outcome.accepted == [True] * 4
     result = decode_artifact(hostile.store.get(outcome.result_cid))
-    weighed = [int(n) for n in str(result.metadata.extra[WEIGHED_CLAIMS_KEY]).split(",")]
+    weighed = weighed_claims(result.metadata.extra)
     assert weighed[:3] == [300, 300, 300] and weighed[3] < 30
     assert result.metadata.extra["bounds.alignment"] == InfluenceBounds().alignment
     assert verify_round(hostile.organization.contract, hostile.store, round_id).ok
